@@ -1,0 +1,44 @@
+"""trainlab: train neural networks with the classic techniques and see what each one does.
+
+The flat public API (names are imported lazily, so `import trainlab` stays fast):
+
+    >>> import trainlab
+    >>> ds = trainlab.load_dataset("digits")
+    >>> model = trainlab.create_model("mlp", in_shape=ds.input_shape, num_classes=ds.num_classes)
+    >>> opt = trainlab.create_optimizer("adam", model.parameters(), lr=1e-3)
+    >>> lr = trainlab.create_schedule("exponential", lr0=0.1, k=0.05)
+    >>> run = trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 5})
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "load_dataset": "trainlab.data.datasets",
+    "list_datasets": "trainlab.data.datasets",
+    "create_model": "trainlab.models",
+    "list_models": "trainlab.models",
+    "create_optimizer": "trainlab.optim.recipes",
+    "create_schedule": "trainlab.optim.schedules",
+    "train": "trainlab.train",
+    "evaluate": "trainlab.train",
+    "Run": "trainlab.runs",
+    "load_run": "trainlab.runs",
+    "Config": "trainlab.config",
+    "TrainlabError": "trainlab.errors",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'trainlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,69 @@
+"""One small registry used by every kind (datasets, models, optimizers, ...).
+
+Example:
+    >>> from trainlab.registry import Registry
+    >>> acts = Registry("activation")
+    >>> @acts.register("relu", description="max(0, x)")
+    ... def relu(): ...
+    >>> acts.list()
+    ['relu']
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import TrainlabError
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    fn: Callable[..., Any]
+    description: str  # one line: a formula or definition, shown by `trainlab list KIND`
+
+
+class Registry:
+    def __init__(self, kind: str):
+        self.kind = kind  # singular noun used in messages, e.g. "model"
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str | None = None, *, description: str = "", fn: Callable | None = None):
+        """Register `fn` under `name`; usable as a decorator or called with `fn=`."""
+
+        def add(f: Callable) -> Callable:
+            key = name or f.__name__
+            if key in self._entries:
+                raise KeyError(f"{self.kind} {key!r} registered twice")
+            doc = description or (f.__doc__ or "").strip().splitlines()[0:1]
+            self._entries[key] = Entry(key, f, doc if isinstance(doc, str) else (doc[0] if doc else ""))
+            return f
+
+        return add(fn) if fn is not None else add
+
+    def get(self, name: str) -> Callable[..., Any]:
+        if name not in self._entries:
+            raise TrainlabError(self.unknown_message(name))
+        return self._entries[name].fn
+
+    def create(self, name: str, *args: Any, **kw: Any) -> Any:
+        """Build the entry `name` with the given arguments."""
+        return self.get(name)(*args, **kw)
+
+    def unknown_message(self, name: str) -> str:
+        close = difflib.get_close_matches(str(name), self.list(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown {self.kind} {name!r}{hint}; choose one of: {', '.join(self.list())}"
+
+    def list(self) -> list[str]:
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return [self._entries[k] for k in self.list()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
