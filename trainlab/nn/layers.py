@@ -1,0 +1,155 @@
+"""Normalization and dropout layers.
+
+Norms (registry NORMS, built by `create_norm(name, channels, conv)`):
+  none  -> Identity
+  batch -> BatchNorm1d/2d: batch statistics in training, running statistics in eval
+  layer -> per-sample over features; for conv over (C, H, W) with per-channel affine = GroupNorm(1, C)
+  group -> GroupNorm(groups, C), groups = largest divisor of C that is <= 32
+
+Dropout: one implementation, `Dropout`, whose noise shape decides the variant:
+  standard (each unit), spatial (whole channels of (B, C, H, W)), path (whole sample = a
+  residual branch, "stochastic depth"). Two scaling modes, both with E[train output] = eval output:
+  "inverted": training x * mask / (1-p), eval identity (what torch does);
+  "classic" : training x * mask, eval x * (1-p) (the lecture's "scale at test time by p",
+              where the lecture's p is the KEEP probability; ours is the DROP probability).
+
+    >>> norm = create_norm("batch", 64)           # BatchNorm2d(64)
+    >>> drop = create_dropout(0.5, mode="classic")
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import check
+from ..registry import Registry
+from . import check_kwargs
+
+NORMS = Registry("norm")
+
+# ---------------------------------------------------------------- normalization
+
+
+def default_groups(channels: int, max_groups: int = 32) -> int:
+    """Largest divisor of `channels` that is <= max_groups (32 for C=64, 24 for C=48, 5 for C=5... )."""
+    return max(g for g in range(1, min(max_groups, channels) + 1) if channels % g == 0)
+
+
+@NORMS.register("none", description="identity (no normalization)")
+def none_norm(channels: int, conv: bool = True) -> nn.Module:
+    return nn.Identity()
+
+
+@NORMS.register(
+    "batch",
+    description="gamma (x - mean_B) / sqrt(var_B + eps) + beta; batch stats in train, running stats in eval",
+)
+def batch_norm(channels: int, conv: bool = True, eps: float = 1e-5, momentum: float = 0.1) -> nn.Module:
+    # momentum here is torch's: running = (1 - momentum) * running + momentum * batch_stat
+    check(0 <= momentum <= 1, f"batch norm momentum={momentum!r} must be in [0, 1]")
+    check(eps > 0, f"batch norm eps={eps!r} must be > 0")
+    return (nn.BatchNorm2d if conv else nn.BatchNorm1d)(channels, eps=eps, momentum=momentum)
+
+
+@NORMS.register("layer", description="gamma (x - mean) / sqrt(var + eps) + beta over each sample's features (C,H,W)")
+def layer_norm(channels: int, conv: bool = True, eps: float = 1e-5) -> nn.Module:
+    check(eps > 0, f"layer norm eps={eps!r} must be > 0")
+    # For images: statistics over (C, H, W) of one sample, affine per channel -> GroupNorm with 1 group.
+    return nn.GroupNorm(1, channels, eps=eps) if conv else nn.LayerNorm(channels, eps=eps)
+
+
+@NORMS.register("group", description="layer norm within each of G channel groups; G = largest divisor of C <= 32")
+def group_norm(channels: int, conv: bool = True, groups: int | None = None, eps: float = 1e-5) -> nn.Module:
+    g = default_groups(channels) if groups is None else groups
+    check(isinstance(g, int) and g >= 1 and channels % g == 0, f"group norm groups={g!r} must divide channels={channels}")
+    check(eps > 0, f"group norm eps={eps!r} must be > 0")
+    return nn.GroupNorm(g, channels, eps=eps)
+
+
+def create_norm(name: str, channels: int, conv: bool = True, **kw) -> nn.Module:
+    """Normalization layer `name` for `channels` features (images if conv, vectors if not).
+
+    Example:
+        >>> create_norm("layer", 16).num_groups  # GroupNorm(1, 16): stats over (C, H, W)
+        1
+    """
+    fn = NORMS.get(name)
+    check_kwargs(f"norm {name!r}", fn, kw, skip=("channels", "conv"))
+    check(isinstance(channels, int) and channels >= 1, f"norm {name!r} needs channels >= 1, got {channels!r}")
+    return fn(channels, conv=conv, **kw)
+
+
+# ---------------------------------------------------------------- dropout
+
+MODES = ("inverted", "classic")
+
+
+class Dropout(nn.Module):
+    """Drop each unit with probability p (the DROP probability).
+
+    mode="inverted": train x*m/(1-p), eval x.  mode="classic": train x*m, eval x*(1-p).
+
+        >>> d = Dropout(0.5, mode="classic").eval()
+        >>> d(torch.ones(3))
+        tensor([0.5000, 0.5000, 0.5000])
+    """
+
+    def __init__(self, p: float = 0.5, mode: str = "inverted"):
+        super().__init__()
+        check(0 <= p < 1, f"dropout p={p!r} must be in [0, 1) (probability of DROPPING a unit)")
+        check(mode in MODES, f"dropout mode={mode!r} must be one of: {', '.join(MODES)}")
+        self.p, self.mode = float(p), mode
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        """Shape of the keep mask, broadcast over x: here one draw per unit."""
+        return tuple(x.shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keep = 1.0 - self.p
+        if not self.training or self.p == 0:
+            return x * keep if (self.mode == "classic" and self.p > 0) else x
+        if self.mode == "inverted" and type(self) is Dropout:
+            return F.dropout(x, self.p, True)  # torch's fused kernel, same distribution
+        mask = torch.empty(self.noise_shape(x), dtype=x.dtype, device=x.device).bernoulli_(keep)
+        if self.mode == "inverted":
+            mask.div_(keep)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+class SpatialDropout(Dropout):
+    """Drop whole channels: one draw per (sample, channel) of (B, C, *spatial)."""
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+
+
+class DropPath(Dropout):
+    """Stochastic depth: drop a residual branch for a whole sample; use as x + DropPath(p)(branch(x))."""
+
+    def noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (x.shape[0],) + (1,) * (x.ndim - 1)
+
+
+DROPOUT_KINDS = {"standard": Dropout, "spatial": SpatialDropout, "path": DropPath}
+
+
+def create_dropout(p: float, kind: str = "standard", mode: str = "inverted") -> nn.Module:
+    """Dropout layer; p = 0 gives nn.Identity().
+
+    Example:
+        >>> create_dropout(0.2, kind="spatial")
+        SpatialDropout(p=0.2, mode=inverted)
+    """
+    check(kind in DROPOUT_KINDS, f"dropout kind={kind!r} must be one of: {', '.join(DROPOUT_KINDS)}")
+    check(mode in MODES, f"dropout mode={mode!r} must be one of: {', '.join(MODES)}")
+    check(isinstance(p, (int, float)) and 0 <= p < 1, f"dropout p={p!r} must be in [0, 1) (probability of DROPPING)")
+    if p == 0:
+        return nn.Identity()
+    return DROPOUT_KINDS[kind](p, mode=mode)
+
+
+__all__ = ["NORMS", "create_norm", "Dropout", "SpatialDropout", "DropPath", "create_dropout", "default_groups"]
