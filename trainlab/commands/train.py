@@ -1,0 +1,32 @@
+"""Train a model from a YAML config, with `--set key=value` overrides.
+
+Writes a run folder (config, metrics, checkpoints, plots, report.html) under runs_dir.
+Run `trainlab train --help-config` for every key with its default and unit.
+"""
+from __future__ import annotations
+
+NAME = "train"
+HELP = "train from a config (YAML) and write a run folder with curves and a report"
+ORDER = 1
+
+
+def add_arguments(p) -> None:
+    p.add_argument("config", nargs="?", help="YAML config, e.g. configs/default.yaml (omit to use the defaults)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (repeatable), e.g. --set lr=0.01 --set optimizer=adam")
+    p.add_argument("--name", help="run folder name (never reuses an existing one)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
+
+
+def run(args) -> int:
+    from ..config import config_help, load_config
+    from ..train import train
+
+    if args.help_config:
+        print(config_help())
+        return 0
+    overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
+    cfg = load_config(args.config, overrides)
+    result = train(cfg, quiet=args.quiet)
+    return 1 if result.summary.get("status") == "diverged" else 0

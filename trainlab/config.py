@@ -1,0 +1,199 @@
+"""The run config: one flat, validated set of fields with every default in one place.
+
+A config comes from a YAML file, a dict, or both, plus `--set key=value` overrides:
+
+    >>> from trainlab.config import load_config
+    >>> cfg = load_config(None, ["model=mlp", "dataset=digits", "lr=0.05"])
+    >>> cfg.lr
+    0.05
+
+Unknown keys and wrong types are errors (one line, naming the key). The resolved
+config, every default written out, is saved with each run as `config.yaml`.
+Names (model, optimizer, schedule, ...) are checked against their registries by
+`trainlab.train.build` before any data is loaded or any step is taken.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import TrainlabError
+
+OpSpec = Union[str, dict[str, Any]]
+
+
+class Config(BaseModel):
+    """Every knob of a run. Units are in the comments; defaults train a small CNN on Fashion-MNIST."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- run ---
+    name: str | None = None  # run folder name under runs_dir; default "<model>-<dataset>-<time>"
+    runs_dir: str = "runs"  # where run folders go (relative to the working directory)
+    seed: int = 0  # seeds weights, data order, dropout and augmentation
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda when available
+    threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch's default (all cores)
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = autocast for forward/backward
+    channels_last: bool = False  # memory format for conv nets
+    compile: bool = False  # torch.compile the model
+
+    # --- data ---
+    dataset: str = "fashion-mnist"  # a registered name, or npz:PATH, csv:PATH, folder:PATH
+    dataset_options: dict[str, Any] = {}  # passed to load_dataset (e.g. n for spirals)
+    val_fraction: float = Field(0.1, gt=0, lt=1)  # fraction of train held out for validation
+    data_seed: int = 0  # seed of the validation split; fixed so the split does not move with `seed`
+    train_subset: int | None = Field(None, gt=0)  # use only this many training examples (stratified order kept)
+    preprocessing: str = "standardize"  # none | minmax | standardize | standardize_channel | gcn | lcn | zca
+    preprocessing_options: dict[str, Any] = {}
+    augment: list[OpSpec] = []  # e.g. ["hflip", "crop:magnitude=2", {"name": "rotate", "p": 0.5, "magnitude": 10}]
+
+    # --- model ---
+    model: str = "convnet"  # see `trainlab list models`
+    model_options: dict[str, Any] = {}  # model-specific, e.g. {depth: 3, width: 256} for mlp
+    activation: str | None = None  # None = the model's default; see `trainlab list activations`
+    norm: str | None = None  # None = the model's default; none | batch | layer | group
+    dropout: float | None = Field(None, ge=0, lt=1)  # drop probability; None = the model's default
+    init: str = "default"  # weight initialization; see `trainlab list inits`
+
+    # --- loss ---
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    penalty: str | None = None  # l1 | l2 | elastic_net, added to the loss
+    penalty_strength: float = Field(0.0, ge=0)  # lambda in L + lambda * R(W)
+    penalty_beta: float = Field(1.0, ge=0)  # elastic net: R = sum beta * w^2 + |w|
+
+    # --- optimizer ---
+    optimizer: str | list[OpSpec] = "momentum"  # a recipe name or a chain of links (see `trainlab list transforms`)
+    optimizer_options: dict[str, Any] = {}  # recipe hyperparameters, e.g. {momentum: 0.9} or {betas: [0.9, 0.999]}
+    lr: float = Field(0.05, gt=0)  # base learning rate (peak for onecycle)
+    weight_decay: float = Field(0.0, ge=0)  # coupled L2 for sgd-family/adam, decoupled for adamw
+    clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm to this
+    clip_value: float | None = Field(None, gt=0)  # clip each gradient entry to [-v, v]
+    schedule: str = "constant"  # constant | step | exponential | inverse_time | cosine | onecycle | piecewise
+    schedule_options: dict[str, Any] = {}  # e.g. {gamma: 0.5, every: 5}; time unit is epochs
+    warmup_epochs: float = Field(0.0, ge=0)  # linear warmup, composable with any schedule
+
+    # --- loop ---
+    epochs: int = Field(10, gt=0)
+    batch_size: int = Field(128, gt=0)
+    eval_batch_size: int = Field(1024, gt=0)
+    eval_every: int = Field(0, ge=0)  # steps between evaluations; 0 = once per epoch
+    checkpoint_every: int = Field(0, ge=0)  # steps between checkpoints; 0 = at each evaluation
+    early_stopping: bool = False
+    monitor: str = "val_loss"  # metric watched by early stopping and best-weights selection
+    patience: int = Field(5, ge=0)  # evaluations without improvement before stopping
+    min_delta: float = Field(0.0, ge=0)  # smallest change that counts as an improvement
+    diagnostics: bool = False  # per-layer activations, dead/saturated units, grad norms, update/weight ratios
+    diagnostics_batch: int = Field(256, gt=0)  # fixed validation examples used for activation statistics
+
+    @field_validator("dataset", "model", "preprocessing", "init", "schedule")
+    @classmethod
+    def _not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @field_validator("monitor")
+    @classmethod
+    def _monitor(cls, v: str) -> str:
+        if not (v.startswith("val_") or v.startswith("train_")):
+            raise ValueError("must name a metric such as val_loss, val_acc or train_loss")
+        return v
+
+    def resolved(self) -> dict[str, Any]:
+        """Every field with its value, defaults included (what `config.yaml` holds)."""
+        return self.model_dump(mode="json")
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    e = err.errors()[0]
+    key = ".".join(str(p) for p in e["loc"]) or "?"
+    if e["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(key, list(Config.model_fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{source}: unknown key {key!r}{hint}; see `trainlab train --help-config` for the keys"
+    got = e.get("input")
+    return f"{source}: key {key!r}: {e['msg'].lower()} (got {got!r})"
+
+
+def make_config(values: dict[str, Any], source: str = "config") -> Config:
+    """Validate a dict into a Config, turning pydantic's report into one line."""
+    if not isinstance(values, dict):
+        raise TrainlabError(f"{source}: expected a mapping of key: value, got {type(values).__name__}")
+    try:
+        return Config(**values)
+    except ValidationError as err:
+        raise TrainlabError(_format_validation_error(err, source)) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise TrainlabError(f"config file {str(p)!r} not found; pass a YAML file such as configs/default.yaml")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise TrainlabError(f"config file {str(p)!r} is not valid YAML{where}; fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TrainlabError(f"config file {str(p)!r} must be a mapping of key: value, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key=value` strings; values are parsed as YAML (numbers, bools, lists).
+
+    Dotted keys reach into dict fields: `optimizer_options.momentum=0.95`.
+    """
+    out = dict(values)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise TrainlabError(f"--set {item!r}: expected key=value, e.g. --set lr=0.01")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        head, _, rest = key.partition(".")
+        if head not in Config.model_fields:
+            close = difflib.get_close_matches(head, list(Config.model_fields), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TrainlabError(f"--set {item!r}: unknown key {head!r}{hint}")
+        if rest:
+            sub = dict(out.get(head) or {})
+            if not isinstance(sub, dict):
+                raise TrainlabError(f"--set {item!r}: {head!r} is not a mapping, set it without a dot")
+            sub[rest] = value
+            out[head] = sub
+        else:
+            out[head] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None, **values: Any) -> Config:
+    """Read a YAML config (optional), apply keyword values then `key=value` overrides, validate."""
+    data = read_yaml(path) if path is not None else {}
+    data.update(values)
+    data = apply_overrides(data, overrides or [])
+    return make_config(data, source=str(path) if path is not None else "config")
+
+
+def config_help() -> str:
+    """One line per key: name, default and the comment from this file (for `--help-config`)."""
+    import inspect
+    import re
+
+    src = inspect.getsource(Config)
+    lines = []
+    for name, field in Config.model_fields.items():
+        m = re.search(rf"^\s+{name}:.*?(?:#\s*(.*))?$", src, re.M)
+        comment = m.group(1) if m and m.group(1) else ""
+        lines.append(f"  {name:<22} = {field.default!r:<16} {comment}")
+    return "\n".join(lines)

@@ -1,0 +1,178 @@
+"""Plots made from a run folder's files (never from inside the training loop)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..runs import Run  # noqa: E402
+
+TRAIN_C, VAL_C = "#1f77b4", "#d62728"
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _col(rows: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([r.get(key, np.nan) if r.get(key) is not None else np.nan for r in rows], dtype=float)
+
+
+def plot_curves(run: Run) -> list[Path]:
+    """Loss and accuracy (train against validation), learning rate, gradient norm."""
+    rows = run.metrics
+    if not rows:
+        return []
+    ep = _col(rows, "epoch")
+    best = run.summary.get("best", {}).get("epoch")
+    out = []
+    acc_keys = [k for k in ("acc", "miou") if f"val_{k}" in rows[-1]]
+    fig, axes = plt.subplots(1, 1 + len(acc_keys), figsize=(5.2 * (1 + len(acc_keys)), 3.8))
+    axes = np.atleast_1d(axes)
+    for ax, key in zip(axes, ["loss"] + acc_keys):
+        if f"train_{key}" in rows[-1]:
+            ax.plot(ep, _col(rows, f"train_{key}"), "-o", ms=3, c=TRAIN_C, label=f"train {key}")
+        ax.plot(ep, _col(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {key}")
+        if best is not None:
+            ax.axvline(best, ls="--", c="gray", lw=1, label=f"best (epoch {best:g})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_title(f"{run.name}: loss")
+    if len(axes) > 1:
+        axes[1].set_title("accuracy" if acc_keys[0] == "acc" else "mean IoU")
+    out.append(_save(fig, run.path / "plots" / "curves.png"))
+
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.4))
+    axes[0].plot(ep, _col(rows, "lr"), "-o", ms=3, c="#2ca02c")
+    axes[0].set_title("learning rate (at each evaluation)")
+    axes[1].plot(ep, _col(rows, "grad_norm"), "-o", ms=3, c="#9467bd")
+    axes[1].set_title("gradient norm (mean over the period, before clipping)")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    out.append(_save(fig, run.path / "plots" / "lr_gradnorm.png"))
+    return out
+
+
+def _short(name: str) -> str:
+    return name.replace(".weight", "").replace("layers.", "").replace("blocks.", "b")[-18:]
+
+
+def plot_diagnostics(run: Run) -> list[Path]:
+    """Gradient flow across depth, update/weight ratios, dead/saturated units, activation histograms."""
+    rows = run.diagnostics
+    if not rows:
+        return []
+    out = []
+    cmap = plt.get_cmap("viridis")
+    layers = list(rows[-1].get("grad_norm", {}))
+    if layers:
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+        pick = rows if len(rows) <= 8 else [rows[i] for i in np.linspace(0, len(rows) - 1, 8).round().astype(int)]
+        for i, r in enumerate(pick):
+            c = cmap(i / max(1, len(pick) - 1))
+            axes[0].plot(range(len(layers)), [r["grad_norm"][n] for n in layers], "-o", ms=3, c=c,
+                         label=f"epoch {r['epoch']:g}")
+            axes[1].plot(range(len(layers)), [r["update_ratio"][n] for n in layers], "-o", ms=3, c=c)
+        axes[0].set_title("gradient flow: gradient norm per layer (input → output)")
+        axes[1].set_title("update / weight ratio per layer")
+        axes[1].axhline(1e-3, ls="--", c="gray", lw=1, label="1e-3 rule of thumb")
+        for ax in axes:
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(layers)))
+            ax.set_xticklabels([_short(n) for n in layers], rotation=60, ha="right", fontsize=7)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        out.append(_save(fig, run.path / "plots" / "gradient_flow.png"))
+
+    acts = rows[-1].get("activations", {})
+    if acts:
+        names = list(acts)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+        ep = [r["epoch"] for r in rows]
+        for j, n in enumerate(names):
+            c = cmap(j / max(1, len(names) - 1))
+            for ax, key in zip(axes, ("dead", "saturated")):
+                vals = [r["activations"].get(n, {}).get(key) for r in rows]
+                if any(v is not None for v in vals):
+                    ax.plot(ep, [np.nan if v is None else v for v in vals], "-o", ms=3, c=c, label=_short(n))
+        axes[0].set_title("dead units (never positive on the batch)")
+        axes[1].set_title("saturated activations (sigmoid/tanh)")
+        for ax in axes:
+            ax.set_xlabel("epoch")
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7, ncol=2)
+            else:
+                ax.text(0.5, 0.5, "no such units in this model", ha="center", va="center", transform=ax.transAxes)
+        out.append(_save(fig, run.path / "plots" / "dead_saturated.png"))
+
+        k = len(names)
+        cols = min(k, 4)
+        fig, axes = plt.subplots((k + cols - 1) // cols, cols, figsize=(3.2 * cols, 2.4 * ((k + cols - 1) // cols)),
+                                 squeeze=False)
+        for ax, n in zip(axes.flat, names):
+            a = acts[n]
+            lo, hi = a["range"]
+            edges = np.linspace(lo, hi, len(a["hist"]) + 1)
+            ax.bar(edges[:-1], a["hist"], width=edges[1] - edges[0], align="edge", color="#1f77b4")
+            ax.set_title(f"{_short(n)} ({a['kind']})\nmean {a['mean']:.2f} std {a['std']:.2f}", fontsize=8)
+            ax.tick_params(labelsize=7)
+        for ax in list(axes.flat)[k:]:
+            ax.axis("off")
+        fig.suptitle(f"activation histograms per layer (epoch {rows[-1]['epoch']:g})", fontsize=10)
+        out.append(_save(fig, run.path / "plots" / "activation_histograms.png"))
+    return out
+
+
+def plot_confusion(conf, classes: Sequence[str], path: Path, title: str = "") -> Path:
+    conf = np.asarray(conf, dtype=float)
+    norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)
+    k = len(conf)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            if conf[i, j]:
+                ax.text(j, i, f"{int(conf[i, j])}", ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    labels = [str(c)[:10] for c in classes] if len(classes) == k else list(range(k))
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    return _save(fig, Path(path))
+
+
+def plot_masks(images, true_masks, pred_masks, num_classes: int, path: Path) -> Path:
+    """Rows: image, true mask, predicted mask; one column per example."""
+    n = len(images)
+    fig, axes = plt.subplots(3, n, figsize=(1.6 * n, 5), squeeze=False)
+    for j in range(n):
+        img = np.asarray(images[j], dtype=float)
+        img = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        axes[0, j].imshow(img, cmap="gray" if img.ndim == 2 else None)
+        axes[1, j].imshow(np.asarray(true_masks[j]), cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+        axes[2, j].imshow(np.asarray(pred_masks[j]), cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+        for i in range(3):
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+    for i, t in enumerate(("image", "true mask", "predicted")):
+        axes[i, 0].set_ylabel(t)
+    return _save(fig, Path(path))
