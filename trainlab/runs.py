@@ -199,7 +199,7 @@ class Run:
 
     def load_model(self, device: str = "cpu", weights: str = "best"):
         """Rebuild the model from config.yaml and load its best (or last) weights; eval mode."""
-        from .train import build_model_for_run
+        from .trainer import build_model_for_run
 
         return build_model_for_run(self, device=device, weights=weights)
 

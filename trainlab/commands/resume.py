@@ -12,7 +12,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..train import resume
+    from ..trainer import resume
 
     result = resume(args.run, quiet=args.quiet)
     return 1 if result.summary.get("status") == "diverged" else 0

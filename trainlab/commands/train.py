@@ -21,7 +21,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..config import config_help, load_config
-    from ..train import train
+    from ..trainer import train
 
     if args.help_config:
         print(config_help())
