@@ -1,0 +1,10 @@
+"""Optimization techniques: gradient-transformation links and chains, optimizer recipes,
+learning-rate schedules and weight penalties.
+
+    >>> from trainlab.optim.recipes import create_optimizer     # sgd ... adamw, or a chain spec
+    >>> from trainlab.optim.schedules import create_schedule    # pure t -> lr functions
+    >>> from trainlab.optim.penalties import create_penalty     # strength * R(W) for the loss
+    >>> from trainlab.optim.transforms import chain, scale_by_adam, scale_by_lr
+
+Each submodule owns its registry: OPTIMIZERS, TRANSFORMS, SCHEDULES, PENALTIES.
+"""

@@ -1,0 +1,329 @@
+"""Optimizers as composable gradient transformations (optax-style links and `chain`).
+
+A link has `init(params) -> state` and `update(updates, state, params) -> (updates, state)`.
+`chain(*links)` feeds each link's output to the next; the last one is normally
+`scale_by_lr`, which negates, so the result is added to the parameters: p += update.
+
+    >>> adam = chain(scale_by_adam(0.9, 0.999, 1e-8), scale_by_lr(1e-3))
+    >>> adamw = chain(scale_by_adam(), add_decayed_weights(0.01), scale_by_lr(1e-3))
+
+Conventions (kept for speed, all ops are torch._foreach_* over lists of tensors):
+- A state is a plain dict. Every list value in it is per-parameter, aligned with `params`;
+  other values are scalars (e.g. the int `count`). Tensors in it are updated IN PLACE and
+  the dict is returned; so `torch.save(state)` / `torch.load(weights_only=True)` just work.
+- A link never writes into the `updates` it receives (they may be the raw gradients or
+  another link's state); it returns new tensors, or its own state tensors when they are
+  the update (momentum), which later links must then treat as read-only.
+
+Coupled L2 vs decoupled weight decay: `add_l2(wd)` placed BEFORE the preconditioner adds
+wd*w to the gradient (= the gradient of the penalty (wd/2) sum w^2); `add_decayed_weights(wd)`
+placed AFTER it adds wd*w to the final direction (AdamW, Loshchilov & Hutter). The
+formula is the same, only the position differs. For plain SGD (no momentum/preconditioner)
+both give p -= lr*(g + wd*p): identical, and equal to L2 penalty strength wd/2 (torch's
+`weight_decay`). With momentum they differ slightly (decay is not accumulated in the
+velocity). For adaptive methods (Adagrad, RMSprop, Adam) they differ a lot: coupled decay
+is divided by sqrt(v), so weights with large gradients are barely decayed; decoupled
+decay shrinks every weight by the same fraction lr*wd per step.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+from ..errors import TrainlabError, check
+from ..registry import Registry
+
+TRANSFORMS = Registry("transform")
+
+Updates = list[Tensor]
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GradientTransformation:
+    """A pair of pure-ish functions plus its name and hyperparameters (for messages and fast paths)."""
+
+    init: Callable[[list[Tensor]], State]
+    update: Callable[[Updates, State, list[Tensor]], tuple[Updates, State]]
+    name: str = "custom"
+    hp: dict[str, Any] = field(default_factory=dict)
+    links: tuple["GradientTransformation", ...] = ()  # non-empty only for a chain
+
+
+def _unit(what: str, x: float) -> None:
+    check(isinstance(x, (int, float)) and 0 <= x < 1, f"{what}={x!r} must be in [0, 1)")
+
+
+def _positive(what: str, x: float) -> None:
+    check(isinstance(x, (int, float)) and x > 0, f"{what}={x!r} must be > 0")
+
+
+def _nonneg(what: str, x: float) -> None:
+    check(isinstance(x, (int, float)) and x >= 0, f"{what}={x!r} must be >= 0")
+
+
+def _zeros(params: list[Tensor], fill: float = 0.0) -> list[Tensor]:
+    return [torch.full_like(p, fill, memory_format=torch.preserve_format) for p in params]
+
+
+def global_norm(tensors: list[Tensor]) -> Tensor:
+    """L2 norm of all tensors together, as a 0-dim tensor (no host sync).
+
+    Example:
+        >>> float(global_norm([torch.tensor([3.0]), torch.tensor([4.0])]))
+        5.0
+    """
+    if not tensors:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors, 2.0)), 2.0)
+
+
+# ---------------------------------------------------------------- links
+
+
+@TRANSFORMS.register("scale_by_momentum", description="v = mu v + g; u = v (nesterov: u = g + mu v; ema: v = mu v + (1-mu) g)")
+def scale_by_momentum(mu: float = 0.9, nesterov: bool = False, ema: bool = False) -> GradientTransformation:
+    """Heavy-ball momentum in torch's form (v = mu v + g), or the EMA form of deck 003
+    (m = mu m + (1-mu) g, which is the torch form scaled by (1-mu)).
+
+    Put it AFTER scale_by_lr to get deck 001's form v = mu v - lr g; x += v, which equals
+    torch's for a constant lr and differs when the lr changes (old velocity keeps its old lr).
+    """
+    _unit("scale_by_momentum mu", mu)
+
+    def init(params):
+        return {"momentum": _zeros(params)}
+
+    def update(updates, state, params):
+        v = state["momentum"]
+        torch._foreach_mul_(v, mu)
+        torch._foreach_add_(v, updates, alpha=(1.0 - mu) if ema else 1.0)
+        if nesterov:  # look-ahead: g + mu v (torch's form)
+            return torch._foreach_add(updates, v, alpha=mu), state
+        return v, state  # read-only for later links
+
+    return GradientTransformation(init, update, "scale_by_momentum", dict(mu=mu, nesterov=nesterov, ema=ema))
+
+
+@TRANSFORMS.register("scale_by_adagrad", description="cache += g^2; u = g / (sqrt(cache) + eps)")
+def scale_by_adagrad(eps: float = 1e-10, initial_accumulator: float = 0.0) -> GradientTransformation:
+    _positive("scale_by_adagrad eps", eps)
+    _nonneg("scale_by_adagrad initial_accumulator", initial_accumulator)
+
+    def init(params):
+        return {"sum_sq": _zeros(params, initial_accumulator)}
+
+    def update(updates, state, params):
+        s = state["sum_sq"]
+        torch._foreach_addcmul_(s, updates, updates)
+        denom = torch._foreach_sqrt(s)
+        torch._foreach_add_(denom, eps)
+        torch._foreach_div_(denom, updates)  # reuse the buffer: denom <- denom / g ...
+        torch._foreach_reciprocal_(denom)  # ... -> g / denom, without a second allocation
+        return denom, state
+
+    return GradientTransformation(init, update, "scale_by_adagrad", dict(eps=eps, initial_accumulator=initial_accumulator))
+
+
+@TRANSFORMS.register("scale_by_rms", description="cache = d cache + (1-d) g^2; u = g / (sqrt(cache) + eps) (centered: cache - mean(g)^2)")
+def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, centered: bool = False) -> GradientTransformation:
+    _unit("scale_by_rms decay", decay)
+    _positive("scale_by_rms eps", eps)
+
+    def init(params):
+        state = {"sq_avg": _zeros(params)}
+        if centered:
+            state["grad_avg"] = _zeros(params)
+        return state
+
+    def update(updates, state, params):
+        sq = state["sq_avg"]
+        torch._foreach_mul_(sq, decay)
+        torch._foreach_addcmul_(sq, updates, updates, value=1.0 - decay)
+        if centered:  # variance instead of second moment: E[g^2] - E[g]^2
+            ga = state["grad_avg"]
+            torch._foreach_lerp_(ga, updates, 1.0 - decay)
+            denom = torch._foreach_addcmul(sq, ga, ga, value=-1.0)
+            torch._foreach_sqrt_(denom)
+        else:
+            denom = torch._foreach_sqrt(sq)
+        torch._foreach_add_(denom, eps)
+        return torch._foreach_div(updates, denom), state
+
+    return GradientTransformation(init, update, "scale_by_rms", dict(decay=decay, eps=eps, centered=centered))
+
+
+@TRANSFORMS.register(
+    "scale_by_adam",
+    description="m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; u = m_hat / (sqrt(v_hat) + eps), hat = /(1-b^t)",
+)
+def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_correction: bool = True) -> GradientTransformation:
+    """Adam's direction; bias_correction=False is the lecture's plain form m / (sqrt(v) + eps)."""
+    _unit("scale_by_adam b1 (betas[0])", b1)
+    _unit("scale_by_adam b2 (betas[1])", b2)
+    _positive("scale_by_adam eps", eps)
+
+    def init(params):
+        return {"count": 0, "mu": _zeros(params), "nu": _zeros(params)}
+
+    def update(updates, state, params):
+        state["count"] = t = state["count"] + 1
+        m, v = state["mu"], state["nu"]
+        torch._foreach_lerp_(m, updates, 1.0 - b1)  # m += (1-b1)(g - m)
+        torch._foreach_mul_(v, b2)
+        torch._foreach_addcmul_(v, updates, updates, value=1.0 - b2)
+        c1, c2 = (1.0 - b1**t, 1.0 - b2**t) if bias_correction else (1.0, 1.0)
+        # m_hat / (sqrt(v_hat) + eps) = m / (c1 sqrt(v) / sqrt(c2) + c1 eps): folding the
+        # corrections into the denominator saves a pass over m.
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_mul_(denom, c1 / math.sqrt(c2))
+        torch._foreach_add_(denom, c1 * eps)
+        torch._foreach_div_(denom, m)  # in place: denom <- denom / m ...
+        torch._foreach_reciprocal_(denom)  # ... -> m / denom
+        return denom, state
+
+    return GradientTransformation(init, update, "scale_by_adam", dict(b1=b1, b2=b2, eps=eps, bias_correction=bias_correction))
+
+
+def _add_weights(name: str, weight_decay: float, exclude_1d: bool) -> GradientTransformation:
+    """u + wd * w. One implementation for coupled L2 and decoupled decay: the chain position differs."""
+    _nonneg(f"{name} weight_decay", weight_decay)
+
+    def init(params):
+        return {}
+
+    def update(updates, state, params):
+        if weight_decay == 0:
+            return updates, state
+        if not exclude_1d:
+            return torch._foreach_add(updates, params, alpha=weight_decay), state
+        # biases and norm scales (ndim <= 1) are left undecayed
+        return [u + weight_decay * p if p.ndim > 1 else u for u, p in zip(updates, params)], state
+
+    return GradientTransformation(init, update, name, dict(weight_decay=weight_decay, exclude_1d=exclude_1d))
+
+
+@TRANSFORMS.register("add_l2", description="u = g + wd w, before the preconditioner (coupled L2 = grad of (wd/2) sum w^2)")
+def add_l2(weight_decay: float = 0.0, exclude_1d: bool = False) -> GradientTransformation:
+    return _add_weights("add_l2", weight_decay, exclude_1d)
+
+
+@TRANSFORMS.register("add_decayed_weights", description="u = u + wd w, after the preconditioner (decoupled, AdamW)")
+def add_decayed_weights(weight_decay: float = 0.0, exclude_1d: bool = False) -> GradientTransformation:
+    return _add_weights("add_decayed_weights", weight_decay, exclude_1d)
+
+
+@TRANSFORMS.register("clip_by_global_norm", description="g = g * min(1, max_norm / (||g||_2 + 1e-6)), norm over all params")
+def clip_by_global_norm(max_norm: float = 1.0) -> GradientTransformation:
+    """Same formula as torch.nn.utils.clip_grad_norm_ (including its 1e-6), without a host sync."""
+    _positive("clip_by_global_norm max_norm", max_norm)
+
+    def init(params):
+        return {}
+
+    def update(updates, state, params):
+        norm = global_norm(updates)
+        coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
+        return torch._foreach_mul(updates, coef), state
+
+    return GradientTransformation(init, update, "clip_by_global_norm", dict(max_norm=max_norm))
+
+
+@TRANSFORMS.register("clip_by_value", description="g = clamp(g, -clip, clip) elementwise")
+def clip_by_value(clip: float = 1.0) -> GradientTransformation:
+    _positive("clip_by_value clip", clip)
+
+    def init(params):
+        return {}
+
+    def update(updates, state, params):
+        out = torch._foreach_clamp_min(updates, -clip)
+        torch._foreach_clamp_max_(out, clip)
+        return out, state
+
+    return GradientTransformation(init, update, "clip_by_value", dict(clip=clip))
+
+
+def lr_at(lr: float | Callable[[int], float], count: int) -> float:
+    """The learning rate for step `count` (0-based): lr itself, or lr(count) for a schedule."""
+    return float(lr(count)) if callable(lr) else float(lr)
+
+
+@TRANSFORMS.register("scale_by_lr", description="u = -lr * u; lr a float or a schedule step -> lr")
+def scale_by_lr(lr: float | Callable[[int], float] = 0.01) -> GradientTransformation:
+    """The learning-rate link; it negates, so the chain's output is added to the params.
+
+    `state["lr_per_param"]` (transient, set by ChainOptimizer for per-group lr) overrides lr.
+    """
+    if not callable(lr):
+        _positive("lr", lr)
+
+    def init(params):
+        return {"count": 0}
+
+    def update(updates, state, params):
+        per_param = state.pop("lr_per_param", None)
+        if per_param is not None:
+            out = torch._foreach_mul(updates, [-x for x in per_param])
+        else:
+            out = torch._foreach_mul(updates, -lr_at(lr, state["count"]))
+        state["count"] += 1
+        return out, state
+
+    return GradientTransformation(init, update, "scale_by_lr", dict(lr=lr))
+
+
+# ---------------------------------------------------------------- chain
+
+
+def chain(*links: GradientTransformation) -> GradientTransformation:
+    """Compose links left to right; the state is {"0:link_name": state0, "1:...": state1, ...}.
+
+    Example:
+        >>> sgd = chain(scale_by_momentum(0.9), scale_by_lr(0.1))
+        >>> p = [torch.ones(2)]; st = sgd.init(p)
+        >>> u, st = sgd.update([torch.ones(2)], st, p)
+        >>> u[0]
+        tensor([-0.1000, -0.1000])
+    """
+    flat: list[GradientTransformation] = []
+    for link in links:
+        if not isinstance(link, GradientTransformation):
+            raise TrainlabError(f"chain got {link!r}; each link must be a GradientTransformation (e.g. scale_by_adam())")
+        flat.extend(link.links or (link,))  # nested chains flatten, so state keys stay simple
+    keys = [f"{i}:{link.name}" for i, link in enumerate(flat)]
+
+    def init(params):
+        return {k: link.init(params) for k, link in zip(keys, flat)}
+
+    def update(updates, state, params):
+        for k, link in zip(keys, flat):
+            updates, state[k] = link.update(updates, state[k], params)
+        return updates, state
+
+    return GradientTransformation(init, update, "chain", {}, tuple(flat))
+
+
+def create_link(name: str, **hp) -> GradientTransformation:
+    """One link by registry name, with its hyperparameters checked.
+
+    Example:
+        >>> create_link("clip_by_global_norm", max_norm=1.0).name
+        'clip_by_global_norm'
+    """
+    from ..nn import check_kwargs
+
+    fn = TRANSFORMS.get(name)
+    check_kwargs(f"transform {name!r}", fn, hp)
+    return fn(**hp)
+
+
+__all__ = [
+    "TRANSFORMS", "GradientTransformation", "chain", "create_link", "global_norm", "lr_at",
+    "scale_by_momentum", "scale_by_adagrad", "scale_by_rms", "scale_by_adam", "add_l2",
+    "add_decayed_weights", "clip_by_global_norm", "clip_by_value", "scale_by_lr",
+]
