@@ -1,0 +1,16 @@
+"""The data layer: datasets with splits, preprocessing fitted on train, batched augmentation.
+
+Example:
+    >>> from trainlab.data import load_dataset, to_float, create_preprocessing, build_augmentation
+    >>> ds = load_dataset("digits")
+    >>> pre = create_preprocessing("standardize").fit(to_float(ds.train.x))
+"""
+from .augment import AUGMENTATIONS, Augmentation, build_augmentation, parse_op_spec
+from .datasets import DATASETS, Dataset, Split, list_datasets, load_dataset, to_float
+from .preprocess import PREPROCESSING, Preprocessor, create_preprocessing
+
+__all__ = [
+    "AUGMENTATIONS", "Augmentation", "build_augmentation", "parse_op_spec",
+    "DATASETS", "Dataset", "Split", "list_datasets", "load_dataset", "to_float",
+    "PREPROCESSING", "Preprocessor", "create_preprocessing",
+]
