@@ -40,9 +40,10 @@ class Maxout(nn.Module):
         self.pieces = nn.Conv2d(in_features, k * out_features, 1) if conv else nn.Linear(in_features, k * out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.pieces(x)  # (B, k*out, ...) with piece index major
-        z = z.unflatten(1, (self.k, self.out_features))  # (B, k, out, ...)
-        return z.amax(dim=1)  # (B, out, ...)
+        z = self.pieces(x)  # conv: (B, k*out, H, W); linear: (..., k*out); piece index major
+        dim = 1 if self.conv else -1
+        z = z.unflatten(dim, (self.k, self.out_features))  # (B, k, out, H, W) or (..., k, out)
+        return z.amax(dim=1 if self.conv else -2)  # (B, out, H, W) or (..., out)
 
     def extra_repr(self) -> str:
         return f"k={self.k}, conv={self.conv}"
