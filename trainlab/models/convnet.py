@@ -1,0 +1,60 @@
+"""A plain CNN: blocks of conv -> norm -> activation -> pool, then a flatten or global-average-pool head.
+
+Options show the lecture's ways to summarize space: max or average pooling, strided
+convolution instead of pooling (`stride=2, pool="none"`), dilated convolution (`dilation=2`
+widens the receptive field at the same parameter count).
+
+    >>> from trainlab.models import create_model
+    >>> net = create_model("convnet", in_shape=(1, 28, 28), num_classes=10, channels=[8, 16])
+    >>> net(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch  # noqa: F401  (used in the docstring example)
+from torch import nn
+
+from ..errors import check
+from ..nn.layers import create_dropout
+from .blocks import ConvNormAct, Dense
+from .common import MODELS, check_choice, check_int, finish, halve, int_tuple, require_size
+
+POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+
+
+@MODELS.register("convnet", description="N x [conv -> norm -> act -> pool] -> flatten (or GAP) -> [fc] -> head")
+def convnet(in_shape, num_classes, *, channels=(32, 64, 128), kernel_size: int = 3, stride: int = 1,
+            dilation: int = 1, pool: str = "max", global_pool: bool = False, hidden: int = 0,
+            activation: str = "relu", norm: str = "batch", dropout: float = 0.0) -> nn.Module:
+    """One block per entry of `channels`; each block halves H, W once per stride-2 conv and once per pool."""
+    channels = int_tuple("convnet channels", channels)
+    check(check_int("convnet kernel_size", kernel_size) % 2 == 1,
+          f"convnet kernel_size={kernel_size} must be odd (3, 5, ...) so 'same' padding keeps the size")
+    check_choice("convnet stride", stride, (1, 2))
+    check_int("convnet dilation", dilation)
+    check_choice("convnet pool", pool, ("max", "avg", "none"))
+    check_int("convnet hidden", hidden, lo=0)
+    per_block = (stride == 2) + (pool != "none")  # halvings per block
+    c, h, w = require_size(in_shape, per_block * len(channels))
+
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for i, c_out in enumerate(channels, 1):
+        block = ConvNormAct(c, c_out, kernel_size, stride, dilation, norm, activation)  # (B, c_out, H/s, W/s)
+        if pool != "none":
+            block.add_module("pool", POOLS[pool](2, 2, ceil_mode=True))  # (B, c_out, ceil(H/2), ceil(W/2))
+        layers[f"block{i}"], c = block, c_out
+    h, w = halve(h, per_block * len(channels)), halve(w, per_block * len(channels))
+    if global_pool:
+        layers["pool"] = nn.AdaptiveAvgPool2d(1)  # (B, C, 1, 1): average over space
+        h = w = 1
+    layers["flatten"] = nn.Flatten()  # (B, C*h*w)
+    n = c * h * w
+    if hidden:
+        layers["fc"] = Dense(n, hidden, "none", activation, dropout)  # (B, hidden), dropout on its output
+        n = hidden
+    else:
+        layers["dropout"] = create_dropout(dropout)
+    layers["head"] = nn.Linear(n, num_classes)  # (B, K)
+    return finish(nn.Sequential(layers), activation)
