@@ -111,7 +111,8 @@ def load_dataset(name: str, *, val_fraction: float = 0.1, seed: int = 0, test_fr
 
 
 def split_indices(y: np.ndarray, fraction: float, seed: int, what: str = "split") -> tuple[np.ndarray, np.ndarray]:
-    """(keep, take) sorted index arrays; `take` holds round(fraction * n_c) samples of each class c.
+    """(keep, take) sorted index arrays; `take` holds about fraction * n_c samples of each class c
+    (round(fraction * n) in all, apportioned by largest remainder).
 
     Stratified for class labels (every class keeps at least one sample in `keep`);
     a plain random subset for segmentation masks. Deterministic in `seed`.
@@ -131,13 +132,23 @@ def split_indices(y: np.ndarray, fraction: float, seed: int, what: str = "split"
         counts = np.bincount(y)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         rank = np.arange(n) - starts[y[order]]  # position within its class
-        n_take = np.minimum(np.floor(fraction * counts + 0.5), np.maximum(counts - 1, 0))
+        n_take = _apportion(fraction * counts, int(np.floor(fraction * n + 0.5)), rng)
+        n_take = np.minimum(n_take, np.maximum(counts - 1, 0))  # every class keeps one sample
         take = np.sort(order[rank < n_take[y[order]]])
     if len(take) == 0 or len(take) == n:
         raise TrainlabError(f"{what}: {n} samples are too few for a fraction of {fraction}; "
                             "use more data or a larger fraction")
     keep = np.setdiff1d(np.arange(n), take, assume_unique=True)
     return keep, take
+
+
+def _apportion(exact: np.ndarray, total: int, rng: np.random.Generator) -> np.ndarray:
+    """Integers summing to `total`, each floor(exact) or one more (largest remainders first, random ties)."""
+    base = np.floor(exact)
+    extra = int(total - base.sum())
+    order = np.lexsort((rng.random(len(exact)), -(exact - base)))
+    base[order[:max(extra, 0)]] += 1
+    return base
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
