@@ -221,7 +221,7 @@ class Contrast(PhotometricOp):
         f = _per_sample(1.0 + _rand(g, len(x)) * self.magnitude, x)
         f = torch.where(on.view(-1, 1, 1, 1), f, torch.ones_like(f))
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (mean + f * (x - mean)).clamp_(0, 1)
+        return torch.where(f != 1, (mean + f * (x - mean)).clamp_(0, 1), x)  # f = 1: exactly x
 
 
 @_register("color_jitter", "RGB only: brightness +u1 m, contrast and saturation factors 1 + u m (u uniform "
@@ -241,9 +241,10 @@ class ColorJitter(PhotometricOp):
         contrast = torch.where(keep, _per_sample(1 + u[1], x), torch.ones_like(bright))
         sat = torch.where(keep, _per_sample(1 + u[2], x), torch.ones_like(bright))
         gray = (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)  # luma
-        x = gray + sat * (x - gray)
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (mean + contrast * (x - mean) + bright).clamp_(0, 1)
+        y = gray + sat * (x - gray)
+        mean = y.mean(dim=(1, 2, 3), keepdim=True)
+        out = (mean + contrast * (y - mean) + bright).clamp_(0, 1)
+        return torch.where(keep & (self.magnitude > 0), out, x)  # untouched samples stay exactly x
 
 
 @_register("noise", "x + m N(0, 1) per pixel (gaussian, m=0.05 standard deviation in intensity), clipped; "
@@ -270,17 +271,29 @@ class Blur(PhotometricOp):
     max_magnitude = 5.0
 
     def apply(self, x, g, on):
-        b, c, h, w = x.shape
-        sigma = _rand(g, b, lo=0.0, hi=1.0) * self.magnitude * on.cpu()
-        r = max(1, math.ceil(3 * self.magnitude))
-        k = torch.arange(-r, r + 1, dtype=torch.float64)
-        wts = torch.exp(-(k**2) / (2 * sigma.clamp_min(1e-6).view(-1, 1) ** 2))  # sigma ~0 -> delta kernel
-        wts = (wts / wts.sum(1, keepdim=True)).to(device=x.device, dtype=x.dtype)  # (B, 2r+1)
-        wts = wts.repeat_interleave(c, 0)  # one kernel per (sample, channel) group
-        y = F.pad(x.reshape(1, b * c, h, w), (r, r, r, r), mode="replicate")
-        y = F.conv2d(y, wts.view(b * c, 1, 1, -1), groups=b * c)
-        y = F.conv2d(y, wts.view(b * c, 1, -1, 1), groups=b * c)
-        return y.view(b, c, h, w)
+        sigma = _rand(g, len(x), lo=0.0, hi=1.0) * self.magnitude * on.cpu()  # 0 for samples left alone
+        blurred = gaussian_blur(x, sigma, radius=max(1, math.ceil(3 * self.magnitude)))
+        return torch.where(on.view(-1, 1, 1, 1) & (self.magnitude > 0), blurred, x)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """Blur each image of (B, C, H, W) with its own gaussian, sigma (B,) in pixels (0 = unchanged).
+
+    Separable kernel exp(-k^2 / 2 sigma^2) for k in [-radius, radius], normalized; edges replicated.
+
+    Example:
+        >>> gaussian_blur(torch.rand(2, 1, 8, 8), torch.tensor([0.0, 1.0]), radius=3).shape
+        torch.Size([2, 1, 8, 8])
+    """
+    b, c, h, w = x.shape
+    k = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    wts = torch.exp(-(k**2) / (2 * sigma.double().clamp_min(1e-6).view(-1, 1) ** 2))  # sigma ~0 -> delta
+    wts = (wts / wts.sum(1, keepdim=True)).to(device=x.device, dtype=x.dtype)  # (B, 2r+1)
+    wts = wts.repeat_interleave(c, 0)  # one kernel per (sample, channel) group
+    y = F.pad(x.reshape(1, b * c, h, w), (radius,) * 4, mode="replicate")
+    y = F.conv2d(y, wts.view(b * c, 1, 1, -1), groups=b * c)  # along rows
+    y = F.conv2d(y, wts.view(b * c, 1, -1, 1), groups=b * c)  # along columns
+    return y.view(b, c, h, w)
 
 
 @_register("sobel", "blend (1-a) x + a E, a = m (m=1), E the Sobel gradient magnitude sqrt(gx^2 + gy^2) "
@@ -291,14 +304,24 @@ class Sobel(PhotometricOp):
     max_magnitude = 1.0
 
     def apply(self, x, g, on):
-        b, c, h, w = x.shape
-        kx = x.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-        k = torch.stack([kx, kx.T]).unsqueeze(1).repeat(c, 1, 1, 1)  # (2C, 1, 3, 3): gx, gy per channel
-        grad = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=c).view(b, c, 2, h, w)
-        edge = grad.pow(2).sum(2).sqrt()  # (B, C, H, W)
-        edge = edge / edge.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+        edge = sobel_magnitude(x)
+        edge = edge / edge.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)  # max 1 per image
         a = self.magnitude * on.to(x.dtype).view(-1, 1, 1, 1)
         return torch.where(a > 0, (1 - a) * x + a * edge, x)
+
+
+def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """sqrt(gx^2 + gy^2) per channel with 3x3 Sobel kernels, edges replicated; (B, C, H, W) -> same.
+
+    Example:
+        >>> sobel_magnitude(torch.zeros(1, 1, 5, 5)).abs().max()
+        tensor(0.)
+    """
+    b, c, h, w = x.shape
+    kx = x.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])  # d/dx, smoothed along y
+    k = torch.stack([kx, kx.T]).unsqueeze(1).repeat(c, 1, 1, 1)  # (2C, 1, 3, 3): gx, gy per channel
+    grad = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=c).view(b, c, 2, h, w)
+    return grad.pow(2).sum(2).sqrt()
 
 
 @_register("cutout", "random erasing: a square of side m x size (m=0.25) at a random centre (may overlap the "
