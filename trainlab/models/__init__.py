@@ -35,18 +35,22 @@ def _check_in_shape(in_shape: Any) -> tuple[int, ...]:
     return tuple(in_shape)
 
 
-def _models_that_fit(in_shape: tuple[int, ...], prefer: str) -> list[str]:
-    """Registered models that build for `in_shape` (on the meta device: no memory, no init cost)."""
-    fits = []
-    for name in MODELS.list():
+def _models_that_fit(in_shape: tuple[int, ...], like: str) -> list[str]:
+    """Up to 3 registered models that build for `in_shape`: `like`'s family first, then small general ones.
+
+    Models are built on the meta device (no memory, no init cost).
+    """
+    def fits(name: str) -> bool:
         try:
             with torch.device("meta"):
                 MODELS.create(name, in_shape, 2)
-            fits.append(name)
+            return True
         except TrainlabError:
-            pass
-    family = [n for n in fits if n[:3] == prefer[:3]]  # e.g. vgg -> vgg11
-    return (family + [n for n in fits if n not in family])[:4]
+            return False
+
+    family = [n for n in MODELS.list() if n[:3] == like[:3] and n != like]  # vgg16 -> vgg, vgg11
+    candidates = dict.fromkeys(family + ["convnet", "resnet20", "mlp"])
+    return [n for n in candidates if n in MODELS and fits(n)][:3]
 
 
 def create_model(name: str, *, in_shape: Sequence[int], num_classes: int, **kw: Any) -> nn.Module:
@@ -69,7 +73,7 @@ def create_model(name: str, *, in_shape: Sequence[int], num_classes: int, **kw: 
     try:
         return fn(shape, num_classes, **kw)
     except InputTooSmall as e:
-        others = ", ".join(n for n in _models_that_fit(shape, name) if n != name) or "mlp"
+        others = ", ".join(_models_that_fit(shape, name)) or "mlp"
         raise TrainlabError(f"model {name!r} {e}; use a dataset with larger images or one of: {others}") from None
     except ShapeError as e:
         raise TrainlabError(f"model {name!r} {e}") from None
