@@ -1,0 +1,318 @@
+"""Every optimizer recipe against its torch.optim counterpart, plus ChainOptimizer behaviour."""
+import io
+
+import pytest
+import torch
+from torch import nn
+
+from trainlab.errors import TrainlabError
+from trainlab.optim.recipes import OPTIMIZERS, ChainOptimizer, create_optimizer
+from trainlab.optim.schedules import create_schedule
+
+STEPS = 200
+X = torch.randn(64, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+Y = torch.randn(64, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+
+def make_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 3)).double()
+
+
+def loss_fn(net):
+    return ((net(X) - Y) ** 2).mean()
+
+
+def train(make_opt, steps=STEPS, net=None, after_step=None):
+    net = net or make_net()
+    opt = make_opt(net.parameters())
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn(net).backward()
+        opt.step()
+        if after_step:
+            after_step(opt)
+    return net, opt
+
+
+def flat(net):
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
+def assert_same_training(ours, ref):
+    a, b = flat(ours), flat(ref)
+    assert not torch.equal(b, flat(make_net()))  # the reference did move
+    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-9)
+
+
+# recipe -> (our hyperparameters, torch class, torch hyperparameters); with and without weight decay
+T = torch.optim
+CASES = {
+    "sgd": [({"lr": 0.1}, T.SGD, {"lr": 0.1}), ({"lr": 0.1, "weight_decay": 0.01}, T.SGD, {"lr": 0.1, "weight_decay": 0.01})],
+    "momentum": [({"lr": 0.05}, T.SGD, {"lr": 0.05, "momentum": 0.9}),
+                 ({"lr": 0.05, "weight_decay": 0.01}, T.SGD, {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01})],
+    "nesterov": [({"lr": 0.05}, T.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+                 ({"lr": 0.05, "weight_decay": 0.01}, T.SGD, {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01})],
+    "adagrad": [({"lr": 0.05}, T.Adagrad, {"lr": 0.05}),
+                ({"lr": 0.05, "weight_decay": 0.01, "initial_accumulator": 0.1}, T.Adagrad,
+                 {"lr": 0.05, "weight_decay": 0.01, "initial_accumulator_value": 0.1})],
+    "rmsprop": [({"lr": 0.01}, T.RMSprop, {"lr": 0.01}),
+                ({"lr": 0.01, "weight_decay": 0.01, "decay": 0.9}, T.RMSprop, {"lr": 0.01, "weight_decay": 0.01, "alpha": 0.9}),
+                ({"lr": 0.01, "centered": True, "momentum": 0.5}, T.RMSprop, {"lr": 0.01, "centered": True, "momentum": 0.5})],
+    "adam": [({"lr": 0.01}, T.Adam, {"lr": 0.01}),
+             ({"lr": 0.01, "weight_decay": 0.01, "betas": (0.8, 0.99)}, T.Adam, {"lr": 0.01, "weight_decay": 0.01, "betas": (0.8, 0.99)})],
+    "adamw": [({"lr": 0.01, "weight_decay": 0.0}, T.AdamW, {"lr": 0.01, "weight_decay": 0.0}),
+              ({"lr": 0.01, "weight_decay": 0.1}, T.AdamW, {"lr": 0.01, "weight_decay": 0.1})],
+}
+
+
+def test_every_recipe_has_a_reference():
+    assert set(OPTIMIZERS.list()) == set(CASES)
+
+
+@pytest.mark.parametrize("name, case", [(n, c) for n in sorted(CASES) for c in range(len(CASES[n]))])
+def test_recipe_matches_torch(name, case):
+    hp, cls, thp = CASES[name][case]
+    ours, _ = train(lambda p: create_optimizer(name, p, **hp))
+    ref, _ = train(lambda p: cls(p, foreach=True, **thp))
+    assert_same_training(ours, ref)
+
+
+def test_adamw_default_decay_matches_torch_default():
+    ours, _ = train(lambda p: create_optimizer("adamw", p, lr=0.01), steps=50)
+    ref, _ = train(lambda p: torch.optim.AdamW(p, lr=0.01), steps=50)  # torch's default wd 0.01
+    assert_same_training(ours, ref)
+
+
+def lecture_loop(net, update, steps=STEPS):
+    """Run a hand-written update rule (the lecture's equations) on each parameter tensor."""
+    state = [dict() for _ in net.parameters()]
+    for t in range(1, steps + 1):
+        net.zero_grad()
+        loss_fn(net).backward()
+        with torch.no_grad():
+            for p, s in zip(net.parameters(), state):
+                update(p, p.grad, s, t)
+    return net
+
+
+def test_adam_without_bias_correction_matches_lecture_equations():
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 0.01
+
+    def update(x, dx, s, t):
+        m = s["m"] = b1 * s.get("m", 0) + (1 - b1) * dx
+        v = s["v"] = b2 * s.get("v", 0) + (1 - b2) * dx**2
+        x -= lr * m / (torch.sqrt(v) + eps)
+
+    ours, _ = train(lambda p: create_optimizer("adam", p, lr=lr, bias_correction=False))
+    assert_same_training(ours, lecture_loop(make_net(), update))
+
+
+def test_adam_with_bias_correction_matches_lecture_equations():
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 0.01
+
+    def update(x, dx, s, t):
+        m = s["m"] = b1 * s.get("m", 0) + (1 - b1) * dx
+        v = s["v"] = b2 * s.get("v", 0) + (1 - b2) * dx**2
+        x -= lr * (m / (1 - b1**t)) / (torch.sqrt(v / (1 - b2**t)) + eps)
+
+    ours, _ = train(lambda p: create_optimizer("adam", p, lr=lr))
+    assert_same_training(ours, lecture_loop(make_net(), update))
+
+
+def decaying(t):  # a changing lr, where the momentum forms differ
+    return 0.05 * 0.99**t
+
+
+def test_velocity_form_is_the_lecture_momentum():
+    mu = 0.9
+
+    def update(x, dx, s, t):  # deck 001: v = mu v - lr dx; x += v
+        v = s["v"] = mu * s.get("v", 0) - decaying(t - 1) * dx
+        x += v
+
+    ours, _ = train(lambda p: create_optimizer("momentum", p, lr=decaying, form="velocity"))
+    assert_same_training(ours, lecture_loop(make_net(), update))
+    # equal to torch's form for a constant lr, different when the lr changes
+    const_v, _ = train(lambda p: create_optimizer("momentum", p, lr=0.05, form="velocity"))
+    const_t, _ = train(lambda p: create_optimizer("momentum", p, lr=0.05))
+    assert_same_training(const_v, const_t)
+    torch_form, _ = train(lambda p: create_optimizer("momentum", p, lr=decaying))
+    assert not torch.allclose(flat(ours), flat(torch_form), rtol=1e-6)
+
+
+def test_ema_form_is_deck_003_momentum():
+    mu, lr = 0.9, 0.1
+
+    def update(x, dx, s, t):  # m = b1 m + (1 - b1) g; theta -= alpha m
+        m = s["m"] = mu * s.get("m", 0) + (1 - mu) * dx
+        x -= lr * m
+
+    ours, _ = train(lambda p: create_optimizer("sgd", p, lr=lr, momentum=mu, form="ema"))
+    assert_same_training(ours, lecture_loop(make_net(), update))
+
+
+def test_schedule_lr_matches_torch_lambda_lr():
+    f = create_schedule("exponential", lr0=0.1, k=0.01)
+    ours, opt = train(lambda p: create_optimizer("momentum", p, lr=f))
+
+    net = make_net()
+    ref_opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.LambdaLR(ref_opt, lambda t: f(t) / 0.1)
+    train(lambda p: ref_opt, net=net, after_step=lambda o: sched.step())
+    assert_same_training(ours, net)
+    assert opt.stats["lr"] == pytest.approx(f(STEPS - 1))
+
+
+def test_torch_lr_scheduler_drives_a_float_lr():
+    net = make_net()
+    opt = create_optimizer("adam", net.parameters(), lr=0.01)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=50, gamma=0.5)
+    train(lambda p: opt, net=net, after_step=lambda o: sched.step())
+
+    ref = make_net()
+    ropt = torch.optim.Adam(ref.parameters(), lr=0.01)
+    rsched = torch.optim.lr_scheduler.StepLR(ropt, step_size=50, gamma=0.5)
+    train(lambda p: ropt, net=ref, after_step=lambda o: rsched.step())
+    assert_same_training(net, ref)
+
+
+def test_param_groups_lr_mult_matches_torch_groups():
+    def groups(net, key, a, b):
+        return [{"params": net[0].parameters(), key: a}, {"params": net[2].parameters(), key: b}]
+
+    ours = make_net()
+    train(lambda p: create_optimizer("momentum", groups(ours, "lr_mult", 0.1, 1.0), lr=0.05), net=ours)
+    ref = make_net()
+    train(lambda p: torch.optim.SGD(groups(ref, "lr", 0.005, 0.05), lr=0.05, momentum=0.9), net=ref)
+    assert_same_training(ours, ref)
+
+
+def test_frozen_params_without_grad_are_untouched():
+    def run(make):
+        net = make_net()
+        net[0].weight.requires_grad_(False)
+        train(make, net=net)
+        return net
+
+    ours = run(lambda p: create_optimizer("adamw", p, lr=0.01, weight_decay=0.1))
+    ref = run(lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1))
+    assert torch.equal(ours[0].weight, make_net()[0].weight)
+    assert_same_training(ours, ref)
+
+
+def test_state_dict_round_trip_continues_bit_identically():
+    make = lambda p: create_optimizer("adam", p, lr=0.01, clip_norm=1.0, weight_decay=1e-3)  # noqa: E731
+    net, opt = train(make, steps=20)
+    buf = io.BytesIO()
+    torch.save({"model": net.state_dict(), "opt": opt.state_dict()}, buf)
+
+    net2 = make_net()
+    opt2 = make(net2.parameters())
+    buf.seek(0)
+    ckpt = torch.load(buf, weights_only=True)
+    net2.load_state_dict(ckpt["model"])
+    opt2.load_state_dict(ckpt["opt"])
+    train(lambda p: opt, net=net, steps=20)
+    train(lambda p: opt2, net=net2, steps=20)
+    assert torch.equal(flat(net), flat(net2))
+    # and a stored state is independent of the live one
+    assert opt2.state_dict()["state"]["step"] == 40
+
+
+def test_stats_report_lr_and_pre_clip_grad_norm():
+    net = make_net()
+    opt = create_optimizer("sgd", net.parameters(), lr=0.1, clip_norm=1e-3)
+    loss_fn(net).backward()
+    expected = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in net.parameters()]))
+    opt.step()
+    assert isinstance(opt.stats["grad_norm"], torch.Tensor) and opt.stats["grad_norm"].ndim == 0
+    torch.testing.assert_close(opt.stats["grad_norm"], expected)
+    assert opt.stats["lr"] == 0.1 and float(expected) > 1e-3
+
+
+def test_clipped_recipe_matches_torch_clip_then_step():
+    ours, _ = train(lambda p: create_optimizer("momentum", p, lr=0.05, clip_norm=0.05))
+    net = make_net()
+    ref = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    for _ in range(STEPS):
+        ref.zero_grad()
+        loss_fn(net).backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 0.05)
+        ref.step()
+    assert_same_training(ours, net)
+
+
+def test_chain_spec_equals_recipe():
+    spec = [{"clip_by_global_norm": {"max_norm": 0.5}}, "scale_by_adam", {"scale_by_lr": {"lr": 0.01}}]
+    a, _ = train(lambda p: create_optimizer(spec, p), steps=50)
+    b, _ = train(lambda p: create_optimizer("adam", p, lr=0.01, clip_norm=0.5), steps=50)
+    assert torch.equal(flat(a), flat(b))
+
+
+def test_lr_schedule_spec_dict():
+    a, _ = train(lambda p: create_optimizer("sgd", p, lr={"name": "step", "lr0": 0.1, "every": 20}), steps=50)
+    b, _ = train(lambda p: create_optimizer("sgd", p, lr=lambda t: 0.1 * 0.5 ** (t // 20)), steps=50)
+    assert torch.equal(flat(a), flat(b))
+
+
+def test_is_a_torch_optimizer_and_zero_grad():
+    net = make_net()
+    opt = create_optimizer("sgd", net.parameters(), lr=0.1)
+    assert isinstance(opt, ChainOptimizer) and isinstance(opt, torch.optim.Optimizer)
+    loss_fn(net).backward()
+    opt.zero_grad()
+    assert all(p.grad is None for p in net.parameters())
+    loss = opt.step(lambda: loss_fn(net).backward() or loss_fn(net))
+    assert loss is not None
+
+
+def test_same_seed_same_numbers():
+    a, _ = train(lambda p: create_optimizer("adam", p, lr=0.01), steps=30)
+    b, _ = train(lambda p: create_optimizer("adam", p, lr=0.01), steps=30)
+    assert torch.equal(flat(a), flat(b))
+
+
+W = [nn.Parameter(torch.zeros(2))]
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: create_optimizer("adamm", W), "did you mean 'adam'"),
+        (lambda: create_optimizer("sgd", W, lr=0), "lr=0 must be > 0"),
+        (lambda: create_optimizer("sgd", W, lr=-1.0), "lr=-1.0"),
+        (lambda: create_optimizer("sgd", W, momentum=1.0), r"momentum=1.0 must be in \[0, 1\)"),
+        (lambda: create_optimizer("momentum", W, momentum=-0.1), "momentum=-0.1"),
+        (lambda: create_optimizer("adam", W, betas=(0.9, 1.0)), r"betas\[1\]=1.0"),
+        (lambda: create_optimizer("adam", W, betas=(1.5, 0.9)), r"betas\[0\]=1.5"),
+        (lambda: create_optimizer("adam", W, eps=0), "eps=0 must be > 0"),
+        (lambda: create_optimizer("rmsprop", W, decay=1.0), "decay=1.0"),
+        (lambda: create_optimizer("adagrad", W, eps=-1e-8), "eps"),
+        (lambda: create_optimizer("adam", W, beta1=0.9), "unknown hyperparameter 'beta1'.*accepted: lr, betas"),
+        (lambda: create_optimizer("sgd", W, nesterov=True), "nesterov"),
+        (lambda: create_optimizer("sgd", W, form="lecture"), "form"),
+        (lambda: create_optimizer("sgd", W, weight_decay=-1), "weight_decay=-1"),
+        (lambda: create_optimizer("sgd", W, clip_norm=0), "max_norm=0"),
+        (lambda: create_optimizer([{"scale_by_adam": {}}], W), "no learning-rate link"),
+        (lambda: create_optimizer([{"scale_by_adam": {"beta": 0.9}}, "scale_by_lr"], W), "accepted: b1, b2"),
+        (lambda: create_optimizer(["scale_by_adams", "scale_by_lr"], W), "did you mean 'scale_by_adam'"),
+        (lambda: create_optimizer([], W), "non-empty list"),
+        (lambda: create_optimizer(["scale_by_lr"], W, lr=0.1), "inside the chain"),
+        (lambda: create_optimizer("sgd", []), "no parameters"),
+        (lambda: create_optimizer("sgd", [{"params": W, "momentum": 0.9}]), "accepted: params, lr_mult"),
+        (lambda: create_optimizer("sgd", [{"params": W, "lr_mult": -1}]), "lr_mult=-1"),
+        (lambda: create_optimizer("sgd", W, lr={"lr0": 0.1}), "needs a 'name'"),
+    ],
+)
+def test_bad_input_raises_one_line(call, match):
+    with pytest.raises(TrainlabError, match=match) as e:
+        call()
+    assert "\n" not in str(e.value)
+
+
+def test_load_state_dict_from_another_recipe_fails_clearly():
+    net, opt = train(lambda p: create_optimizer("adam", p, lr=0.01), steps=2)
+    other = create_optimizer("momentum", net.parameters(), lr=0.1)
+    with pytest.raises(TrainlabError, match="same recipe"):
+        other.load_state_dict(opt.state_dict())

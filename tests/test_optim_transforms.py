@@ -1,0 +1,159 @@
+"""Each gradient-transformation link against a hand-written per-tensor formula; clipping vs torch."""
+import math
+
+import pytest
+import torch
+
+from trainlab.errors import TrainlabError
+from trainlab.optim.recipes import create_optimizer
+from trainlab.optim.transforms import (
+    TRANSFORMS, add_decayed_weights, add_l2, chain, clip_by_global_norm, clip_by_value, create_link, global_norm,
+    scale_by_adam, scale_by_lr,
+)
+
+
+def tensors(seed, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return [scale * torch.randn(s, generator=g, dtype=torch.float64) for s in [(4, 3), (3,), (2, 2, 2)]]
+
+
+PARAMS = tensors(0)
+GRADS = [tensors(s) for s in (1, 2, 3)]  # three steps of gradients
+
+# link name -> (hyperparameters, reference: (g, p, s, t) -> u for one tensor, s = a per-tensor dict)
+
+
+def ref_momentum(g, p, s, t, mu=0.8):
+    s["v"] = mu * s.get("v", 0) + g
+    return g + mu * s["v"]  # nesterov=True
+
+
+def ref_adagrad(g, p, s, t, eps=1e-6):
+    s["c"] = s.get("c", 0.5) + g * g
+    return g / (torch.sqrt(s["c"]) + eps)
+
+
+def ref_rms(g, p, s, t, d=0.9, eps=1e-6):
+    s["c"] = d * s.get("c", 0) + (1 - d) * g * g
+    s["a"] = d * s.get("a", 0) + (1 - d) * g
+    return g / (torch.sqrt(s["c"] - s["a"] ** 2) + eps)  # centered
+
+
+def ref_adam(g, p, s, t, b1=0.8, b2=0.95, eps=1e-6):
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    return (s["m"] / (1 - b1**t)) / (torch.sqrt(s["v"] / (1 - b2**t)) + eps)
+
+
+LINKS = {
+    "scale_by_momentum": ({"mu": 0.8, "nesterov": True}, ref_momentum),
+    "scale_by_adagrad": ({"eps": 1e-6, "initial_accumulator": 0.5}, ref_adagrad),
+    "scale_by_rms": ({"decay": 0.9, "eps": 1e-6, "centered": True}, ref_rms),
+    "scale_by_adam": ({"b1": 0.8, "b2": 0.95, "eps": 1e-6}, ref_adam),
+    "add_l2": ({"weight_decay": 0.1}, lambda g, p, s, t: g + 0.1 * p),
+    "add_decayed_weights": ({"weight_decay": 0.1, "exclude_1d": True},
+                            lambda g, p, s, t: g + 0.1 * p if p.ndim > 1 else g),
+    "clip_by_value": ({"clip": 0.5}, lambda g, p, s, t: g.clamp(-0.5, 0.5)),
+    "scale_by_lr": ({"lr": lambda t: 0.1 / (1 + t)}, lambda g, p, s, t: -0.1 / t * g),  # count is 0-based
+}
+
+
+def test_every_link_is_tested():
+    assert set(TRANSFORMS.list()) == set(LINKS) | {"clip_by_global_norm"}
+
+
+@pytest.mark.parametrize("name", sorted(LINKS))
+def test_link_matches_formula(name):
+    hp, ref = LINKS[name]
+    link = create_link(name, **hp)
+    state = link.init(PARAMS)
+    ref_state = [dict() for _ in PARAMS]
+    for t, grads in enumerate(GRADS, start=1):
+        before = [g.clone() for g in grads]
+        updates, state = link.update(grads, state, PARAMS)
+        expected = [ref(g, p, s, t) for g, p, s in zip(grads, PARAMS, ref_state)]
+        for u, e in zip(updates, expected):
+            torch.testing.assert_close(u, e, rtol=1e-12, atol=1e-12)
+        assert all(torch.equal(a, b) for a, b in zip(before, grads))  # inputs are never written
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clip_by_global_norm_matches_torch(max_norm):
+    ps = [torch.nn.Parameter(p.clone()) for p in PARAMS]
+    for p, g in zip(ps, GRADS[0]):
+        p.grad = g.clone()
+    total = torch.nn.utils.clip_grad_norm_(ps, max_norm)
+    link = clip_by_global_norm(max_norm)
+    out, _ = link.update(GRADS[0], link.init(PARAMS), PARAMS)
+    for u, p in zip(out, ps):
+        torch.testing.assert_close(u, p.grad, rtol=1e-14, atol=0)
+    torch.testing.assert_close(global_norm(GRADS[0]), total)
+
+
+def test_clip_by_value_matches_torch():
+    ps = [torch.nn.Parameter(p.clone()) for p in PARAMS]
+    for p, g in zip(ps, GRADS[0]):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_value_(ps, 0.3)
+    link = clip_by_value(0.3)
+    out, _ = link.update(GRADS[0], link.init(PARAMS), PARAMS)
+    assert all(torch.equal(u, p.grad) for u, p in zip(out, ps))
+
+
+def test_optimizer_value_clipping_matches_torch_clip_then_sgd():
+    ours = [torch.nn.Parameter(p.clone()) for p in PARAMS]
+    ref = [torch.nn.Parameter(p.clone()) for p in PARAMS]
+    opt = create_optimizer("sgd", ours, lr=0.1, clip_value=0.3)
+    ropt = torch.optim.SGD(ref, lr=0.1)
+    for grads in GRADS:
+        for a, b, g in zip(ours, ref, grads):
+            a.grad, b.grad = g.clone(), g.clone()
+        opt.step()
+        torch.nn.utils.clip_grad_value_(ref, 0.3)
+        ropt.step()
+        torch.testing.assert_close(opt.stats["grad_norm"], global_norm(grads))  # pre-clip
+    assert all(torch.equal(a, b) for a, b in zip(ours, ref))
+
+
+def run_chain(tx, steps=30):
+    ps = [p.clone() for p in PARAMS]
+    state = tx.init(ps)
+    for t in range(steps):
+        grads = [2 * p + 0.1 * math.sin(t) for p in ps]  # gradient of sum p^2 plus a wobble
+        u, state = tx.update(grads, state, ps)
+        ps = [p + du for p, du in zip(ps, u)]
+    return torch.cat([p.flatten() for p in ps])
+
+
+def test_coupled_and_decoupled_decay_same_for_sgd_differ_for_adam():
+    wd = 0.1
+    sgd_coupled = run_chain(chain(add_l2(wd), scale_by_lr(0.05)))
+    sgd_decoupled = run_chain(chain(add_decayed_weights(wd), scale_by_lr(0.05)))
+    torch.testing.assert_close(sgd_coupled, sgd_decoupled, rtol=1e-14, atol=0)
+    adam_coupled = run_chain(chain(add_l2(wd), scale_by_adam(), scale_by_lr(0.05)))
+    adam_decoupled = run_chain(chain(scale_by_adam(), add_decayed_weights(wd), scale_by_lr(0.05)))
+    assert (adam_coupled - adam_decoupled).abs().max() > 1e-3
+
+
+def test_nested_chains_flatten():
+    tx = chain(chain(clip_by_value(1.0), scale_by_adam()), scale_by_lr(0.1))
+    assert [link.name for link in tx.links] == ["clip_by_value", "scale_by_adam", "scale_by_lr"]
+    assert list(tx.init(PARAMS)) == ["0:clip_by_value", "1:scale_by_adam", "2:scale_by_lr"]
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: create_link("scale_by_momentum", mu=1.0), r"mu=1.0 must be in \[0, 1\)"),
+        (lambda: create_link("scale_by_adam", b2=-0.1), "b2"),
+        (lambda: create_link("scale_by_rms", eps=0.0), "eps=0.0 must be > 0"),
+        (lambda: create_link("scale_by_lr", lr=0), "lr=0 must be > 0"),
+        (lambda: create_link("clip_by_value", clip=-1), "clip=-1"),
+        (lambda: create_link("add_l2", weight_decay=-0.1), "weight_decay=-0.1"),
+        (lambda: create_link("scale_by_lr", learning_rate=0.1), "accepted: lr"),
+        (lambda: chain(scale_by_adam(), "scale_by_lr"), "GradientTransformation"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(TrainlabError, match=match):
+        call()
