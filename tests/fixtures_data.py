@@ -127,7 +127,7 @@ def http_server():
     """A threaded HTTP server on 127.0.0.1: set `.files` {path: bytes} and `.truncate`; `.url` is the base."""
     handler = type("Handler", (_Handler,), {"files": {}, "truncate": set()})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     handler.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield handler

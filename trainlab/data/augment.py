@@ -259,7 +259,7 @@ class Noise(PhotometricOp):
             return x
         n = torch.randn((len(idx), *x.shape[1:]), generator=g).to(device=x.device, dtype=x.dtype)
         out = x.clone()
-        out[idx] = (x[idx] + self.magnitude * n).clamp_(0, 1)
+        out[idx] = torch.add(x[idx], n, alpha=self.magnitude).clamp_(0, 1)
         return out
 
 
@@ -376,18 +376,19 @@ def warp(x: torch.Tensor, mask: torch.Tensor | None, theta: torch.Tensor) -> tup
 
 
 def _sampling_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """grid_sample grid (M, H, W, 2) for pixel-space maps theta (M, 3, 3).
+    """grid_sample grid (M, H, W, 2) for pixel-space maps theta (M, 3, 3), on theta's device.
 
     Same as F.affine_grid(align_corners=False) after converting theta to normalized units,
-    written as two broadcasted planes because that is ~2x faster on CPU for small images.
+    written as one batched matmul, which is 2-3x faster than affine_grid on CPU here.
     """
     # centred pixel coordinates of output pixel centres: x_c = i + 0.5 - W/2
-    xc = (torch.arange(w, dtype=theta.dtype, device=theta.device) + 0.5 - w / 2).view(1, 1, w)
-    yc = (torch.arange(h, dtype=theta.dtype, device=theta.device) + 0.5 - h / 2).view(1, h, 1)
-    t = theta[:, :2].reshape(-1, 6, 1, 1)
-    src_x = t[:, 0] * xc + t[:, 1] * yc + t[:, 2]  # input coords in centred pixels, (M, H, W)
-    src_y = t[:, 3] * xc + t[:, 4] * yc + t[:, 5]
-    return torch.stack([src_x * (2.0 / w), src_y * (2.0 / h)], dim=-1)  # -> normalized [-1, 1]
+    xc = torch.arange(w, dtype=theta.dtype, device=theta.device) + (0.5 - w / 2)
+    yc = torch.arange(h, dtype=theta.dtype, device=theta.device) + (0.5 - h / 2)
+    base = torch.stack(torch.meshgrid(xc, yc, indexing="xy"), -1).view(1, h * w, 2)  # (1, HW, 2): (x, y)
+    to_norm = theta.new_tensor([2.0 / w, 2.0 / h]).view(1, 1, 2)  # centred pixels -> [-1, 1]
+    lin = theta[:, :2, :2].transpose(1, 2) * to_norm  # (M, 2, 2)
+    shift = theta[:, :2, 2].unsqueeze(1) * to_norm  # (M, 1, 2)
+    return torch.baddbmm(shift, base.expand(len(theta), -1, -1), lin).view(-1, h, w, 2)
 
 
 class Augmentation:
