@@ -32,7 +32,7 @@ class Preprocessor:
 
     def fit(self, x_train: torch.Tensor) -> "Preprocessor":
         _check_batch(x_train, self.name)
-        self._state = {k: v.float().contiguous() for k, v in self._fit(x_train.double()).items()}
+        self._state = {k: v.float().contiguous() for k, v in self._fit(x_train).items()}
         return self
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,6 +77,21 @@ def _reduce_dims(x: torch.Tensor) -> list[int]:
     return [0] + list(range(2, x.dim()))  # every dim but 1
 
 
+CHUNK = 4096  # samples per float64 block: exact-enough sums without a float64 copy of the whole set
+
+
+def _moments(x: torch.Tensor, per_channel: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and population std (float64) over all values, or per index of dim 1, in chunks."""
+    dims = _reduce_dims(x) if per_channel else list(range(x.dim()))
+    count = x.numel() // (x.shape[1] if per_channel else 1)
+    total, sq = 0.0, 0.0
+    for c in x.split(CHUNK):  # one pass; float64 keeps E[x^2] - E[x]^2 accurate for data in [0, 1]
+        c = c.double()
+        total, sq = total + c.sum(dim=dims), sq + c.pow(2).sum(dim=dims)
+    mean = total / count
+    return mean, (sq / count - mean**2).clamp_min(0).sqrt()
+
+
 @PREPROCESSING.register("none", description="x (unchanged)")
 class Identity(Preprocessor):
     name = "none"
@@ -88,7 +103,7 @@ class MinMax(Preprocessor):
     name, stats = "minmax", ("min", "scale")
 
     def _fit(self, x):
-        lo, hi = x.amin(dim=_reduce_dims(x)), x.amax(dim=_reduce_dims(x))
+        lo, hi = x.amin(dim=_reduce_dims(x)).double(), x.amax(dim=_reduce_dims(x)).double()  # exact in float32
         span = hi - lo
         return {"min": lo, "scale": torch.where(span > 0, 1.0 / span, torch.ones_like(span))}  # constant -> shift only
 
@@ -104,7 +119,8 @@ class Standardize(Preprocessor):
     eps = 1e-8
 
     def _fit(self, x):
-        return {"mean": x.mean().reshape(1), "std": x.std(correction=0).reshape(1).clamp_min(self.eps)}
+        mean, std = _moments(x, per_channel=False)
+        return {"mean": mean.reshape(1), "std": std.reshape(1).clamp_min(self.eps)}
 
     def _apply(self, x, s):
         return (x - s["mean"]) / s["std"]
@@ -117,8 +133,8 @@ class StandardizeChannel(Preprocessor):
     eps = 1e-8
 
     def _fit(self, x):
-        dims = _reduce_dims(x)
-        return {"mean": x.mean(dim=dims), "std": x.std(dim=dims, correction=0).clamp_min(self.eps)}
+        mean, std = _moments(x, per_channel=True)
+        return {"mean": mean, "std": std.clamp_min(self.eps)}
 
     def _apply(self, x, s):
         shape = _per_channel_shape(x)
@@ -208,9 +224,9 @@ class ZCA(Preprocessor):
         if flat.shape[1] > self.max_dim:
             raise TrainlabError(f"zca: inputs of {flat.shape[1]} values exceed {self.max_dim}; "
                                 "use standardize_channel or smaller images")
-        mu = flat.mean(0)
-        c = flat - mu
-        cov = c.T @ c / len(flat)  # (D, D), float64
+        n = len(flat)
+        mu = sum(c.double().sum(0) for c in flat.split(CHUNK)) / n
+        cov = sum((c.double() - mu).T @ (c.double() - mu) for c in flat.split(CHUNK)) / n  # (D, D) float64
         lam, u = torch.linalg.eigh(cov)
         w = (u * (lam.clamp_min(0) + self.eps).rsqrt()) @ u.T
         return {"mean": mu, "whiten": w}
