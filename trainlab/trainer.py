@@ -437,7 +437,7 @@ def fit(p: Parts, run: rf.Run, resume_state: dict[str, Any] | None, quiet: bool)
             total = loss + p.penalty(model) if p.penalty is not None else loss
             if not torch.isfinite(total):
                 status = "diverged"
-                message = (f"loss became {float(total)} at step {step + 1} (epoch {step / spe + 1:.2f}); "
+                message = (f"loss became {float(total.detach())} at step {step + 1} (epoch {step / spe + 1:.2f}); "
                            f"the learning rate ({opt.stats.get('lr', cfg.lr):.3g}) is likely too high for "
                            "this model: lower lr, add warmup_epochs or clip_norm")
                 break

@@ -1,0 +1,106 @@
+"""Trainer overhead against a plain PyTorch loop, and peak memory of the default recipe.
+
+Both loops train the same model (same init), on the same in-memory data, with the same
+batch size and the same optimizer object type, in this one process, interleaved; the
+figure is the ratio of time per step (target: at most 1.03). Run:
+
+    .venv/bin/python bench/bench_trainer.py [--steps 200] [--model convnet]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+import trainlab
+from trainlab.config import load_config
+from trainlab.data.datasets import Dataset, Split, to_float
+from trainlab.trainer import build, fit
+from trainlab import runs as rf
+
+
+def synthetic(n: int, shape=(1, 28, 28), k: int = 10) -> Dataset:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=g)
+    y = torch.randint(0, k, (n,), generator=g)
+    s = Split(x, y)
+    small = Split(x[:256], y[:256])
+    return Dataset("synthetic", s, small, small, [str(i) for i in range(k)], "classification")
+
+
+def plain_loop(parts, steps: int) -> float:
+    """The loop a PyTorch user writes by hand: slice, scale, normalize, forward, backward, step."""
+    model, opt, pre = parts.model, parts.optimizer, parts.preprocess
+    x_all, y_all = parts.data.train.x, parts.data.train.y
+    b = parts.cfg.batch_size
+    g = torch.Generator().manual_seed(0)
+    perm = torch.randperm(len(y_all), generator=g)
+    model.train()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        idx = perm[(i * b) % (len(perm) - b):][:b]
+        x = pre(to_float(x_all[idx]))
+        loss = F.cross_entropy(model(x), y_all[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def trainer_loop(cfg, data, steps: int) -> float:
+    parts = build(cfg, data=data)
+    with tempfile.TemporaryDirectory() as d:
+        run_dir = rf.new_run_dir(d, "bench")
+        rf.write_text(run_dir / "config.yaml", "{}")
+        run = fit(parts, rf.Run(run_dir), resume_state=None, quiet=True)
+        rows = run.metrics
+    # the trainer times its training steps apart from evaluation: time per step from its own clock
+    return rows[-1]["time"] / rows[-1]["step"], parts
+
+
+def overhead(model: str, steps: int, reps: int) -> None:
+    b = 128
+    data = synthetic(b * steps + b)
+    cfg = load_config(None, [f"model={model}", f"batch_size={b}", "epochs=1", "optimizer=momentum", "lr=0.01",
+                             "dataset=synthetic", "threads=0", "eval_batch_size=256"])
+    ratios = []
+    for r in range(reps):
+        t_trainer, parts = trainer_loop(cfg, data, steps)
+        parts2 = build(cfg, data=data)
+        t_plain = plain_loop(parts2, steps)
+        ratios.append(t_trainer / t_plain)
+        print(f"  rep {r}: trainer {t_trainer * 1e3:.2f} ms/step, plain {t_plain * 1e3:.2f} ms/step, "
+              f"ratio {t_trainer / t_plain:.3f}", flush=True)
+    print(f"trainer overhead ({model}, batch {b}, {steps} steps): median ratio {statistics.median(ratios):.3f} "
+          f"(target <= 1.03)")
+
+
+def peak_memory(config: str, epochs: int) -> None:
+    code = ("import resource, trainlab, tempfile; d=tempfile.mkdtemp(); "
+            f"trainlab.train({config!r}, quiet=True, overrides=['epochs={epochs}', 'runs_dir='+d]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    kb = int(out.stdout.strip().splitlines()[-1])
+    print(f"peak memory (max RSS) of {config}, {epochs} epoch(s): {kb / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--model", default="convnet")
+    ap.add_argument("--memory-config", default="configs/default.yaml")
+    ap.add_argument("--memory-epochs", type=int, default=1)
+    a = ap.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    overhead(a.model, a.steps, a.reps)
+    if a.memory_epochs > 0 and os.path.exists(a.memory_config):
+        peak_memory(a.memory_config, a.memory_epochs)
