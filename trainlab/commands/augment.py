@@ -3,6 +3,7 @@ several augmented versions below (segmentation datasets also show the moved mask
 
     trainlab augment --dataset fashion-mnist --ops crop,rotate:magnitude=20,noise --out grid.png
     trainlab augment --dataset shapes --op rotate:p=1:magnitude=30 --op shear:p=1 --out seg.png
+    trainlab augment --dataset shapes --option channels=3 --ops color_jitter:p=1,resized_crop --out rgb.png
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def add_arguments(p) -> None:
     p.add_argument("--ops", action="append", default=[], metavar="OP[,OP...]",
                    help="comma-separated ops, each NAME[:p=P][:magnitude=M] (see `trainlab list augmentations`)")
     p.add_argument("--op", dest="ops", action="append", metavar="OP", help="one op (repeatable)")
+    p.add_argument("--option", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="a dataset option, e.g. channels=3 for shapes (repeatable)")
     p.add_argument("--out", default="augment.png", help="output PNG path (default augment.png)")
     p.add_argument("--n", type=int, default=8, help="number of original images (columns, default 8)")
     p.add_argument("--versions", type=int, default=4, help="augmented rows below the originals (default 4)")
@@ -34,7 +37,7 @@ def run(args) -> int:
     check(1 <= args.n <= 32, f"--n {args.n} must be between 1 and 32")
     check(1 <= args.versions <= 8, f"--versions {args.versions} must be between 1 and 8")
     aug = build_augmentation(specs)  # validates before any data is loaded
-    ds = load_dataset(args.dataset)
+    ds = load_dataset(args.dataset, **_options(args.options))
     if not ds.is_image:
         raise TrainlabError(f"dataset {args.dataset!r} is tabular {ds.input_shape}; augmentation previews need images")
     idx = _pick(ds.train.y, args.n, ds.task == "segmentation")
@@ -45,6 +48,21 @@ def run(args) -> int:
     _draw(rows, ds, idx, aug, args)
     print(f"{args.out}: {len(idx)} {args.dataset} images, {args.versions} augmented versions of each with {aug}")
     return 0
+
+
+def _options(items: list[str]) -> dict:
+    """["channels=3"] -> {"channels": 3} (values parsed as YAML scalars)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        check(bool(eq) and bool(key.strip()), f"--option {item!r} must look like key=value, e.g. --option channels=3")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise TrainlabError(f"--option {item!r}: cannot parse the value {value!r}") from None
+    return out
 
 
 def _pick(y, n: int, segmentation: bool):

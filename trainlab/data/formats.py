@@ -3,8 +3,7 @@ tarball, and user data (npz, csv, image folders). Each returns numpy arrays and 
 TrainlabError with one line naming the file and the fix on anything malformed.
 
 Example:
-    >>> x = read_idx(Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"))  # doctest: +SKIP
-    >>> x.shape
+    >>> read_idx(Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")).shape  # doctest: +SKIP
     (10000, 28, 28)
 """
 from __future__ import annotations

@@ -1,0 +1,51 @@
+"""`trainlab augment`: writes a preview grid; bad arguments are one-line errors (exit code 2)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainlab.cli import main
+from trainlab.commands.augment import _pick
+
+
+@pytest.mark.parametrize("argv", [
+    ["--dataset", "digits", "--ops", "rotate:p=1:magnitude=30,noise", "--n", "5", "--versions", "2"],
+    ["--dataset", "shapes", "--op", "rotate:p=1", "--op", "shear:p=1", "--n", "4", "--versions", "2",
+     "--option", "n=50"],
+])
+def test_augment_writes_a_png(tmp_path, capsys, argv):
+    out = tmp_path / "grid.png"
+    assert main(["augment", *argv, "--out", str(out)]) == 0
+    img = np.asarray(Image.open(out))
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300
+    assert img[..., :3].std() > 10  # not a blank canvas
+    assert str(out) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--dataset", "digits"], "at least one op"),
+    (["--dataset", "digits", "--ops", "spin"], "unknown augmentation 'spin'"),
+    (["--dataset", "moons", "--ops", "hflip"], "tabular"),
+    (["--dataset", "digits", "--ops", "hflip", "--n", "0"], "--n 0"),
+    (["--dataset", "shapes", "--ops", "hflip", "--option", "channels"], "key=value"),
+    (["--dataset", "fashion-mnist", "--ops", "color_jitter"], "RGB"),
+])
+def test_augment_bad_arguments(tmp_path, capsys, argv, match):
+    if "fashion-mnist" in argv:
+        from trainlab.data.download import find_files
+
+        if find_files("fashion-mnist", ["train-images-idx3-ubyte.gz"]) is None:
+            pytest.skip("Fashion-MNIST not installed")
+    assert main(["augment", *argv, "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err
+    assert match in err and err.count("\n") == 1
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_pick_cycles_through_classes():
+    import torch
+
+    y = torch.tensor([2, 2, 0, 1, 0, 2, 1])
+    idx = _pick(y, 5, segmentation=False)
+    assert y[idx].tolist() == [0, 1, 2, 0, 1]
