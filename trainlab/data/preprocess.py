@@ -29,18 +29,22 @@ class Preprocessor:
 
     def __init__(self):
         self._state: dict[str, torch.Tensor] = {}
+        self._moved: dict[tuple, dict[str, torch.Tensor]] = {}  # state copies per (device, dtype)
 
     def fit(self, x_train: torch.Tensor) -> "Preprocessor":
         _check_batch(x_train, self.name)
         self._state = {k: v.float().contiguous() for k, v in self._fit(x_train).items()}
+        self._moved = {}
         return self
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         _check_batch(x, self.name)
         if self.stats and not self._state:
             raise TrainlabError(f"preprocessing {self.name!r} is not fitted; call .fit(train_x) first")
-        s = {k: v.to(device=x.device, dtype=x.dtype) for k, v in self._state.items()}
-        return self._apply(x, s)
+        key = (x.device, x.dtype)
+        if key not in self._moved:  # copy the statistics to the batch's device once, not every batch
+            self._moved[key] = {k: v.to(device=x.device, dtype=x.dtype) for k, v in self._state.items()}
+        return self._apply(x, self._moved[key])
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v.clone() for k, v in self._state.items()}
@@ -51,6 +55,7 @@ class Preprocessor:
             raise TrainlabError(f"preprocessing {self.name!r} state lacks {', '.join(missing)}; "
                                 "the checkpoint was saved with another preprocessing")
         self._state = {k: d[k].float().cpu().contiguous() for k in self.stats}
+        self._moved = {}
 
     def _fit(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {}
