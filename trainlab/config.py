@@ -46,7 +46,9 @@ class Config(BaseModel):
     dataset_options: dict[str, Any] = {}  # passed to load_dataset (e.g. n for spirals)
     val_fraction: float = Field(0.1, gt=0, lt=1)  # fraction of train held out for validation
     data_seed: int = 0  # seed of the validation split; fixed so the split does not move with `seed`
-    train_subset: int | None = Field(None, gt=0)  # use only this many training examples (stratified order kept)
+    train_subset: int | None = Field(None, gt=0)  # use only this many training examples (a seeded random subset)
+    classes: list[int] | None = None  # keep only these class ids, relabelled 0..k-1 in this order (e.g. [5, 6, 7, 8, 9])
+    train_per_class: int | None = Field(None, gt=0)  # keep this many training examples per class (few-label runs)
     preprocessing: str = "standardize"  # none | minmax | standardize | standardize_channel | gcn | lcn | zca
     preprocessing_options: dict[str, Any] = {}
     augment: list[OpSpec] = []  # e.g. ["hflip", "crop:magnitude=2", {"name": "rotate", "p": 0.5, "magnitude": 10}]
@@ -58,6 +60,9 @@ class Config(BaseModel):
     norm: str | None = None  # None = the model's default; none | batch | layer | group
     dropout: float | None = Field(None, ge=0, lt=1)  # drop probability; None = the model's default
     init: str = "default"  # weight initialization; see `trainlab list inits`
+    init_from: str | None = None  # a run folder: start from its best weights, new head if classes differ
+    freeze: str | None = None  # freeze top-level layers up to and including this one (batch-norm statistics too)
+    backbone_lr_mult: float = Field(1.0, ge=0)  # lr multiplier for every layer but the head (fine-tuning)
 
     # --- loss ---
     label_smoothing: float = Field(0.0, ge=0, lt=1)

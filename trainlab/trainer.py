@@ -144,11 +144,77 @@ def load_data(cfg: Config):
     from .data.datasets import load_dataset
 
     data = load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.data_seed, **cfg.dataset_options)
+    Split = type(data.train)
+    if cfg.classes is not None:
+        if data.task != "classification":
+            raise TrainlabError(f"classes: {cfg.classes} selects classes of a classification dataset; "
+                                f"{cfg.dataset!r} is {data.task}")
+        bad = [c for c in cfg.classes if not 0 <= c < data.num_classes]
+        if bad or len(set(cfg.classes)) != len(cfg.classes) or len(cfg.classes) < 2:
+            raise TrainlabError(f"classes: {cfg.classes} must be two or more distinct ids in 0..{data.num_classes - 1}")
+        lut = torch.full((data.num_classes,), -1, dtype=torch.int64)
+        lut[torch.tensor(cfg.classes)] = torch.arange(len(cfg.classes))
+        for split in ("train", "val", "test"):
+            s = getattr(data, split)
+            keep = lut[s.y] >= 0
+            setattr(data, split, Split(s.x[keep], lut[s.y[keep]]))
+        data.classes = [data.classes[c] for c in cfg.classes]
+    g = torch.Generator().manual_seed(cfg.data_seed)
+    if cfg.train_per_class is not None and data.task == "classification":
+        order = torch.randperm(len(data.train.y), generator=g)
+        y = data.train.y[order]
+        # rank of each example within its class, in the seeded order: keep the first train_per_class
+        onehot = F.one_hot(y, data.num_classes)
+        rank = (onehot.cumsum(0) * onehot).sum(1) - 1
+        keep = order[rank < cfg.train_per_class].sort().values
+        data.train = Split(data.train.x[keep], data.train.y[keep])
     if cfg.train_subset is not None and cfg.train_subset < len(data.train.y):
-        g = torch.Generator().manual_seed(cfg.data_seed)
         keep = torch.randperm(len(data.train.y), generator=g)[: cfg.train_subset].sort().values
-        data.train = type(data.train)(data.train.x[keep], data.train.y[keep])
+        data.train = Split(data.train.x[keep], data.train.y[keep])
     return data
+
+
+def apply_transfer(cfg: Config, model: nn.Module, num_classes: int) -> list[dict[str, Any]] | None:
+    """Start from a parent run's weights, freeze early layers, and group parameters for lr multipliers.
+
+    Frozen layers get requires_grad=False and stay in eval mode even when the model is put in
+    training mode, so their batch-norm running statistics do not drift on the new data.
+    Returns optimizer parameter groups, or None when nothing differs from plain training.
+    """
+    from .models import layer_names
+
+    if cfg.init_from is not None:
+        parent = rf.load_run(cfg.init_from)
+        weights = parent.best_weights()
+        own = model.state_dict()
+        head_keys = [k for k in own if k.startswith("head.")]
+        body = {k: v for k, v in weights.items() if not k.startswith("head.")}
+        load_weights(model, {**body, **{k: own[k] for k in head_keys}}, str(parent.ckpt_dir / "best.safetensors"))
+        if all(k in weights and weights[k].shape == own[k].shape for k in head_keys):
+            model.load_state_dict({k: weights[k] for k in head_keys}, strict=False)  # same classes: keep the head
+    if cfg.freeze is not None:
+        names = layer_names(model)
+        if cfg.freeze not in names:
+            raise TrainlabError(f"freeze: {cfg.freeze!r} is not a top-level layer of {cfg.model!r}; "
+                                f"choose one of: {', '.join(names[:-1])}")
+        if cfg.freeze == names[-1]:
+            raise TrainlabError(f"freeze: {cfg.freeze!r} would freeze the head too; freeze an earlier layer")
+        for name in names[: names.index(cfg.freeze) + 1]:
+            freeze_module(getattr(model, name))
+    if cfg.backbone_lr_mult == 1.0:
+        return None
+    head = [p for n, p in model.named_parameters() if n.startswith("head.") and p.requires_grad]
+    body = [p for n, p in model.named_parameters() if not n.startswith("head.") and p.requires_grad]
+    return [{"params": body, "lr_mult": cfg.backbone_lr_mult}, {"params": head, "lr_mult": 1.0}]
+
+
+def freeze_module(m: nn.Module) -> None:
+    import types
+
+    for p in m.parameters():
+        p.requires_grad_(False)
+    m.train = types.MethodType(lambda self, mode=True: nn.Module.train(self, False), m)  # always eval
+    m.train(False)
 
 
 def build(cfg: Config, data=None) -> Parts:
@@ -174,9 +240,11 @@ def build(cfg: Config, data=None) -> Parts:
         model = model.to(memory_format=torch.channels_last)
     check_fits(model, data, preprocess, device, cfg)
 
+    groups = apply_transfer(cfg, model, data.num_classes)
     n = len(data.train.y)
     steps_per_epoch = max(1, n // cfg.batch_size)
-    optimizer, sched = make_optimizer(cfg, model.parameters(), steps_per_epoch)
+    params = groups if groups is not None else [p for p in model.parameters() if p.requires_grad]
+    optimizer, sched = make_optimizer(cfg, params, steps_per_epoch)
     penalty = None
     if cfg.penalty is not None and cfg.penalty_strength > 0:
         penalty = create_penalty(cfg.penalty, cfg.penalty_strength, beta=cfg.penalty_beta)
