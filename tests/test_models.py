@@ -304,3 +304,14 @@ def test_registry_descriptions_and_dense_block():
 def test_replace_head_needs_a_head():
     with pytest.raises(TrainlabError, match="no `head`"):
         replace_head(nn.Sequential(nn.Linear(2, 2)), 3)
+
+
+def test_stochastic_depth_only_with_skips():
+    model = build("resnet20", (1, 8, 8), drop_path=0.5).train()
+    x = torch.randn(2, 1, 8, 8)
+    with torch.no_grad():
+        assert not torch.equal(model(x), model(x))  # whole residual branches dropped at random
+        model.eval()
+        assert torch.equal(model(x), model(x))
+    with pytest.raises(TrainlabError, match="drop_path=0.5 needs residual=True"):
+        build("plain20", (1, 8, 8), drop_path=0.5)

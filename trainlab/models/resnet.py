@@ -53,12 +53,13 @@ class BasicBlock(nn.Module):
         self.conv1 = ConvNormAct(c_in, c_out, 3, stride, norm=norm, activation=activation)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=norm != "batch")
         self.norm2 = create_norm(norm, c_out)
-        self.drop_path = create_dropout(drop_path, kind="path")  # stochastic depth on the residual branch
-        if residual and (stride != 1 or c_in != c_out):
-            self.shortcut = (PadShortcut(c_in, c_out, stride) if shortcut == "pad" else
-                             nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), create_norm(norm, c_out)))
-        else:
-            self.shortcut = nn.Identity()
+        if residual:  # a plain block has neither shortcut nor stochastic depth
+            self.drop_path = create_dropout(drop_path, kind="path")  # drops the residual branch per sample
+            if stride != 1 or c_in != c_out:
+                self.shortcut = (PadShortcut(c_in, c_out, stride) if shortcut == "pad" else nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 1, stride, bias=False), create_norm(norm, c_out)))
+            else:
+                self.shortcut = nn.Identity()
         self.act = create_activation(activation, channels=c_out, conv=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W)
@@ -89,6 +90,7 @@ def resnet(in_shape, num_classes, *, depth: int | None = None, blocks=None, widt
     blocks = stage_blocks(depth, blocks)
     check_int("resnet width", width)
     check_choice("resnet shortcut", shortcut, ("pad", "conv"))
+    check(residual or not drop_path, f"resnet drop_path={drop_path} needs residual=True (it drops the residual branch)")
     c, h, w = require_size(in_shape, len(blocks) - 1)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     layers["stem"] = ConvNormAct(c, width, 3, norm=norm, activation=activation)  # (B, width, H, W)

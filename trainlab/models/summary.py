@@ -7,7 +7,7 @@ its integer num_batches_tracked). A BatchNorm over 64 channels: 256 params, 128 
 MACs (multiply-accumulates) per image are counted for Conv2d (groups, stride and dilation
 included, through the output size), ConvTranspose2d and Linear; every other layer counts 0
 (norms, activations, pooling are a few ops per element, small next to the convs). One
-FLOP-per-MAC convention: FLOPs ~ 2 x MACs.
+Convention: FLOPs ~ 2 x MACs (one multiply and one add each).
 
     >>> from trainlab.models import create_model
     >>> s = summarize(create_model("resnet20", in_shape=(3, 32, 32), num_classes=10), (3, 32, 32))

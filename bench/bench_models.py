@@ -1,0 +1,109 @@
+"""Training throughput and cost of every registered model on Fashion-MNIST-shaped input.
+
+For each model: one SGD-with-momentum training step (forward + cross-entropy + backward +
+step) on a random batch of 128 images of 1x28x28 with 10 classes, after one warm-up step
+(oneDNN builds its kernels on the first call); timed steps run until --min-time seconds
+(at least one step; big models take longer than that per step). Segmentation models (fcn, unet) get a per-pixel loss on random
+masks. No padding or resizing is needed: every downsampling in the zoo rounds up
+(28 -> 14 -> 7 -> 4 -> 2 -> 1), so even the 5-pool VGGs take 28x28 as is.
+
+MACs per image come from trainlab.models.summary (conv, transposed conv, linear). A training
+step costs about 3x the forward MACs (forward, grad wrt input, grad wrt weights), so
+achieved GFLOP/s ~ 2 * 3 * MACs * images/s / 1e9.
+
+Generic builders whose defaults equal a registered variant (resnet = resnet20, vgg = vgg11)
+are skipped. Prints a markdown table; progress goes to stderr.
+
+    .venv/bin/python bench/bench_models.py                      # all models, ~3-4 min on 2 cores
+    .venv/bin/python bench/bench_models.py --models resnet20 plain20 --min-time 5
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from trainlab.models import MODELS, create_model, list_models
+from trainlab.models.summary import summarize
+
+IN_SHAPE, CLASSES = (1, 28, 28), 10
+
+
+def aliases() -> set[str]:
+    """Generic builders that build exactly one of their variants (same weights and outputs from one seed)."""
+
+    def build(name):
+        torch.manual_seed(0)
+        return create_model(name, in_shape=IN_SHAPE, num_classes=CLASSES).eval()
+
+    out, x = set(), torch.randn(2, *IN_SHAPE)
+    for e in MODELS.entries():
+        for v in MODELS.entries():
+            if isinstance(v.fn, partial) and v.fn.func is e.fn:
+                a, b = build(e.name), build(v.name)
+                sa, sb = a.state_dict(), b.state_dict()
+                if sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa) and torch.equal(a(x), b(x)):
+                    out.add(e.name)
+    return out
+
+
+def bench(name: str, batch: int, min_time: float, channels_last: bool = False) -> dict:
+    torch.manual_seed(0)
+    model = create_model(name, in_shape=IN_SHAPE, num_classes=CLASSES)
+    s = summarize(model, IN_SHAPE)
+    x = torch.randn(batch, *IN_SHAPE)
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    segmentation = s.output_shape != (CLASSES,)
+    y = torch.randint(0, CLASSES, (batch, *IN_SHAPE[1:]) if segmentation else (batch,))
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    step()  # warm-up
+    steps, t0 = 0, time.perf_counter()
+    while steps < 1 or time.perf_counter() - t0 < min_time:  # one step of a big model is already > min_time
+        step()
+        steps += 1
+    dt = (time.perf_counter() - t0) / steps
+    return {"name": name, "params": s.trainable, "macs": s.macs, "ms": 1e3 * dt, "ips": batch / dt, "steps": steps}
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="*", default=None, help="default: every registered model except aliases")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--min-time", type=float, default=3.0, help="seconds of timed steps per model (at least 1 step)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and batch")
+    args = p.parse_args(argv)
+    names = args.models or [n for n in list_models() if n not in aliases()]
+
+    t_start, rows = time.perf_counter(), []
+    for name in names:
+        r = bench(name, args.batch, args.min_time, args.channels_last)
+        print(f"{name}: {r['ips']:.0f} img/s ({r['steps']} steps)", file=sys.stderr)
+        rows.append(r)
+
+    print(f"\nTraining throughput, input {'x'.join(map(str, IN_SHAPE))}, {CLASSES} classes, batch {args.batch}, "
+          f"SGD momentum, fp32{', channels_last' if args.channels_last else ''}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{platform.machine()} CPU.\n")
+    print("| model | params | MACs / image | train images/s | ms / step | GFLOP/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        gflops = 6 * r["macs"] * r["ips"] / 1e9
+        print(f"| {r['name']} | {r['params'] / 1e6:.2f}M | {r['macs'] / 1e6:.1f}M | {r['ips']:.0f} | "
+              f"{r['ms']:.0f} | {gflops:.0f} |")
+    print(f"\n(total bench time {time.perf_counter() - t_start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
