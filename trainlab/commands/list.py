@@ -38,6 +38,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     reg = registry(args.kind)
@@ -45,6 +46,6 @@ def run(args) -> int:
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("definition")
     for e in reg.entries():
-        table.add_row(e.name, e.description)
+        table.add_row(e.name, escape(e.description))  # descriptions hold [ ] that rich would read as markup
     Console().print(table)
     return 0
