@@ -5,7 +5,8 @@
 Augmentation runs on Fashion-MNIST-shaped batches (B=256, 1x28x28 float in [0, 1]); it is
 compared with ONE training step (forward + backward + SGD step) of a small CNN
 (conv32-conv64-fc) on the same batch, timed in the same process and interleaved, median over
-repetitions (target: augmentation < 5% of a step). Load times: the first load_dataset
+repetitions (target: augmentation < 5% of a step); CPU-time medians are printed too, since other
+processes on a busy 2-core machine distort wall times (most for small multi-threaded ops). Load times: the first load_dataset
 ("fashion-mnist") decodes the IDX files into an empty temporary cache, the second reads the
 cached .npy arrays.
 """
@@ -36,10 +37,10 @@ def small_cnn() -> nn.Module:
     )
 
 
-def timed(fn) -> float:
-    t0 = time.perf_counter()
+def timed(fn, clock=time.perf_counter) -> float:
+    t0 = clock()
     fn()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def main() -> None:
@@ -66,11 +67,15 @@ def main() -> None:
     for _ in range(3):  # warm-up: allocator, kernels
         aug(x, g)
         step()
-    t_aug, t_step = [], []
+    t_aug, t_step, c_aug, c_step = [], [], [], []
     for _ in range(args.reps):  # interleaved so load changes hit both alike
         t_aug.append(timed(lambda: aug(x, g)))
         t_step.append(timed(step))
+        # CPU time of this process: with 1 thread, close to the wall time on an idle machine
+        c_aug.append(timed(lambda: aug(x, g), time.process_time))
+        c_step.append(timed(step, time.process_time))
     a, s = statistics.median(t_aug), statistics.median(t_step)
+    ca, cs = statistics.median(c_aug), statistics.median(c_step)
 
     with tempfile.TemporaryDirectory() as tmp:
         old = os.environ.get("TRAINLAB_CACHE")
@@ -84,13 +89,15 @@ def main() -> None:
             else:
                 os.environ["TRAINLAB_CACHE"] = old
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"data bench: torch {torch.__version__}, {torch.get_num_threads()} threads, B={B}, 1x28x28, "
-          f"median of {args.reps}")
+          f"median of {args.reps}, load average {load:.1f} on {os.cpu_count()} cores")
     print(f"augmentation: {aug}")
     rows = [
         ("augmentation per batch", f"{a * 1e3:8.2f} ms", f"{B / a:10.0f} images/s"),
         ("CNN train step (fwd+bwd+SGD)", f"{s * 1e3:8.2f} ms", f"{B / s:10.0f} images/s"),
         ("augmentation / step", f"{a / s:8.1%}", "target < 5%"),
+        ("same in CPU time", f"{ca / cs:8.1%}", f"aug {ca * 1e3:.2f} ms, step {cs * 1e3:.2f} ms of CPU"),
         ("fashion-mnist first load", f"{first:8.3f} s", "decode IDX + write .npy cache"),
         ("fashion-mnist cached load", f"{cached:8.3f} s", f"{first / cached:.1f}x faster"),
     ]

