@@ -144,3 +144,17 @@ def test_model_that_does_not_fit_the_data(tmp_path):
 def test_bad_names_caught_before_data_loads(tmp_path, key, value, words):
     with pytest.raises(TrainlabError, match=words):
         trainlab.train(cfg(tmp_path, **{key: value, "dataset": "does-not-matter"}), quiet=True)
+
+
+def test_fallback_dataset_when_data_cannot_be_had(tmp_path, monkeypatch, capsys):
+    from trainlab.data import download
+
+    monkeypatch.setattr(download, "SYSTEM_DIR", tmp_path / "no-debian")
+    monkeypatch.setenv("TRAINLAB_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("TRAINLAB_MIRROR", "http://127.0.0.1:9/")  # the discard port: nothing listens
+    run = trainlab.train(cfg(tmp_path, dataset="fashion-mnist", fallback_dataset="digits", epochs=1))
+    out = capsys.readouterr().out
+    assert "fashion-mnist is not available" in out and "'digits' instead" in out
+    assert run.config["dataset"] == "digits"
+    with pytest.raises(TrainlabError, match="fashion-mnist"):
+        trainlab.train(cfg(tmp_path, dataset="fashion-mnist", epochs=1), quiet=True)

@@ -44,6 +44,7 @@ class Config(BaseModel):
     # --- data ---
     dataset: str = "fashion-mnist"  # a registered name, or npz:PATH, csv:PATH, folder:PATH
     dataset_options: dict[str, Any] = {}  # passed to load_dataset (e.g. n for spirals)
+    fallback_dataset: str | None = None  # trained on instead, with a notice, when `dataset` cannot be had
     val_fraction: float = Field(0.1, gt=0, lt=1)  # fraction of train held out for validation
     data_seed: int = 0  # seed of the validation split; fixed so the split does not move with `seed`
     train_subset: int | None = Field(None, gt=0)  # use only this many training examples (a seeded random subset)

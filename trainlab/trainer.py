@@ -174,6 +174,19 @@ def load_data(cfg: Config):
     return data
 
 
+def load_data_or_fallback(cfg: Config):
+    """Load `dataset`; if it cannot be had and `fallback_dataset` is set, say why and use that instead."""
+    try:
+        return load_data(cfg), cfg
+    except TrainlabError as e:
+        if not cfg.fallback_dataset or cfg.fallback_dataset == cfg.dataset:
+            raise
+        print(f"trainlab: {cfg.dataset} is not available here ({e}).\n"
+              f"trainlab: training on {cfg.fallback_dataset!r} instead (fallback_dataset).", flush=True)
+        cfg = cfg.model_copy(update={"dataset": cfg.fallback_dataset, "dataset_options": {}, "fallback_dataset": None})
+        return load_data(cfg), cfg
+
+
 def apply_transfer(cfg: Config, model: nn.Module, num_classes: int) -> list[dict[str, Any]] | None:
     """Start from a parent run's weights, freeze early layers, and group parameters for lr multipliers.
 
@@ -228,7 +241,8 @@ def build(cfg: Config, data=None) -> Parts:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    data = data if data is not None else load_data(cfg)
+    if data is None:
+        data, cfg = load_data_or_fallback(cfg)
     segmentation = data.task == "segmentation"
 
     # preprocessing statistics come from the training split alone
@@ -368,6 +382,7 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
     else:
         cfg = load_config(None, overrides, **config.model_dump()) if overrides else config
     parts = build(cfg, data=data)
+    cfg = parts.cfg  # the dataset may have fallen back
     name = cfg.name or f"{cfg.model}-{cfg.dataset.split(':')[-1].split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = rf.new_run_dir(cfg.runs_dir, name)
     resolved = cfg.resolved()
