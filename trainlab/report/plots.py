@@ -129,6 +129,7 @@ def plot_diagnostics(run: Run) -> list[Path]:
             lo, hi = a["range"]
             edges = np.linspace(lo, hi, len(a["hist"]) + 1)
             ax.bar(edges[:-1], a["hist"], width=edges[1] - edges[0], align="edge", color="#1f77b4")
+            ax.set_yscale("log")  # ReLU layers pile up at zero: a log count keeps the tail visible
             ax.set_title(f"{_short(n)} ({a['kind']})\nmean {a['mean']:.2f} std {a['std']:.2f}", fontsize=8)
             ax.tick_params(labelsize=7)
         for ax in list(axes.flat)[k:]:
