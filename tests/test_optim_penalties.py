@@ -8,6 +8,14 @@ from trainlab.optim.penalties import PENALTIES, create_penalty
 from trainlab.optim.recipes import create_optimizer
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()  # tiny tensors: a second (spinning) thread only slows a busy machine
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def make_net():
     torch.manual_seed(0)
     return nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 3)).double()

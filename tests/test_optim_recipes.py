@@ -9,9 +9,20 @@ from trainlab.errors import TrainlabError
 from trainlab.optim.recipes import OPTIMIZERS, ChainOptimizer, create_optimizer
 from trainlab.optim.schedules import create_schedule
 
-STEPS = 200
+STEPS = 200  # the recipe-vs-torch comparisons
+SHORT = 60  # other behaviour checks
 X = torch.randn(64, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 Y = torch.randn(64, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine a second
+    # spinning OpenMP thread makes each step ~10x slower.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def make_net() -> nn.Module:
@@ -23,7 +34,7 @@ def loss_fn(net):
     return ((net(X) - Y) ** 2).mean()
 
 
-def train(make_opt, steps=STEPS, net=None, after_step=None):
+def train(make_opt, steps=SHORT, net=None, after_step=None):
     net = net or make_net()
     opt = make_opt(net.parameters())
     for _ in range(steps):
@@ -73,8 +84,8 @@ def test_every_recipe_has_a_reference():
 @pytest.mark.parametrize("name, case", [(n, c) for n in sorted(CASES) for c in range(len(CASES[n]))])
 def test_recipe_matches_torch(name, case):
     hp, cls, thp = CASES[name][case]
-    ours, _ = train(lambda p: create_optimizer(name, p, **hp))
-    ref, _ = train(lambda p: cls(p, foreach=True, **thp))
+    ours, _ = train(lambda p: create_optimizer(name, p, **hp), steps=STEPS)
+    ref, _ = train(lambda p: cls(p, foreach=True, **thp), steps=STEPS)
     assert_same_training(ours, ref)
 
 
@@ -84,7 +95,7 @@ def test_adamw_default_decay_matches_torch_default():
     assert_same_training(ours, ref)
 
 
-def lecture_loop(net, update, steps=STEPS):
+def lecture_loop(net, update, steps=SHORT):
     """Run a hand-written update rule (the lecture's equations) on each parameter tensor."""
     state = [dict() for _ in net.parameters()]
     for t in range(1, steps + 1):
@@ -104,8 +115,8 @@ def test_adam_without_bias_correction_matches_lecture_equations():
         v = s["v"] = b2 * s.get("v", 0) + (1 - b2) * dx**2
         x -= lr * m / (torch.sqrt(v) + eps)
 
-    ours, _ = train(lambda p: create_optimizer("adam", p, lr=lr, bias_correction=False))
-    assert_same_training(ours, lecture_loop(make_net(), update))
+    ours, _ = train(lambda p: create_optimizer("adam", p, lr=lr, bias_correction=False), steps=STEPS)
+    assert_same_training(ours, lecture_loop(make_net(), update, steps=STEPS))
 
 
 def test_adam_with_bias_correction_matches_lecture_equations():
@@ -161,7 +172,7 @@ def test_schedule_lr_matches_torch_lambda_lr():
     sched = torch.optim.lr_scheduler.LambdaLR(ref_opt, lambda t: f(t) / 0.1)
     train(lambda p: ref_opt, net=net, after_step=lambda o: sched.step())
     assert_same_training(ours, net)
-    assert opt.stats["lr"] == pytest.approx(f(STEPS - 1))
+    assert opt.stats["lr"] == pytest.approx(f(SHORT - 1))
 
 
 def test_torch_lr_scheduler_drives_a_float_lr():
@@ -177,14 +188,17 @@ def test_torch_lr_scheduler_drives_a_float_lr():
     assert_same_training(net, ref)
 
 
-def test_param_groups_lr_mult_matches_torch_groups():
+@pytest.mark.parametrize("name, cls, thp", [("momentum", torch.optim.SGD, {"momentum": 0.9}),
+                                           ("adamw", torch.optim.AdamW, {"weight_decay": 0.1})])
+def test_param_groups_lr_mult_matches_torch_groups(name, cls, thp):
     def groups(net, key, a, b):
         return [{"params": net[0].parameters(), key: a}, {"params": net[2].parameters(), key: b}]
 
+    hp = {k: v for k, v in thp.items() if k != "momentum"}
     ours = make_net()
-    train(lambda p: create_optimizer("momentum", groups(ours, "lr_mult", 0.1, 1.0), lr=0.05), net=ours)
+    train(lambda p: create_optimizer(name, groups(ours, "lr_mult", 0.1, 1.0), lr=0.05, **hp), net=ours, steps=50)
     ref = make_net()
-    train(lambda p: torch.optim.SGD(groups(ref, "lr", 0.005, 0.05), lr=0.05, momentum=0.9), net=ref)
+    train(lambda p: cls(groups(ref, "lr", 0.005, 0.05), lr=0.05, **thp), net=ref, steps=50)
     assert_same_training(ours, ref)
 
 
@@ -235,7 +249,7 @@ def test_clipped_recipe_matches_torch_clip_then_step():
     ours, _ = train(lambda p: create_optimizer("momentum", p, lr=0.05, clip_norm=0.05))
     net = make_net()
     ref = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    for _ in range(STEPS):
+    for _ in range(SHORT):
         ref.zero_grad()
         loss_fn(net).backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 0.05)

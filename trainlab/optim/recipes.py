@@ -171,6 +171,12 @@ class ChainOptimizer(torch.optim.Optimizer):
         self._lr_value = chain_.links[self._lr_link].hp["lr"]
         # Fast path: lr link last -> run the links before it, then p += -group_lr * u in one op.
         self._fused_lr = len(lr_links) == 1 and self._lr_link == len(chain_.links) - 1
+        # ... and a decoupled decay just before it becomes p *= 1 - lr*wd, in place (as torch's AdamW).
+        prev = chain_.links[-2] if len(chain_.links) > 1 else None
+        fuse_decay = self._fused_lr and prev is not None and prev.name == "add_decayed_weights" and not prev.hp["exclude_1d"]
+        self._fused_decay = float(prev.hp["weight_decay"]) if fuse_decay else 0.0
+        self._n_pre = len(chain_.links) - (2 if fuse_decay else 1)  # links run before the fused tail
+        self._keys = [f"{i}:{link.name}" for i, link in enumerate(chain_.links)]
         groups = self._groups(params)
         base = lr_at(self._lr_value, 0)
         super().__init__(groups, {"lr": base, "lr_mult": 1.0})
@@ -230,15 +236,29 @@ class ChainOptimizer(torch.optim.Optimizer):
         full = len(idx) == len(params)
         state = self._state if full else _subset(self._state, idx)
         links = self.chain.links
+        if links[0].name == "clip_by_global_norm":
+            state[self._keys[0]]["raw_norm"] = self.stats["grad_norm"]  # the same norm, computed once
         if self._fused_lr:
+            n = self._n_pre
+            last = links[n - 1] if n > 0 else None
+            ratio = last is not None and last.ratio is not None
             u = grads
-            for k, link in zip(state, links[:-1]):
+            for k, link in zip(self._keys[: n - ratio], links[: n - ratio]):
                 u, state[k] = link.update(u, state[k], ps)
+            if ratio:  # update = num / den, applied below in one addcdiv_
+                num, den, state[self._keys[n - 1]] = last.ratio(u, state[self._keys[n - 1]], ps)
             state[self._lr_key]["count"] += 1
-            if len(set(lrs)) == 1:
-                torch._foreach_add_(ps, u, alpha=-lrs[0])
+            same = len(set(lrs)) == 1
+            if self._fused_decay:  # p - lr (u + wd p) = p (1 - lr wd) - lr u
+                wd = self._fused_decay
+                torch._foreach_mul_(ps, 1.0 - lrs[0] * wd if same else [1.0 - x * wd for x in lrs])
+            neg = -lrs[0] if same else [-x for x in lrs]
+            if ratio:
+                torch._foreach_addcdiv_(ps, num, den, neg)
+            elif same:
+                torch._foreach_add_(ps, u, alpha=neg)
             else:
-                torch._foreach_add_(ps, torch._foreach_mul(u, [-x for x in lrs]))
+                torch._foreach_add_(ps, torch._foreach_mul(u, neg))
         else:
             state[self._lr_key]["lr_per_param"] = lrs
             u, state = self.chain.update(grads, state, ps)
@@ -294,7 +314,7 @@ def _merge(full: dict, sub: dict, idx: list[int]) -> None:
             if isinstance(v, list):
                 for j, i in enumerate(idx):
                     full[k][n][i] = v[j]
-            elif not n.startswith("lr_per_param"):
+            elif n not in ("lr_per_param", "raw_norm"):
                 full[k][n] = v
 
 

@@ -52,6 +52,10 @@ class GradientTransformation:
     name: str = "custom"
     hp: dict[str, Any] = field(default_factory=dict)
     links: tuple["GradientTransformation", ...] = ()  # non-empty only for a chain
+    # Preconditioners (adagrad, rms, adam) also offer ratio(updates, state, params) ->
+    # (num, den, state) with update = num / den, so ChainOptimizer can finish with one
+    # fused p.addcdiv_(num, den, -lr) instead of dividing and then adding.
+    ratio: Callable[[Updates, State, list[Tensor]], tuple[Updates, Updates, State]] | None = None
 
 
 def _unit(what: str, x: float) -> None:
@@ -117,16 +121,15 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator: float = 0.0) -> Gr
     def init(params):
         return {"sum_sq": _zeros(params, initial_accumulator)}
 
-    def update(updates, state, params):
+    def ratio(updates, state, params):
         s = state["sum_sq"]
         torch._foreach_addcmul_(s, updates, updates)
         denom = torch._foreach_sqrt(s)
         torch._foreach_add_(denom, eps)
-        torch._foreach_div_(denom, updates)  # reuse the buffer: denom <- denom / g ...
-        torch._foreach_reciprocal_(denom)  # ... -> g / denom, without a second allocation
-        return denom, state
+        return updates, denom, state
 
-    return GradientTransformation(init, update, "scale_by_adagrad", dict(eps=eps, initial_accumulator=initial_accumulator))
+    return GradientTransformation(init, _from_ratio(ratio), "scale_by_adagrad",
+                                  dict(eps=eps, initial_accumulator=initial_accumulator), ratio=ratio)
 
 
 @TRANSFORMS.register("scale_by_rms", description="cache = d cache + (1-d) g^2; u = g / (sqrt(cache) + eps) (centered: cache - mean(g)^2)")
@@ -140,7 +143,7 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, centered: bool = False)
             state["grad_avg"] = _zeros(params)
         return state
 
-    def update(updates, state, params):
+    def ratio(updates, state, params):
         sq = state["sq_avg"]
         torch._foreach_mul_(sq, decay)
         torch._foreach_addcmul_(sq, updates, updates, value=1.0 - decay)
@@ -152,9 +155,10 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, centered: bool = False)
         else:
             denom = torch._foreach_sqrt(sq)
         torch._foreach_add_(denom, eps)
-        return torch._foreach_div(updates, denom), state
+        return updates, denom, state
 
-    return GradientTransformation(init, update, "scale_by_rms", dict(decay=decay, eps=eps, centered=centered))
+    return GradientTransformation(init, _from_ratio(ratio), "scale_by_rms", dict(decay=decay, eps=eps, centered=centered),
+                                  ratio=ratio)
 
 
 @TRANSFORMS.register(
@@ -170,7 +174,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_co
     def init(params):
         return {"count": 0, "mu": _zeros(params), "nu": _zeros(params)}
 
-    def update(updates, state, params):
+    def ratio(updates, state, params):
         state["count"] = t = state["count"] + 1
         m, v = state["mu"], state["nu"]
         torch._foreach_lerp_(m, updates, 1.0 - b1)  # m += (1-b1)(g - m)
@@ -182,11 +186,10 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_co
         denom = torch._foreach_sqrt(v)
         torch._foreach_mul_(denom, c1 / math.sqrt(c2))
         torch._foreach_add_(denom, c1 * eps)
-        torch._foreach_div_(denom, m)  # in place: denom <- denom / m ...
-        torch._foreach_reciprocal_(denom)  # ... -> m / denom
-        return denom, state
+        return m, denom, state  # m is state: read-only for the caller
 
-    return GradientTransformation(init, update, "scale_by_adam", dict(b1=b1, b2=b2, eps=eps, bias_correction=bias_correction))
+    return GradientTransformation(init, _from_ratio(ratio), "scale_by_adam",
+                                  dict(b1=b1, b2=b2, eps=eps, bias_correction=bias_correction), ratio=ratio)
 
 
 def _add_weights(name: str, weight_decay: float, exclude_1d: bool) -> GradientTransformation:
@@ -226,7 +229,9 @@ def clip_by_global_norm(max_norm: float = 1.0) -> GradientTransformation:
         return {}
 
     def update(updates, state, params):
-        norm = global_norm(updates)
+        # ChainOptimizer already measured the raw gradients' norm; reuse it when we clip them first
+        norm = state.pop("raw_norm", None)
+        norm = global_norm(updates) if norm is None else norm
         coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
         return torch._foreach_mul(updates, coef), state
 
@@ -246,6 +251,16 @@ def clip_by_value(clip: float = 1.0) -> GradientTransformation:
         return out, state
 
     return GradientTransformation(init, update, "clip_by_value", dict(clip=clip))
+
+
+def _from_ratio(ratio):
+    """update() of a preconditioner given its ratio(): u = num / den."""
+
+    def update(updates, state, params):
+        num, den, state = ratio(updates, state, params)
+        return torch._foreach_div(num, den), state
+
+    return update
 
 
 def lr_at(lr: float | Callable[[int], float], count: int) -> float:
