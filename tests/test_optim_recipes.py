@@ -330,3 +330,28 @@ def test_load_state_dict_from_another_recipe_fails_clearly():
     other = create_optimizer("momentum", net.parameters(), lr=0.1)
     with pytest.raises(TrainlabError, match="same recipe"):
         other.load_state_dict(opt.state_dict())
+
+
+@pytest.mark.parametrize("name, hp", [
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "form": "ema", "weight_decay": 0.01}),
+    ("nesterov", {"lr": 0.05, "weight_decay": 0.01, "clip_norm": 0.1}),
+    ("sgd", {"lr": 0.05, "momentum": 0.5, "form": "velocity", "weight_decay": 0.01}),
+    ("rmsprop", {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.01, "clip_value": 0.05}),
+    ("adagrad", {"lr": 0.05, "weight_decay": 0.01}),
+    ("adamw", {"lr": 0.01, "weight_decay": 0.1}),
+    ("adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled": True}),
+])
+def test_optimizer_fast_path_equals_the_plain_chain(name, hp):
+    """ChainOptimizer's fused tail and peepholes give the chain's own result (up to rounding)."""
+    ours, _ = train(lambda p: create_optimizer(name, p, **hp))
+    net = make_net()
+    tx = OPTIMIZERS.get(name)(**hp)
+    ps = list(net.parameters())
+    state = tx.init(ps)
+    for _ in range(SHORT):
+        net.zero_grad()
+        loss_fn(net).backward()
+        with torch.no_grad():
+            u, state = tx.update([p.grad for p in ps], state, ps)
+            torch._foreach_add_(ps, u)
+    assert_same_training(ours, net)

@@ -169,14 +169,8 @@ class ChainOptimizer(torch.optim.Optimizer):
         self._lr_link = lr_links[-1]
         self._lr_key = f"{self._lr_link}:scale_by_lr"
         self._lr_value = chain_.links[self._lr_link].hp["lr"]
-        # Fast path: lr link last -> run the links before it, then p += -group_lr * u in one op.
-        self._fused_lr = len(lr_links) == 1 and self._lr_link == len(chain_.links) - 1
-        # ... and a decoupled decay just before it becomes p *= 1 - lr*wd, in place (as torch's AdamW).
-        prev = chain_.links[-2] if len(chain_.links) > 1 else None
-        fuse_decay = self._fused_lr and prev is not None and prev.name == "add_decayed_weights" and not prev.hp["exclude_1d"]
-        self._fused_decay = float(prev.hp["weight_decay"]) if fuse_decay else 0.0
-        self._n_pre = len(chain_.links) - (2 if fuse_decay else 1)  # links run before the fused tail
         self._keys = [f"{i}:{link.name}" for i, link in enumerate(chain_.links)]
+        self._plan_fused_tail(chain_.links, lr_links)
         groups = self._groups(params)
         base = lr_at(self._lr_value, 0)
         super().__init__(groups, {"lr": base, "lr_mult": 1.0})
@@ -185,6 +179,34 @@ class ChainOptimizer(torch.optim.Optimizer):
         self._state: dict[str, Any] | None = None  # chain state, created at the first step
         self._step = 0
         self.stats: dict[str, Any] = {"lr": base, "grad_norm": torch.zeros(())}
+
+    def _plan_fused_tail(self, links, lr_links) -> None:
+        """Fast path for chains whose lr link is last (every recipe): run the links before it,
+        then apply the update to the params in one op, as torch.optim does. Same result as the
+        chain up to rounding. Peepholes, each the exact algebra of the links it replaces:
+          [..., add_decayed_weights, scale_by_lr]   -> p *= 1 - lr wd (in place, like torch's AdamW)
+          [..., adam/rms/adagrad, (decay), scale_by_lr] -> p.addcdiv_(num, den, -lr) via link.ratio
+          [add_l2, scale_by_momentum]               -> v = mu v + g + wd p in place (no g + wd p copy)
+        """
+        self._fused = len(lr_links) == 1 and lr_links[0] == len(links) - 1
+        n = len(links) - 1  # links before the lr link
+        self._decay = 0.0
+        last = links[n - 1] if n > 0 else None
+        if self._fused and last is not None and last.name == "add_decayed_weights" and not last.hp["exclude_1d"]:
+            self._decay, n = float(last.hp["weight_decay"]), n - 1
+        self._ratio = self._fused and n > 0 and links[n - 1].ratio is not None
+        self._ratio_at = n - 1
+        m = n - 1 if self._ratio else n
+        plan, i = [], 0
+        while i < m:
+            a = links[i]
+            if a.name == "add_l2" and not a.hp["exclude_1d"] and i + 1 < m and links[i + 1].name == "scale_by_momentum":
+                plan.append((self._keys[i + 1], links[i + 1], float(a.hp["weight_decay"])))
+                i += 2
+            else:
+                plan.append((self._keys[i], a, 0.0))
+                i += 1
+        self._plan = plan
 
     @staticmethod
     def _groups(params: Iterable) -> list[dict]:
@@ -237,30 +259,29 @@ class ChainOptimizer(torch.optim.Optimizer):
         state = self._state if full else _subset(self._state, idx)
         links = self.chain.links
         if links[0].name == "clip_by_global_norm":
-            state[self._keys[0]]["raw_norm"] = self.stats["grad_norm"]  # the same norm, computed once
-        if self._fused_lr:
-            n = self._n_pre
-            last = links[n - 1] if n > 0 else None
-            ratio = last is not None and last.ratio is not None
+            state[self._keys[0]]["_raw_norm"] = self.stats["grad_norm"]  # the same norm, computed once
+        if self._fused:
             u = grads
-            for k, link in zip(self._keys[: n - ratio], links[: n - ratio]):
+            for k, link, l2 in self._plan:
+                if l2:
+                    state[k]["_l2"] = l2  # momentum adds wd * p itself, in place
                 u, state[k] = link.update(u, state[k], ps)
-            if ratio:  # update = num / den, applied below in one addcdiv_
-                num, den, state[self._keys[n - 1]] = last.ratio(u, state[self._keys[n - 1]], ps)
+            if self._ratio:  # update = num / den, applied below in one addcdiv_
+                k = self._keys[self._ratio_at]
+                num, den, state[k] = links[self._ratio_at].ratio(u, state[k], ps)
             state[self._lr_key]["count"] += 1
             same = len(set(lrs)) == 1
-            if self._fused_decay:  # p - lr (u + wd p) = p (1 - lr wd) - lr u
-                wd = self._fused_decay
-                torch._foreach_mul_(ps, 1.0 - lrs[0] * wd if same else [1.0 - x * wd for x in lrs])
+            if self._decay:  # p - lr (u + wd p) = p (1 - lr wd) - lr u
+                torch._foreach_mul_(ps, 1.0 - lrs[0] * self._decay if same else [1.0 - x * self._decay for x in lrs])
             neg = -lrs[0] if same else [-x for x in lrs]
-            if ratio:
+            if self._ratio:
                 torch._foreach_addcdiv_(ps, num, den, neg)
             elif same:
                 torch._foreach_add_(ps, u, alpha=neg)
             else:
                 torch._foreach_add_(ps, torch._foreach_mul(u, neg))
         else:
-            state[self._lr_key]["lr_per_param"] = lrs
+            state[self._lr_key]["_lr_per_param"] = lrs
             u, state = self.chain.update(grads, state, ps)
             torch._foreach_add_(ps, u)
         if not full:
@@ -314,7 +335,7 @@ def _merge(full: dict, sub: dict, idx: list[int]) -> None:
             if isinstance(v, list):
                 for j, i in enumerate(idx):
                     full[k][n][i] = v[j]
-            elif n not in ("lr_per_param", "raw_norm"):
+            elif not n.startswith("_"):  # transient hints are not state
                 full[k][n] = v
 
 

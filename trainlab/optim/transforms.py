@@ -11,6 +11,8 @@ Conventions (kept for speed, all ops are torch._foreach_* over lists of tensors)
 - A state is a plain dict. Every list value in it is per-parameter, aligned with `params`;
   other values are scalars (e.g. the int `count`). Tensors in it are updated IN PLACE and
   the dict is returned; so `torch.save(state)` / `torch.load(weights_only=True)` just work.
+- Keys starting with "_" are transient hints from ChainOptimizer's fused fast path (e.g.
+  "_raw_norm": the gradient norm it already measured); a link pops them, they are never saved.
 - A link never writes into the `updates` it receives (they may be the raw gradients or
   another link's state); it returns new tensors, or its own state tensors when they are
   the update (momentum), which later links must then treat as read-only.
@@ -103,11 +105,17 @@ def scale_by_momentum(mu: float = 0.9, nesterov: bool = False, ema: bool = False
         return {"momentum": _zeros(params)}
 
     def update(updates, state, params):
-        v = state["momentum"]
+        v, a = state["momentum"], (1.0 - mu) if ema else 1.0
+        l2 = state.pop("_l2", 0.0)  # hint: the incoming updates are g and we add l2 * p here, in place
         torch._foreach_mul_(v, mu)
-        torch._foreach_add_(v, updates, alpha=(1.0 - mu) if ema else 1.0)
+        torch._foreach_add_(v, updates, alpha=a)
+        if l2:
+            torch._foreach_add_(v, params, alpha=a * l2)
         if nesterov:  # look-ahead: g + mu v (torch's form)
-            return torch._foreach_add(updates, v, alpha=mu), state
+            out = torch._foreach_add(updates, v, alpha=mu)
+            if l2:
+                torch._foreach_add_(out, params, alpha=l2)
+            return out, state
         return v, state  # read-only for later links
 
     return GradientTransformation(init, update, "scale_by_momentum", dict(mu=mu, nesterov=nesterov, ema=ema))
@@ -230,7 +238,7 @@ def clip_by_global_norm(max_norm: float = 1.0) -> GradientTransformation:
 
     def update(updates, state, params):
         # ChainOptimizer already measured the raw gradients' norm; reuse it when we clip them first
-        norm = state.pop("raw_norm", None)
+        norm = state.pop("_raw_norm", None)
         norm = global_norm(updates) if norm is None else norm
         coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
         return torch._foreach_mul(updates, coef), state
@@ -272,7 +280,7 @@ def lr_at(lr: float | Callable[[int], float], count: int) -> float:
 def scale_by_lr(lr: float | Callable[[int], float] = 0.01) -> GradientTransformation:
     """The learning-rate link; it negates, so the chain's output is added to the params.
 
-    `state["lr_per_param"]` (transient, set by ChainOptimizer for per-group lr) overrides lr.
+    The hint `state["_lr_per_param"]` (set by ChainOptimizer for per-group lr) overrides lr.
     """
     if not callable(lr):
         _positive("lr", lr)
@@ -281,7 +289,7 @@ def scale_by_lr(lr: float | Callable[[int], float] = 0.01) -> GradientTransforma
         return {"count": 0}
 
     def update(updates, state, params):
-        per_param = state.pop("lr_per_param", None)
+        per_param = state.pop("_lr_per_param", None)
         if per_param is not None:
             out = torch._foreach_mul(updates, [-x for x in per_param])
         else:
