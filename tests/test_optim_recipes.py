@@ -355,3 +355,21 @@ def test_optimizer_fast_path_equals_the_plain_chain(name, hp):
             u, state = tx.update([p.grad for p in ps], state, ps)
             torch._foreach_add_(ps, u)
     assert_same_training(ours, net)
+
+
+def test_add_param_group_after_steps_matches_torch():
+    def run(make):
+        net = make_net()
+        opt = make([{"params": net[0].parameters()}])
+        for i in range(SHORT):
+            if i == 10:
+                opt.add_param_group({"params": list(net[2].parameters())})
+            opt.zero_grad()
+            loss_fn(net).backward()
+            opt.step()
+        return net
+
+    # momentum: no step counter (Adam's bias correction counts chain steps here, per-param steps in torch)
+    ours = run(lambda g: create_optimizer("momentum", g, lr=0.05, weight_decay=0.01))
+    ref = run(lambda g: torch.optim.SGD(g, lr=0.05, momentum=0.9, weight_decay=0.01))
+    assert_same_training(ours, ref)

@@ -32,10 +32,21 @@ def parse_sets(sets: list[str]) -> dict:
         key, eq, value = item.partition("=")
         check(bool(eq) and key.strip() != "", f"--set {item!r} must look like key=value, e.g. --set lr0=0.1")
         try:
-            hp[key.strip()] = yaml.safe_load(value)
+            v = yaml.safe_load(value)
         except yaml.YAMLError:
             raise TrainlabError(f"--set {item!r}: cannot parse the value {value!r}; use a number or a list like [30, 60]") from None
+        hp[key.strip()] = _number(v)
     return hp
+
+
+def _number(v):
+    """YAML 1.1 reads 1e-3 as a string; take it as the number it is meant to be."""
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
 
 
 def run(args) -> int:

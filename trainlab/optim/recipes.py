@@ -223,6 +223,22 @@ class ChainOptimizer(torch.optim.Optimizer):
             check(isinstance(mult, (int, float)) and mult >= 0, f"param group lr_mult={mult!r} must be >= 0")
         return [dict(g, params=list(g["params"]) if not isinstance(g["params"], Tensor) else [g["params"]]) for g in groups]
 
+    def add_param_group(self, param_group: dict) -> None:
+        """torch's add_param_group, plus lr = base lr * lr_mult and chain state for the new params."""
+        check(isinstance(param_group, dict), "add_param_group needs a dict like {'params': [...], 'lr_mult': 0.1}")
+        bad = [k for k in param_group if k not in GROUP_KEYS + ("lr", "initial_lr")]
+        check(not bad, f"param group key {bad[0] if bad else ''!r} is not supported; accepted: {', '.join(GROUP_KEYS)}")
+        super().add_param_group(param_group)
+        state = getattr(self, "_state", None)
+        if state is None:
+            return  # __init__, or before the first step: state is created at the first step
+        g = self.param_groups[-1]
+        g["lr"] = self.stats["lr"] * g["lr_mult"]
+        for k, s in self.chain.init(g["params"]).items():  # per-parameter lists grow; counts stay
+            for n, v in s.items():
+                if isinstance(v, list):
+                    state[k][n].extend(v)
+
     # -- helpers
     def _params(self) -> list[Tensor]:
         return [p for g in self.param_groups for p in g["params"]]
