@@ -315,7 +315,8 @@ def evaluate_split(p: Parts, x_all: torch.Tensor, y_all: torch.Tensor, collect: 
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(p):
             out = model(x)
-        loss_sum += F.cross_entropy(out.float(), y, reduction="sum") / (y[0].numel())
+        # the training loss function (label smoothing included), so train and validation curves compare
+        loss_sum += F.cross_entropy(out.float(), y, reduction="sum", label_smoothing=cfg.label_smoothing) / y[0].numel()
         pred = out.argmax(1)
         correct += (pred == y).sum()
         conf += torch.bincount((y * k + pred).flatten(), minlength=k * k).view(k, k)
