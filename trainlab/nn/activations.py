@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import TrainlabError, check
+from ..errors import check
 from ..registry import Registry
 from . import check_kwargs
 
@@ -116,4 +116,4 @@ def create_activation(name: str, channels: int | None = None, conv: bool = False
     return fn(channels=channels, conv=conv, **kw)
 
 
-__all__ = ["ACTIVATIONS", "Maxout", "create_activation", "TrainlabError"]
+__all__ = ["ACTIVATIONS", "Maxout", "create_activation"]

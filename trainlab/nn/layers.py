@@ -97,7 +97,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5, mode: str = "inverted"):
         super().__init__()
-        check(0 <= p < 1, f"dropout p={p!r} must be in [0, 1) (probability of DROPPING a unit)")
+        check(isinstance(p, (int, float)) and 0 <= p < 1, f"dropout p={p!r} must be in [0, 1) (probability of DROPPING a unit)")
         check(mode in MODES, f"dropout mode={mode!r} must be one of: {', '.join(MODES)}")
         self.p, self.mode = float(p), mode
 

@@ -43,7 +43,7 @@ def constant(lr0: float = 0.1) -> Schedule:
 def step(lr0: float = 0.1, gamma: float = 0.5, every: float = 10) -> Schedule:
     _pos("lr0", lr0)
     _pos("every", every)
-    check(0 < gamma <= 1, f"schedule gamma={gamma!r} must be in (0, 1] (factor per step)")
+    check(isinstance(gamma, (int, float)) and 0 < gamma <= 1, f"schedule gamma={gamma!r} must be in (0, 1] (factor per step)")
     return lambda t: lr0 * gamma ** math.floor(t / every)
 
 
@@ -86,7 +86,7 @@ def onecycle(lr_max: float = 0.1, total: float = 100, pct_start: float = 0.3, di
     _pos("total", total)
     _pos("div", div)
     _pos("final_div", final_div)
-    check(0 < pct_start < 1, f"schedule pct_start={pct_start!r} must be in (0, 1)")
+    check(isinstance(pct_start, (int, float)) and 0 < pct_start < 1, f"schedule pct_start={pct_start!r} must be in (0, 1)")
     lo, end, peak_t = lr_max / div, lr_max / div / final_div, pct_start * total
 
     def f(t: float) -> float:
