@@ -12,7 +12,8 @@ step costs about 3x the forward MACs (forward, grad wrt input, grad wrt weights)
 achieved GFLOP/s ~ 2 * 3 * MACs * images/s / 1e9.
 
 Generic builders whose defaults equal a registered variant (resnet = resnet20, vgg = vgg11)
-are skipped. Prints a markdown table; progress goes to stderr.
+are skipped. Prints a markdown table; progress goes to stderr. A 1024x1024 matmul measured
+before each model gives a same-moment reference, so rows stay comparable on a busy machine.
 
     .venv/bin/python bench/bench_models.py                      # all models, ~3-4 min on 2 cores
     .venv/bin/python bench/bench_models.py --models resnet20 plain20 --min-time 5
@@ -20,6 +21,7 @@ are skipped. Prints a markdown table; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -52,6 +54,21 @@ def aliases() -> set[str]:
     return out
 
 
+def matmul_gflops() -> float:
+    """Reference measured next to each model: fp32 1024x1024 matmul GFLOP/s (best of 5).
+
+    On a shared machine the cores' speed moves with other jobs; a model's GFLOP/s over this
+    reference (its efficiency) stays comparable where raw images/s do not.
+    """
+    a = torch.randn(1024, 1024)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - t)
+    return 2 * 1024**3 / best / 1e9
+
+
 def bench(name: str, batch: int, min_time: float, channels_last: bool = False) -> dict:
     torch.manual_seed(0)
     model = create_model(name, in_shape=IN_SHAPE, num_classes=CLASSES)
@@ -70,12 +87,13 @@ def bench(name: str, batch: int, min_time: float, channels_last: bool = False) -
         opt.step()
 
     step()  # warm-up
+    ref = matmul_gflops()
     steps, t0 = 0, time.perf_counter()
     while steps < 1 or time.perf_counter() - t0 < min_time:  # one step of a big model is already > min_time
         step()
         steps += 1
     dt = (time.perf_counter() - t0) / steps
-    return {"name": name, "params": s.trainable, "macs": s.macs, "ms": 1e3 * dt, "ips": batch / dt, "steps": steps}
+    return {"name": name, "params": s.trainable, "macs": s.macs, "ms": 1e3 * dt, "ips": batch / dt, "steps": steps, "ref": ref}
 
 
 def main(argv=None) -> None:
@@ -83,8 +101,11 @@ def main(argv=None) -> None:
     p.add_argument("--models", nargs="*", default=None, help="default: every registered model except aliases")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--min-time", type=float, default=3.0, help="seconds of timed steps per model (at least 1 step)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default (all cores)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and batch")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)  # on a shared machine 1 thread can beat 2: no OpenMP barrier waits
     names = args.models or [n for n in list_models() if n not in aliases()]
 
     t_start, rows = time.perf_counter(), []
@@ -96,13 +117,16 @@ def main(argv=None) -> None:
     print(f"\nTraining throughput, input {'x'.join(map(str, IN_SHAPE))}, {CLASSES} classes, batch {args.batch}, "
           f"SGD momentum, fp32{', channels_last' if args.channels_last else ''}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.machine()} CPU.\n")
-    print("| model | params | MACs / image | train images/s | ms / step | GFLOP/s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| model | params | MACs / image | train images/s | ms / step | GFLOP/s | matmul GFLOP/s | efficiency |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         gflops = 6 * r["macs"] * r["ips"] / 1e9
         print(f"| {r['name']} | {r['params'] / 1e6:.2f}M | {r['macs'] / 1e6:.1f}M | {r['ips']:.0f} | "
-              f"{r['ms']:.0f} | {gflops:.0f} |")
-    print(f"\n(total bench time {time.perf_counter() - t_start:.0f} s)")
+              f"{r['ms']:.0f} | {gflops:.1f} | {r['ref']:.0f} | {gflops / r['ref']:.0%} |")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nGFLOP/s = 6 x MACs x images/s; matmul GFLOP/s = the reference measured just before each model; "
+          f"efficiency = their ratio. Load average at the end: {load:.1f} on {os.cpu_count()} cores. "
+          f"Total bench time {time.perf_counter() - t_start:.0f} s.")
 
 
 if __name__ == "__main__":
