@@ -243,6 +243,10 @@ def test_stats_report_lr_and_pre_clip_grad_norm():
     assert isinstance(opt.stats["grad_norm"], torch.Tensor) and opt.stats["grad_norm"].ndim == 0
     torch.testing.assert_close(opt.stats["grad_norm"], expected)
     assert opt.stats["lr"] == 0.1 and float(expected) > 1e-3
+    frozen_body = create_optimizer("sgd", [{"params": net[0].parameters(), "lr_mult": 0.0},
+                                           {"params": net[2].parameters()}], lr=0.1)
+    frozen_body.step()
+    assert frozen_body.stats["lr"] == 0.1
 
 
 def test_clipped_recipe_matches_torch_clip_then_step():

@@ -263,8 +263,9 @@ class ChainOptimizer(torch.optim.Optimizer):
         idx = [i for i, p in enumerate(params) if p.grad is not None]
         grads = [params[i].grad for i in idx]
         check(not any(g.is_sparse for g in grads), "sparse gradients are not supported by trainlab optimizers")
-        g0 = self.param_groups[0]
-        self.stats = {"lr": g0["lr"] / g0["lr_mult"] if g0["lr_mult"] else g0["lr"], "grad_norm": global_norm(grads)}
+        # base lr (before multipliers), read from a group that learns (a frozen backbone has lr_mult 0)
+        base = next((g["lr"] / g["lr_mult"] for g in self.param_groups if g["lr_mult"] > 0), 0.0)
+        self.stats = {"lr": base, "grad_norm": global_norm(grads)}
         if not idx:
             return loss
         # per-parameter effective lr, from the groups
