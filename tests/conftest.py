@@ -7,7 +7,7 @@ import pytest
 import torch
 
 # Two cores on CI: one intra-op thread per test process keeps timings stable and results reproducible.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
