@@ -39,7 +39,6 @@ class Config(BaseModel):
     threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch's default (all cores)
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = autocast for forward/backward
     channels_last: bool = False  # memory format for conv nets
-    compile: bool = False  # torch.compile the model
 
     # --- data ---
     dataset: str = "fashion-mnist"  # a registered name, or npz:PATH, csv:PATH, folder:PATH
