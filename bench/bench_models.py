@@ -15,7 +15,8 @@ Generic builders whose defaults equal a registered variant (resnet = resnet20, v
 are skipped. Prints a markdown table; progress goes to stderr. A 1024x1024 matmul measured
 before each model gives a same-moment reference, so rows stay comparable on a busy machine.
 
-    .venv/bin/python bench/bench_models.py                      # all models, ~3-4 min on 2 cores
+    .venv/bin/python bench/bench_models.py                      # all models, 2.5-5 min on 2 cores
+    .venv/bin/python bench/bench_models.py --threads 1          # steadier when other jobs share the cores
     .venv/bin/python bench/bench_models.py --models resnet20 plain20 --min-time 5
 """
 from __future__ import annotations
