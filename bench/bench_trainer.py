@@ -83,6 +83,37 @@ def overhead(model: str, steps: int, reps: int) -> None:
           f"(target <= 1.03)")
 
 
+def formats(model: str, steps: int) -> None:
+    """fp32 against bf16 autocast, NCHW against channels_last: time per training step, same process."""
+    b = 128
+    data = synthetic(b * 4)
+    base = None
+    for cl in (False, True):
+        for prec in ("fp32", "bf16"):
+            cfg = load_config(None, [f"model={model}", f"batch_size={b}", "dataset=synthetic", f"precision={prec}",
+                                     f"channels_last={str(cl).lower()}", "optimizer=momentum", "lr=0.01"])
+            p = build(cfg, data=data)
+            x = p.preprocess(to_float(data.train.x[:b]))
+            if cl:
+                x = x.contiguous(memory_format=torch.channels_last)
+            y = data.train.y[:b]
+            times = []
+            for i in range(steps + 3):
+                t0 = time.perf_counter()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=prec == "bf16"):
+                    out = p.model(x)
+                loss = F.cross_entropy(out.float(), y)
+                p.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                p.optimizer.step()
+                if i >= 3:
+                    times.append(time.perf_counter() - t0)
+            t = statistics.median(times)
+            base = base or t
+            print(f"  {model} {'channels_last' if cl else 'NCHW':>13} {prec}: {t * 1e3:7.1f} ms/step "
+                  f"({base / t:.2f}x the speed of NCHW fp32)", flush=True)
+
+
 def peak_memory(config: str, epochs: int) -> None:
     code = ("import resource, trainlab, tempfile; d=tempfile.mkdtemp(); "
             f"trainlab.train({config!r}, quiet=True, overrides=['epochs={epochs}', 'runs_dir='+d]); "
@@ -102,5 +133,6 @@ if __name__ == "__main__":
     a = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     overhead(a.model, a.steps, a.reps)
+    formats(a.model, max(5, a.steps // 10))
     if a.memory_epochs > 0 and os.path.exists(a.memory_config):
         peak_memory(a.memory_config, a.memory_epochs)

@@ -10,6 +10,7 @@ one-line TrainlabError instead of a TypeError deep inside a constructor.
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 from typing import Any, Callable, Iterable
 
@@ -37,6 +38,8 @@ def check_kwargs(what: str, fn: Callable[..., Any], kw: dict[str, Any], skip: It
     ok = accepted_kwargs(fn, skip)
     bad = [k for k in kw if k not in ok]
     if bad:
+        close = difflib.get_close_matches(str(bad[0]), ok, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise TrainlabError(
-            f"unknown hyperparameter {bad[0]!r} for {what}; accepted: {', '.join(ok) or '(none)'}"
+            f"unknown hyperparameter {bad[0]!r} for {what}{hint}; accepted: {', '.join(ok) or '(none)'}"
         )
