@@ -16,7 +16,7 @@ from trainlab.data import datasets as dsmod
 from trainlab.data.datasets import DATASETS, TEST_SEED, list_datasets, load_dataset, split_indices, to_float
 from trainlab.errors import TrainlabError
 
-OFFLINE = ["digits", "spirals", "moons", "shapes"]  # need no files
+OFFLINE = ["digits", "spirals", "moons", "shapes", "textures"]  # need no files
 
 
 # ---------------------------------------------------------------- built-ins and the interface

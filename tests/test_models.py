@@ -129,7 +129,7 @@ def test_tabular_input_for_conv_model():
 
 
 def test_unknown_option_lists_accepted():
-    with pytest.raises(TrainlabError, match=r"'widht' for model 'resnet20'; accepted: .*width"):
+    with pytest.raises(TrainlabError, match=r"'widht' for model 'resnet20' \(did you mean 'width'\?\); accepted: .*width"):
         create_model("resnet20", in_shape=(3, 32, 32), num_classes=10, widht=32)
 
 

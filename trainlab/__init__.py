@@ -25,6 +25,8 @@ _API = {
     "create_schedule": "trainlab.optim.schedules",
     "train": "trainlab.trainer",
     "evaluate": "trainlab.trainer",
+    "finetune": "trainlab.transfer",
+    "stylize": "trainlab.style",
     "Run": "trainlab.runs",
     "load_run": "trainlab.runs",
     "Config": "trainlab.config",

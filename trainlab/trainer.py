@@ -48,6 +48,15 @@ class Parts:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def run_config(run: rf.Run) -> Config:
+    """A saved run's config; keys that later versions removed are dropped with a notice, not an error."""
+    values = dict(run.config or {})
+    gone = [k for k in values if k not in Config.model_fields]
+    if gone:
+        print(f"trainlab: ignoring keys no longer used in {run.path / 'config.yaml'}: {', '.join(gone)}")
+    return make_config({k: v for k, v in values.items() if k not in gone}, source=str(run.path / "config.yaml"))
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -203,8 +212,11 @@ def apply_transfer(cfg: Config, model: nn.Module, num_classes: int) -> list[dict
         head_keys = [k for k in own if k.startswith("head.")]
         body = {k: v for k, v in weights.items() if not k.startswith("head.")}
         load_weights(model, {**body, **{k: own[k] for k in head_keys}}, str(parent.ckpt_dir / "best.safetensors"))
-        if all(k in weights and weights[k].shape == own[k].shape for k in head_keys):
-            model.load_state_dict({k: weights[k] for k in head_keys}, strict=False)  # same classes: keep the head
+        pc = parent.config
+        same_task = (pc.get("dataset") == cfg.dataset and pc.get("classes") == cfg.classes
+                     and all(k in weights and weights[k].shape == own[k].shape for k in head_keys))
+        if same_task:  # the same classes: the trained head still means something; otherwise a fresh one
+            model.load_state_dict({k: weights[k] for k in head_keys}, strict=False)
     if cfg.freeze is not None:
         names = layer_names(model)
         if cfg.freeze not in names:
@@ -245,8 +257,15 @@ def build(cfg: Config, data=None) -> Parts:
         data, cfg = load_data_or_fallback(cfg)
     segmentation = data.task == "segmentation"
 
-    # preprocessing statistics come from the training split alone
-    preprocess = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options).fit(to_float(data.train.x))
+    # preprocessing statistics come from the training split alone; a fine-tuned run reuses its parent's,
+    # so the pretrained layers see inputs scaled as they were trained on (few labels give poor statistics)
+    preprocess = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)
+    parent = rf.load_run(cfg.init_from) if cfg.init_from is not None else None
+    if parent is not None and parent.config.get("preprocessing") == cfg.preprocessing \
+            and parent.config.get("preprocessing_options", {}) == cfg.preprocessing_options:
+        preprocess.load_state_dict(rf.load_tensors(parent.ckpt_dir / "preprocess.safetensors"))
+    else:
+        preprocess.fit(to_float(data.train.x))
 
     torch.manual_seed(cfg.seed)  # weights are the first draw from the seeded generator
     model = make_model(cfg, data.input_shape, data.num_classes).to(device)
@@ -402,7 +421,7 @@ def resume(run_path: str | Path, *, quiet: bool = False) -> rf.Run:
         raise TrainlabError(f"run {str(run.path)!r} already finished ({status}); start a new run with `trainlab train`")
     weights_path, state_path = run.latest_checkpoint()
     try:
-        cfg = make_config(run.config, source=str(run.path / "config.yaml"))
+        cfg = run_config(run)
     except yaml.YAMLError:
         raise TrainlabError(f"{str(run.path / 'config.yaml')!r} is not valid YAML; the run cannot be resumed") from None
     parts = build(cfg)
@@ -634,7 +653,7 @@ def plot_predicted_masks(p: Parts, path: Path, n: int = 8) -> None:
 
 # ============================================================== evaluation of a saved run
 def build_model_for_run(run: rf.Run, device: str = "cpu", weights: str = "best"):
-    cfg = make_config(run.config, source=str(run.path / "config.yaml"))
+    cfg = run_config(run)
     data = load_data(cfg)
     torch.manual_seed(cfg.seed)
     model = make_model(cfg, data.input_shape, data.num_classes)
@@ -653,7 +672,7 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto") ->
     run = rf.load_run(run_path)
     if split not in ("train", "val", "test"):
         raise TrainlabError(f"split {split!r} is not one of train, val, test")
-    cfg = make_config(run.config, source=str(run.path / "config.yaml")).model_copy(update={"device": device})
+    cfg = run_config(run).model_copy(update={"device": device})
     dev = resolve_device(cfg.device)
     data = load_data(cfg)
     pre = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)

@@ -329,3 +329,6 @@ def folder_dataset(path: Path, size: tuple[int, int] | None = None) -> dict:
 def _check_count(name: str, n: int, low: int) -> None:
     if not isinstance(n, int) or n < low:
         raise TrainlabError(f"{name}: n={n!r} must be an integer of at least {low}")
+
+
+from . import textures  # noqa: E402,F401  (registers "textures", a colour dataset made from a seed)
