@@ -1,7 +1,7 @@
 """Fine-tune a trained run on new data (transfer learning, lecture deck 004).
 
 The new run copies the parent's config (same model and options), starts from the parent's
-best weights (`init_from`; a new head when the class count differs), and can freeze the
+best weights (`init_from`; a new head when the dataset or classes differ), and can freeze the
 early layers (weights and batch-norm statistics) and scale the backbone's learning rate.
 
   trainlab finetune runs/pre --classes 5 6 7 8 9 --train-per-class 100 --freeze block1 --lr-mult 0.1
