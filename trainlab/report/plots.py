@@ -150,7 +150,7 @@ def plot_confusion(conf, classes: Sequence[str], path: Path, title: str = "") ->
             if conf[i, j]:
                 ax.text(j, i, f"{int(conf[i, j])}", ha="center", va="center", fontsize=7,
                         color="white" if norm[i, j] > 0.5 else "black")
-    labels = [str(c)[:10] for c in classes] if len(classes) == k else list(range(k))
+    labels = [str(c)[:14] for c in classes] if len(classes) == k else list(range(k))
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
     ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
