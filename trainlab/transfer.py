@@ -5,8 +5,8 @@ config (same model, model options, preprocessing, optimizer, ...), points `init_
 the parent, sets the new data and the transfer knobs, and trains it with `trainlab.train`
 as a NEW run. The trainer does the work (`apply_transfer` in trainlab/trainer.py):
 
-  * init_from: the parent's best weights are loaded; the head is replaced by a fresh one
-    when the class count differs (kept when it matches);
+  * init_from: the parent's best weights and preprocessing statistics are loaded; the head is
+    replaced by a fresh one when the dataset or the classes differ (kept for the same task);
   * freeze: that top-level layer and all before it get requires_grad=False and stay in eval
     mode, so their weights AND batch-norm running statistics stay the parent's, bit for bit;
   * backbone_lr_mult: every non-head layer learns at lr * mult (e.g. 0.1: adapt gently).
