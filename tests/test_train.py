@@ -158,3 +158,29 @@ def test_fallback_dataset_when_data_cannot_be_had(tmp_path, monkeypatch, capsys)
     assert run.config["dataset"] == "digits"
     with pytest.raises(TrainlabError, match="fashion-mnist"):
         trainlab.train(cfg(tmp_path, dataset="fashion-mnist", epochs=1), quiet=True)
+
+
+def test_transfer_reuses_parent_preprocessing_and_starts_a_fresh_head(tmp_path):
+    parent = trainlab.train(cfg(tmp_path, name="parent", epochs=2, classes=[0, 1, 2, 3, 4]), quiet=True)
+    child = trainlab.train(cfg(tmp_path, name="child", epochs=1, classes=[5, 6, 7, 8, 9], train_per_class=5,
+                               init_from=str(parent.path), freeze="fc1"), quiet=True)
+    pp = load_file(parent.ckpt_dir / "preprocess.safetensors")
+    cp = load_file(child.ckpt_dir / "preprocess.safetensors")
+    assert pp.keys() == cp.keys() and all(torch.equal(pp[k], cp[k]) for k in pp)
+    torch.manual_seed(0)
+    from trainlab.trainer import apply_transfer, make_model
+    from trainlab.config import load_config
+
+    # before training: body from the parent, head fresh (the parent's class 0 is not the child's class 0)
+    c = load_config(None, **{**child.config, "runs_dir": str(tmp_path)})
+    model = make_model(c, (1, 8, 8), 5)
+    apply_transfer(c, model, 5)
+    pw = parent.best_weights()
+    sd = model.state_dict()
+    assert torch.equal(sd["fc1.linear.weight"], pw["fc1.linear.weight"])
+    assert not torch.equal(sd["head.weight"], pw["head.weight"])
+    # same dataset and classes: the head is kept
+    same = load_config(None, **{**c.model_dump(), "classes": [0, 1, 2, 3, 4]})
+    model2 = make_model(same, (1, 8, 8), 5)
+    apply_transfer(same, model2, 5)
+    assert torch.equal(model2.state_dict()["head.weight"], pw["head.weight"])
