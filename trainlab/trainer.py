@@ -514,6 +514,13 @@ def fit(p: Parts, run: rf.Run, resume_state: dict[str, Any] | None, quiet: bool)
                 old.unlink(missing_ok=True)
 
     rf.write_json(run.path / "summary.json", {**run.summary, "status": "running"})
+    if not quiet:
+        d = p.data
+        n_params = sum(t.numel() for t in model.parameters())
+        print(f"{cfg.model} on {cfg.dataset} ({len(d.train.y):,} train / {len(d.val.y):,} val / {len(d.test.y):,} test), "
+              f"{n_params:,} parameters, {cfg.epochs} epochs of {spe} steps, {dev.type}, "
+              f"{torch.get_num_threads()} threads" + (f", resuming at step {step}" if step else "")
+              + f"\nrun folder: {run.path}", flush=True)
     status, message = stopped or "finished", ""
     progress = Progress(total_steps, spe, quiet=quiet, start_step=step, batch_size=bsz)
     model.train()
