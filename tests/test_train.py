@@ -184,3 +184,11 @@ def test_transfer_reuses_parent_preprocessing_and_starts_a_fresh_head(tmp_path):
     model2 = make_model(same, (1, 8, 8), 5)
     apply_transfer(same, model2, 5)
     assert torch.equal(model2.state_dict()["head.weight"], pw["head.weight"])
+
+
+def test_eval_every_n_steps_with_diagnostics(tmp_path):
+    run = trainlab.train(cfg(tmp_path, epochs=1, eval_every=7, diagnostics=True), quiet=True)
+    steps_per_epoch = run.metrics[-1]["step"]
+    assert [r["step"] for r in run.metrics] == sorted({*range(7, steps_per_epoch, 7), steps_per_epoch})
+    rows = read_jsonl(run.path / "diagnostics.jsonl")
+    assert len(rows) == len(run.metrics) and all(r["grad_norm"] and r["update_ratio"] for r in rows)

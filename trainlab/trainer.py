@@ -553,7 +553,7 @@ def fit(p: Parts, run: rf.Run, resume_state: dict[str, Any] | None, quiet: bool)
                 break
             opt.zero_grad(set_to_none=True)
             total.backward()
-            diag_now = diag is not None and (step + 1) % eval_every == 0
+            diag_now = diag is not None and ((step + 1) % eval_every == 0 or step + 1 == total_steps)
             if diag_now:
                 diag.before_step()
             opt.step()

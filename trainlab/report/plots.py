@@ -77,10 +77,11 @@ def plot_diagnostics(run: Run) -> list[Path]:
         return []
     out = []
     cmap = plt.get_cmap("viridis")
-    layers = list(rows[-1].get("grad_norm", {}))
+    steps = [r for r in rows if r.get("grad_norm") and r.get("update_ratio")]  # rows with a measured step
+    layers = list(steps[-1]["grad_norm"]) if steps else []
     if layers:
         fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-        pick = rows if len(rows) <= 8 else [rows[i] for i in np.linspace(0, len(rows) - 1, 8).round().astype(int)]
+        pick = steps if len(steps) <= 8 else [steps[i] for i in np.linspace(0, len(steps) - 1, 8).round().astype(int)]
         for i, r in enumerate(pick):
             c = cmap(i / max(1, len(pick) - 1))
             axes[0].plot(range(len(layers)), [r["grad_norm"][n] for n in layers], "-o", ms=3, c=c,
