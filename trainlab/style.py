@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import runs as rf
@@ -361,25 +360,11 @@ def load_style_net(run: str | Path | rf.Run | None = None, quiet: bool = False):
 
     Read-only use of someone's run: config keys this version no longer knows are ignored.
     """
-    from .config import Config, make_config
-    from .data.preprocess import create_preprocessing
-    from .trainer import load_data, load_weights, make_model
+    from .trainer import load_saved
 
     r = default_style_run(quiet) if run is None else (run if isinstance(run, rf.Run) else rf.load_run(run))
-    try:
-        values = r.config
-    except Exception:  # yaml raises several kinds
-        raise TrainlabError(f"{str(r.path / 'config.yaml')!r} is not valid YAML; pass another run") from None
-    if not isinstance(values, dict):
-        raise TrainlabError(f"{str(r.path / 'config.yaml')!r} is not a mapping of key: value; pass another run")
-    cfg = make_config({k: v for k, v in values.items() if k in Config.model_fields}, source=str(r.path / "config.yaml"))
-    pre = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)
-    if pre.stats:
-        pre.load_state_dict(rf.load_tensors(r.ckpt_dir / "preprocess.safetensors"))
-    data = load_data(cfg)  # the input shape and class count the weights were made for
-    model = make_model(cfg, data.input_shape, data.num_classes)
-    load_weights(model, r.best_weights(), str(r.ckpt_dir / "best.safetensors"))
-    return model.eval(), pre, r
+    p = load_saved(r)
+    return p.model, p.preprocess, r
 
 
 # ============================================================== stylize

@@ -50,7 +50,12 @@ class Parts:
 
 def run_config(run: rf.Run) -> Config:
     """A saved run's config; keys that later versions removed are dropped with a notice, not an error."""
-    values = dict(run.config or {})
+    try:
+        values = run.config
+    except yaml.YAMLError:
+        raise TrainlabError(f"{str(run.path / 'config.yaml')!r} is not valid YAML; pass another run") from None
+    if not isinstance(values, dict):
+        raise TrainlabError(f"{str(run.path / 'config.yaml')!r} is not a mapping of key: value; pass another run")
     gone = [k for k in values if k not in Config.model_fields]
     if gone:
         print(f"trainlab: ignoring keys no longer used in {run.path / 'config.yaml'}: {', '.join(gone)}")
@@ -659,26 +664,11 @@ def plot_predicted_masks(p: Parts, path: Path, n: int = 8) -> None:
 
 
 # ============================================================== evaluation of a saved run
-def build_model_for_run(run: rf.Run, device: str = "cpu", weights: str = "best"):
-    cfg = run_config(run)
-    data = load_data(cfg)
-    torch.manual_seed(cfg.seed)
-    model = make_model(cfg, data.input_shape, data.num_classes)
-    tensors = run.best_weights() if weights == "best" else rf.load_tensors(run.latest_checkpoint()[0])
-    load_weights(model, tensors, str(run.ckpt_dir))
-    return model.to(device).eval()
-
-
-def evaluate(run_path: str | Path, split: str = "test", device: str = "auto") -> dict[str, Any]:
-    """Score a saved run's best weights on a split; writes plots/confusion_<split>.png.
-
-    >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
-    """
+def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts:
+    """A saved run, rebuilt for inference: config, data, its fitted preprocessing, the model with
+    its best (or last) weights in eval mode. No optimizer."""
     from .data.preprocess import create_preprocessing
 
-    run = rf.load_run(run_path)
-    if split not in ("train", "val", "test"):
-        raise TrainlabError(f"split {split!r} is not one of train, val, test")
     cfg = run_config(run).model_copy(update={"device": device})
     dev = resolve_device(cfg.device)
     data = load_data(cfg)
@@ -686,9 +676,26 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto") ->
     pre.load_state_dict(rf.load_tensors(run.ckpt_dir / "preprocess.safetensors"))
     torch.manual_seed(cfg.seed)
     model = make_model(cfg, data.input_shape, data.num_classes)
-    load_weights(model, run.best_weights(), str(run.ckpt_dir / "best.safetensors"))
-    model.to(dev)
-    p = Parts(cfg, data, dev, model, pre, None, None, None, lambda t: cfg.lr, 1, data.task == "segmentation")
+    tensors = run.best_weights() if weights == "best" else rf.load_tensors(run.latest_checkpoint()[0])
+    load_weights(model, tensors, str(run.ckpt_dir))
+    model.to(dev).eval()
+    return Parts(cfg, data, dev, model, pre, None, None, None, lambda t: cfg.lr, 1, data.task == "segmentation")
+
+
+def build_model_for_run(run: rf.Run, device: str = "cpu", weights: str = "best"):
+    return load_saved(run, device, weights).model
+
+
+def evaluate(run_path: str | Path, split: str = "test", device: str = "auto") -> dict[str, Any]:
+    """Score a saved run's best weights on a split; writes plots/confusion_<split>.png.
+
+    >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
+    """
+    run = rf.load_run(run_path)
+    if split not in ("train", "val", "test"):
+        raise TrainlabError(f"split {split!r} is not one of train, val, test")
+    p = load_saved(run, device)
+    data = p.data
     s = getattr(data, split)
     res = evaluate_split(p, s.x, s.y, collect=True)
     from .report.plots import plot_confusion
