@@ -1,0 +1,32 @@
+"""Batched data augmentation on float images (B, C, H, W) in [0, 1], with optional
+segmentation masks (B, H, W) int64 moved by the same geometric transform.
+
+Every op has a per-sample probability `p` and a `magnitude` in a documented unit; magnitude 0
+is the identity. Random numbers come from the CPU `torch.Generator` you pass (so its state
+can be checkpointed) and are moved to the batch's device. Consecutive geometric ops are
+composed into one affine map per sample and applied with a single `grid_sample`
+(bilinear for images, nearest for masks, zeros outside = background class 0).
+
+Example:
+    >>> aug = build_augmentation(["hflip", "crop:magnitude=4", "rotate:p=0.5:magnitude=15"])
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x, _ = aug(torch.rand(8, 1, 28, 28), g)
+    >>> x.shape
+    torch.Size([8, 1, 28, 28])
+"""
+from __future__ import annotations
+
+import torch  # noqa: F401  (the example above uses it)
+
+from .geometric import Crop, HFlip, ResizedCrop, Rotate, Shear, Translate, VFlip, warp
+from .ops import AUGMENTATIONS, GeometricOp, Op, PhotometricOp
+from .photometric import (Blur, Brightness, ColorJitter, Contrast, Cutout, Noise, Sobel, gaussian_blur,
+                          sobel_magnitude)
+from .pipeline import Augmentation, build_augmentation, parse_op_spec
+
+__all__ = [
+    "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "Augmentation", "build_augmentation", "parse_op_spec",
+    "warp", "gaussian_blur", "sobel_magnitude",
+    "HFlip", "VFlip", "Crop", "ResizedCrop", "Translate", "Rotate", "Shear",
+    "Brightness", "Contrast", "ColorJitter", "Noise", "Blur", "Sobel", "Cutout",
+]
