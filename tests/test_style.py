@@ -207,7 +207,7 @@ def test_default_network_is_trained_once_and_cached(st, monkeypatch, tmp_path, c
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     tiny = {**st.STYLE_NET, "dataset_options": {"n": 96}, "epochs": 1, "threads": 1,
             "model_options": {"width": 0.0625, "hidden": 8}}
-    monkeypatch.setattr(st, "STYLE_NET", tiny)
+    monkeypatch.setattr(st.network, "STYLE_NET", tiny)  # where the recipe lives
     run = st.default_style_run(quiet=False)
     assert "training the default style network once" in capsys.readouterr().out
     assert run.path == st.style_net_dir() and run.path.parent == tmp_path / "cache" / "trainlab" / "style-net"
