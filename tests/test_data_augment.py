@@ -245,8 +245,11 @@ def test_cutout_erases_one_square():
 def test_parse_op_spec():
     assert parse_op_spec("rotate:p=0.5:magnitude=15") == {"name": "rotate", "p": 0.5, "magnitude": 15.0}
     assert parse_op_spec(" blur:2 ") == {"name": "blur", "magnitude": 2.0}
-    with pytest.raises(TrainlabError, match="not a number"):
-        parse_op_spec("rotate:p=high")
+    assert parse_op_spec("noise:magnitude=1e-2") == {"name": "noise", "magnitude": 0.01}  # YAML 1.2 float
+    for bad in ("rotate:p=high", "rotate:p=true", "rotate:p=", "rotate:p=[1]"):
+        with pytest.raises(TrainlabError, match="is not a number") as e:
+            parse_op_spec(bad)
+        assert "\n" not in str(e.value)
     with pytest.raises(TrainlabError, match="no op name"):
         parse_op_spec(":p=1")
 

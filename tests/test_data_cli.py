@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from trainlab.cli import main
-from trainlab.commands.augment import _pick
+from trainlab.commands.augment import _options, _pick
 
 
 @pytest.mark.parametrize("argv", [
@@ -44,3 +44,7 @@ def test_pick_cycles_through_classes():
     y = torch.tensor([2, 2, 0, 1, 0, 2, 1])
     idx = _pick(y, 5, segmentation=False)
     assert y[idx].tolist() == [0, 1, 2, 0, 1]
+
+
+def test_options_use_the_project_value_parser():
+    assert _options(["channels=3", "noise=1e-2", "name=a"]) == {"channels": 3, "noise": 0.01, "name": "a"}

@@ -51,18 +51,10 @@ def run(args) -> int:
 
 
 def _options(items: list[str]) -> dict:
-    """["channels=3"] -> {"channels": 3} (values parsed as YAML scalars)."""
-    import yaml
+    """["channels=3"] -> {"channels": 3}, read by the project's one value parser (`trainlab.values`)."""
+    from ..values import parse_pairs
 
-    out = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        check(bool(eq) and bool(key.strip()), f"--option {item!r} must look like key=value, e.g. --option channels=3")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise TrainlabError(f"--option {item!r}: cannot parse the value {value!r}") from None
-    return out
+    return parse_pairs(items, flag="--option", example="channels=3")
 
 
 def _pick(y, n: int, segmentation: bool):

@@ -7,6 +7,7 @@ from dataclasses import fields
 import torch
 
 from ...errors import TrainlabError
+from ...values import parse_value
 from .geometric import warp
 from .ops import AUGMENTATIONS, Op
 
@@ -73,7 +74,8 @@ def _check_inputs(x, g, mask) -> None:
 def parse_op_spec(s: str) -> dict:
     """'rotate:p=0.5:magnitude=15' -> {'name': 'rotate', 'p': 0.5, 'magnitude': 15.0}.
 
-    A bare number is the magnitude: 'rotate:15'. Values are checked by `build_augmentation`.
+    A bare number is the magnitude: 'rotate:15'. Values are read by `trainlab.values.parse_value`
+    (so 1e-3 is a number) and must be numbers; their ranges are checked by `build_augmentation`.
 
     Example:
         >>> parse_op_spec("crop:p=1:magnitude=4")
@@ -86,11 +88,11 @@ def parse_op_spec(s: str) -> dict:
     for t in parts[1:]:
         key, eq, val = t.partition("=")
         key, val = (key.strip(), val.strip()) if eq else ("magnitude", key.strip())
-        try:
-            out[key] = float(val)
-        except ValueError:
+        v = parse_value(val)  # the project's one value parser: 1e-3 is a float, as in --set and configs
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
             raise TrainlabError(f"augmentation spec {s!r}: {key}={val!r} is not a number; "
-                                "write e.g. 'rotate:p=0.5:magnitude=15'") from None
+                                "write e.g. 'rotate:p=0.5:magnitude=15'")
+        out[key] = float(v)
     return out
 
 
