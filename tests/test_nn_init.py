@@ -63,12 +63,15 @@ def test_orthogonal_rows_are_orthonormal_times_gain():
 
 def test_default_leaves_torch_init():
     torch.manual_seed(0)
-    a = nn.Linear(5, 3)
-    b = init_model(nn.Linear(5, 3), "default")
+    ref = nn.Linear(5, 3)  # an independent module with the same seed: torch's default init
     torch.manual_seed(0)
-    b2 = nn.Linear(5, 3)
-    assert torch.equal(b2.weight, init_model(b2, "default").weight)
-    assert torch.equal(a.bias, b2.bias) and b is not None
+    m = nn.Linear(5, 3)
+    before = [t.detach().clone() for t in (m.weight, m.bias)]
+    assert init_model(m, "default") is m
+    assert torch.equal(m.weight, ref.weight) and torch.equal(m.bias, ref.bias)
+    assert torch.equal(m.weight, before[0]) and torch.equal(m.bias, before[1])
+    init_model(m, "he_normal")  # a scheme that does re-initialize: the checks above can fail
+    assert not torch.equal(m.weight, ref.weight) and torch.count_nonzero(m.bias) == 0
 
 
 def test_norm_layers_set_to_identity_affine():

@@ -281,8 +281,37 @@ def test_is_a_torch_optimizer_and_zero_grad():
     loss_fn(net).backward()
     opt.zero_grad()
     assert all(p.grad is None for p in net.parameters())
-    loss = opt.step(lambda: loss_fn(net).backward() or loss_fn(net))
-    assert loss is not None
+
+
+@pytest.mark.parametrize("name, cls, thp", [("momentum", torch.optim.SGD, {"lr": 0.05, "momentum": 0.9}),
+                                           ("adam", torch.optim.Adam, {"lr": 0.01})])
+def test_step_with_closure_matches_torch(name, cls, thp):
+    """step(closure) returns the closure's loss and steps with the gradients the closure computed."""
+    def run(make):
+        net = make_net()
+        opt = make(net.parameters())
+        losses = []
+        for _ in range(10):
+            for p in net.parameters():  # stale gradients: a step that reads them before the closure is wrong
+                p.grad = torch.full_like(p, 100.0)
+
+            def closure():
+                opt.zero_grad()
+                loss = loss_fn(net)
+                loss.backward()
+                return loss
+
+            with torch.no_grad():
+                expected = float(loss_fn(net))  # the loss at the parameters before this step
+            loss = opt.step(closure)
+            assert float(loss.detach()) == expected
+            losses.append(float(loss.detach()))
+        return net, losses
+
+    ours, our_losses = run(lambda p: create_optimizer(name, p, lr=thp["lr"]))
+    ref, ref_losses = run(lambda p: cls(p, **thp))
+    assert_same_training(ours, ref)
+    assert our_losses == pytest.approx(ref_losses, rel=1e-9) and our_losses[-1] < our_losses[0]
 
 
 def test_same_seed_same_numbers():

@@ -42,9 +42,11 @@ def test_matches_closed_form(name):
 def test_warmup_composes_and_is_pure(name):
     hp, f = CLOSED[name]
     sched = create_schedule(name, warmup=4, **hp)
-    for t in reversed(TS):  # any order, any repetition: a pure function
-        assert sched(t) == pytest.approx(f(t) * min(1.0, t / 4), rel=1e-12, abs=1e-15)
-        assert sched(t) == sched(t)
+    expected = {t: f(t) * min(1.0, t / 4) for t in TS}
+    # any order, any repetition gives the closed form: a pure function with no hidden counter
+    for order in (TS, TS[::-1], TS[::2] + TS[1::2], [TS[5]] * 3 + TS):
+        for t in order:
+            assert sched(t) == pytest.approx(expected[t], rel=1e-12, abs=1e-15), (t, order)
 
 
 def torch_lrs(make_sched, n):
