@@ -4,8 +4,12 @@ several augmented versions below (segmentation datasets also show the moved mask
     trainlab augment --dataset fashion-mnist --ops crop,rotate:magnitude=20,noise --out grid.png
     trainlab augment --dataset shapes --op rotate:p=1:magnitude=30 --op shear:p=1 --out seg.png
     trainlab augment --dataset shapes --option channels=3 --ops color_jitter:p=1,resized_crop --out rgb.png
+
+Ops that can change the label on this dataset (vflip on digits: a 6 becomes a 9) print a warning line.
 """
 from __future__ import annotations
+
+import sys
 
 from ..errors import TrainlabError, check
 
@@ -30,7 +34,7 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import torch
 
-    from ..data import build_augmentation, load_dataset, to_float
+    from ..data import build_augmentation, label_risk_warnings, load_dataset, to_float
 
     specs = [s for group in args.ops for s in group.split(",") if s.strip()]
     check(bool(specs), "give at least one op with --ops OP[,OP...] or --op OP, e.g. --ops hflip,rotate")
@@ -40,6 +44,8 @@ def run(args) -> int:
     ds = load_dataset(args.dataset, **_options(args.options))
     if not ds.is_image:
         raise TrainlabError(f"dataset {args.dataset!r} is tabular {ds.input_shape}; augmentation previews need images")
+    for line in label_risk_warnings(aug, args.dataset, ds.classes):  # e.g. vflip on digits: a 6 becomes a 9
+        print(line, file=sys.stderr)
     idx = _pick(ds.train.y, args.n, ds.task == "segmentation")
     x = to_float(ds.train.x[idx])  # (n, C, H, W)
     mask = ds.train.y[idx] if ds.task == "segmentation" else None

@@ -5,12 +5,12 @@ Example:
     >>> ds = load_dataset("digits")
     >>> pre = create_preprocessing("standardize").fit(to_float(ds.train.x))
 """
-from .augment import AUGMENTATIONS, Augmentation, build_augmentation, parse_op_spec
-from .datasets import DATASETS, Dataset, Split, list_datasets, load_dataset, to_float
+from .augment import AUGMENTATIONS, Augmentation, build_augmentation, label_risk_warnings, parse_op_spec
+from .datasets import DATASET_SYMMETRIES, DATASETS, Dataset, Split, list_datasets, load_dataset, to_float
 from .preprocess import PREPROCESSING, Preprocessor, create_preprocessing
 
 __all__ = [
-    "AUGMENTATIONS", "Augmentation", "build_augmentation", "parse_op_spec",
-    "DATASETS", "Dataset", "Split", "list_datasets", "load_dataset", "to_float",
+    "AUGMENTATIONS", "Augmentation", "build_augmentation", "label_risk_warnings", "parse_op_spec",
+    "DATASETS", "DATASET_SYMMETRIES", "Dataset", "Split", "list_datasets", "load_dataset", "to_float",
     "PREPROCESSING", "Preprocessor", "create_preprocessing",
 ]

@@ -331,4 +331,49 @@ def _check_count(name: str, n: int, low: int) -> None:
         raise TrainlabError(f"{name}: n={n!r} must be an integer of at least {low}")
 
 
+# ---------------------------------------------------------------- symmetries of the classes
+# Augmentation ops declare the symmetry they assume (`Op.assumes`); datasets declare which ones their
+# classes have, so a run can warn before training on flipped 6s labelled 6 (lecture: "think twice").
+SYMMETRIES = {"hflip": "left-right mirror symmetry", "vflip": "vertical-flip symmetry",
+              "rotation": "rotation symmetry beyond 15 degrees"}  # tilts up to 15 degrees count as safe
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """The SYMMETRIES a dataset's classes have (`kept`); for each one they lack, the classes it
+    endangers, in words for a warning "... which the X classes lack (...)" (`at_risk`)."""
+
+    kept: frozenset[str]
+    at_risk: dict[str, str]
+
+
+_DIGITS = Symmetry(frozenset(), {
+    "hflip": "2, 3, 4, 5, 6, 7 and 9 mirrored read as no digit; only 0, 1 and 8 survive",
+    "vflip": "upside down, 6 and 9 swap, 2 and 5 come close, and 3, 4 and 7 read as no digit",
+    "rotation": "6 and 9 swap near 180 degrees; turned sideways, 1, 4 and 7 read as no digit"})
+_PHOTOS = "airplane, ship, horse, truck and the rest are photographed upright"
+# Built-in datasets only. User data (npz:, csv:, folder:) declares nothing: unknown, so no warning.
+# spirals and moons are 2-D points (None): image augmentations do not apply to them at all.
+DATASET_SYMMETRIES: dict[str, Symmetry | None] = {
+    "digits": _DIGITS,
+    "mnist": _DIGITS,
+    "fashion-mnist": Symmetry(frozenset({"hflip"}), {  # a mirrored shoe or shirt is still one
+        "vflip": "ankle boot, sneaker, sandal, bag and dress always stand upright: upside down they match no "
+                 "test image",
+        "rotation": "trouser, dress, ankle boot and sneaker always stand upright: turned sideways they match no "
+                    "test image"}),
+    "cifar10": Symmetry(frozenset({"hflip"}), {  # a mirrored cat is a cat
+        "vflip": f"{_PHOTOS}: sky above, ground below", "rotation": _PHOTOS}),
+    "shapes": Symmetry(frozenset(SYMMETRIES), {}),  # circles, squares, triangles at random angles; masks move too
+    "textures": Symmetry(frozenset(SYMMETRIES), {}),  # patterns at random angles, centres and phases
+    "spirals": None,
+    "moons": None,
+}
+
+
+def dataset_symmetry(name: str) -> Symmetry | None:
+    """The declared symmetries of dataset `name`; None when unknown (user data) or not images."""
+    return DATASET_SYMMETRIES.get(name)
+
+
 from . import textures  # noqa: E402,F401  (registers "textures", a colour dataset made from a seed)

@@ -7,6 +7,9 @@ can be checkpointed) and are moved to the batch's device. Consecutive geometric 
 composed into one affine map per sample and applied with a single `grid_sample`
 (bilinear for images, nearest for masks, zeros outside = background class 0).
 
+Ops that can change a label (a 6 upside down is a 9) declare the class symmetry they assume;
+`label_risk_warnings(aug, dataset_name, classes)` lists the conflicts with a dataset's classes.
+
 Example:
     >>> aug = build_augmentation(["hflip", "crop:magnitude=4", "rotate:p=0.5:magnitude=15"])
     >>> g = torch.Generator().manual_seed(0)
@@ -23,9 +26,11 @@ from .ops import AUGMENTATIONS, GeometricOp, Op, PhotometricOp
 from .photometric import (Blur, Brightness, ColorJitter, Contrast, Cutout, Noise, Sobel, gaussian_blur,
                           sobel_magnitude)
 from .pipeline import Augmentation, build_augmentation, parse_op_spec
+from .symmetry import label_risk_warnings
 
 __all__ = [
     "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "Augmentation", "build_augmentation", "parse_op_spec",
+    "label_risk_warnings",
     "warp", "gaussian_blur", "sobel_magnitude",
     "HFlip", "VFlip", "Crop", "ResizedCrop", "Translate", "Rotate", "Shear",
     "Brightness", "Contrast", "ColorJitter", "Noise", "Blur", "Sobel", "Cutout",

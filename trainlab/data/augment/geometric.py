@@ -12,6 +12,7 @@ from .ops import GeometricOp, _affine, _rand, _register
            "(a mirrored 2, 3, 7 or letter is not one); safe for clothes, animals, scenes")
 class HFlip(GeometricOp):
     has_magnitude = False
+    assumes = "hflip"
 
     def matrices(self, g, b, h, w):
         one = torch.ones(b, dtype=torch.float64)
@@ -22,6 +23,7 @@ class HFlip(GeometricOp):
            "rarely label-safe except for aerial, cell or texture images")
 class VFlip(GeometricOp):
     has_magnitude = False
+    assumes = "vflip"
 
     def matrices(self, g, b, h, w):
         one = torch.ones(b, dtype=torch.float64)
@@ -76,6 +78,8 @@ class Rotate(GeometricOp):
     magnitude: float = 15.0
     unit = "degrees"
     max_magnitude = 180.0
+    assumes = "rotation"
+    assumes_above = 15.0  # degrees: small tilts keep even digits readable
 
     def matrices(self, g, b, h, w):
         a = torch.deg2rad(_rand(g, b) * self.magnitude)

@@ -29,6 +29,11 @@ class Op:
     geometric: ClassVar[bool] = False
     has_magnitude: ClassVar[bool] = True
     max_magnitude: ClassVar[float] = math.inf
+    # The symmetry of the CLASSES this op relies on to keep labels: "hflip", "vflip" or "rotation" (a key of
+    # trainlab.data.datasets.SYMMETRIES), None for ops that assume nothing about class identity. With
+    # `assumes_above`, only magnitudes above it assume it (rotate: up to 15 degrees is safe even for digits).
+    assumes: ClassVar[str | None] = None
+    assumes_above: ClassVar[float | None] = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -45,6 +50,26 @@ class Op:
                                 f"{self.max_magnitude:g} ({self.unit})")
         if not self.has_magnitude and self.magnitude != 0:
             raise TrainlabError(f"augmentation {self.name!r} has no magnitude; set only p (probability)")
+
+    def assumed_symmetries(self) -> set[str]:
+        """The class symmetries this op, as configured, needs to keep every label (empty when p=0).
+
+        Example:
+            >>> AUGMENTATIONS.create("rotate", magnitude=90).assumed_symmetries()
+            {'rotation'}
+        """
+        if self.assumes is None or self.p == 0:
+            return set()
+        if self.assumes_above is not None and self.magnitude <= self.assumes_above:
+            return set()
+        return {self.assumes}
+
+    @classmethod
+    def assumes_text(cls) -> str:
+        """The assumption in words, for listings: 'hflip', 'rotation above 15 degrees' or 'nothing'."""
+        if cls.assumes is None:
+            return "nothing"
+        return cls.assumes + (f" above {cls.assumes_above:g} {cls.unit}" if cls.assumes_above is not None else "")
 
     def spec(self) -> dict:
         return {"name": self.name, **asdict(self)}
