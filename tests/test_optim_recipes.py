@@ -365,29 +365,94 @@ def test_load_state_dict_from_another_recipe_fails_clearly():
         other.load_state_dict(opt.state_dict())
 
 
-@pytest.mark.parametrize("name, hp", [
-    ("sgd", {"lr": 0.05, "momentum": 0.9, "form": "ema", "weight_decay": 0.01}),
-    ("nesterov", {"lr": 0.05, "weight_decay": 0.01, "clip_norm": 0.1}),
-    ("sgd", {"lr": 0.05, "momentum": 0.5, "form": "velocity", "weight_decay": 0.01}),
-    ("rmsprop", {"lr": 0.01, "momentum": 0.5, "weight_decay": 0.01, "clip_value": 0.05}),
-    ("adagrad", {"lr": 0.05, "weight_decay": 0.01}),
-    ("adamw", {"lr": 0.01, "weight_decay": 0.1}),
-    ("adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled": True}),
-])
-def test_optimizer_fast_path_equals_the_plain_chain(name, hp):
-    """ChainOptimizer's fused tail and peepholes give the chain's own result (up to rounding)."""
-    ours, _ = train(lambda p: create_optimizer(name, p, **hp))
-    net = make_net()
+# ---- the fused fast path against the plain chain, for every recipe and every option that changes its plan
+# Every registry entry at its defaults, plus the variants that take other paths (momentum
+# forms, rmsprop with momentum, adam with decoupled decay). A new recipe is covered the day
+# it is registered.
+FUSED_RECIPES = [(n, {}) for n in OPTIMIZERS.list()] + [
+    ("sgd", {"momentum": 0.5, "form": "ema"}),
+    ("sgd", {"momentum": 0.5, "form": "velocity"}),  # lr before momentum: the plain chain path
+    ("rmsprop", {"momentum": 0.5, "centered": True}),
+    ("adam", {"decoupled": True}),
+]
+DECAYS = {"wd0": {"weight_decay": 0.0}, "wd": {"weight_decay": 0.05},
+          "wd_exclude_1d": {"weight_decay": 0.05, "exclude_1d": True}}
+CLIPS = {"noclip": {}, "clip_norm": {"clip_norm": 0.05}, "clip_value": {"clip_value": 0.02}}  # both bind here
+SHAPES = [(4, 3), (4,), (2, 4), (2,)]  # two layers' weights and biases: 1-d tensors for exclude_1d
+START = [torch.randn(s, generator=torch.Generator().manual_seed(i), dtype=torch.float64) for i, s in enumerate(SHAPES)]
+TARGET = [torch.randn(s, generator=torch.Generator().manual_seed(10 + i), dtype=torch.float64) for i, s in enumerate(SHAPES)]
+
+
+def tiny_params(grouped: bool, frozen: bool):
+    """Fresh copies of START and their param groups (layer 1 at lr_mult 0.1 when grouped)."""
+    ps = [nn.Parameter(t.clone()) for t in START]
+    if frozen:
+        ps[0].requires_grad_(False)  # never gets a .grad: the optimizer must skip it
+    if grouped:
+        return ps, [{"params": ps[:2], "lr_mult": 0.1}, {"params": ps[2:]}]
+    return ps, [{"params": ps}]
+
+
+def tiny_step(ps):
+    """Set .grad to the gradient of sum (p - T)^2 / 2 + 0.05 p^4 (no autograd: fast and exact)."""
+    for p, t in zip(ps, TARGET):
+        if p.requires_grad:
+            p.grad = p.detach() - t + 0.2 * p.detach() ** 3
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["all", "frozen"])
+@pytest.mark.parametrize("grouped", [False, True], ids=["1group", "lr_mult"])
+@pytest.mark.parametrize("clip", sorted(CLIPS))
+@pytest.mark.parametrize("decay", sorted(DECAYS))
+@pytest.mark.parametrize("name, variant", FUSED_RECIPES, ids=[f"{n}{'-' + '-'.join(map(str, v.values())) if v else ''}"
+                                                            for n, v in FUSED_RECIPES])
+def test_optimizer_fast_path_equals_the_plain_chain(name, variant, decay, clip, grouped, frozen, steps=20):
+    """ChainOptimizer's fused tail and peepholes give the chain's own result (up to rounding).
+
+    The reference runs the recipe's chain itself (tx.init / tx.update, then p += u): no
+    ChainOptimizer, so no fast path. Per-group lr reaches it through scale_by_lr's documented
+    `_lr_per_param` hint; frozen parameters are simply not in its list.
+    """
+    hp = {"lr": 0.05, **variant, **DECAYS[decay], **CLIPS[clip]}
+    ours, groups = tiny_params(grouped, frozen)
+    opt = create_optimizer(name, groups, **hp)
+    assert opt._fused == (variant.get("form") != "velocity")  # the fast path is really taken
+    for _ in range(steps):
+        tiny_step(ours)
+        opt.step()
+
+    ref, ref_groups = tiny_params(grouped, frozen)
     tx = OPTIMIZERS.get(name)(**hp)
-    ps = list(net.parameters())
+    pairs = [(p, g.get("lr_mult", 1.0)) for g in ref_groups for p in g["params"] if p.requires_grad]
+    ps, lrs = [p for p, _ in pairs], [hp["lr"] * m for _, m in pairs]
+    lr_key = [f"{i}:{link.name}" for i, link in enumerate(tx.links) if link.name == "scale_by_lr"][-1]
     state = tx.init(ps)
-    for _ in range(SHORT):
-        net.zero_grad()
-        loss_fn(net).backward()
+    for _ in range(steps):
+        tiny_step(ref)
         with torch.no_grad():
+            if grouped:
+                state[lr_key]["_lr_per_param"] = lrs
             u, state = tx.update([p.grad for p in ps], state, ps)
             torch._foreach_add_(ps, u)
-    assert_same_training(ours, net)
+
+    a, b, s0 = (torch.cat([p.detach().flatten() for p in x]) for x in (ours, ref, START))
+    assert not torch.equal(b, s0)  # the reference did move
+    torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)  # centered rms amplifies rounding to ~1e-11
+    if frozen:
+        assert torch.equal(ours[0], START[0])
+
+
+def test_exclude_1d_matches_torch_groups_without_decay_for_biases():
+    def groups(net):
+        return [{"params": [p for p in net.parameters() if p.ndim > 1]},
+                {"params": [p for p in net.parameters() if p.ndim <= 1], "weight_decay": 0.0}]
+
+    ours, _ = train(lambda p: create_optimizer("adamw", p, lr=0.01, weight_decay=0.1, exclude_1d=True))
+    ref = make_net()
+    train(lambda p: torch.optim.AdamW(groups(ref), lr=0.01, weight_decay=0.1), net=ref)
+    assert_same_training(ours, ref)
+    decays_biases, _ = train(lambda p: create_optimizer("adamw", p, lr=0.01, weight_decay=0.1))
+    assert not torch.allclose(flat(decays_biases), flat(ours), rtol=1e-6)
 
 
 def test_add_param_group_after_steps_matches_torch():

@@ -5,7 +5,8 @@ One implementation per family, thin aliases for the named variants (DESIGN princ
   sgd(lr, momentum=0, nesterov, form, weight_decay)   momentum / nesterov = sgd with momentum 0.9
   adagrad, rmsprop
   adam(lr, betas, eps, weight_decay, decoupled, bias_correction)   adamw = adam(decoupled=True)
-Every recipe also takes clip_norm / clip_value (clipping the raw gradient first).
+Every recipe also takes clip_norm / clip_value (clipping the raw gradient first) and
+exclude_1d (weight_decay skips biases and norm scales, the tensors with ndim <= 1).
 
     >>> import torch
     >>> w = torch.nn.Parameter(torch.ones(3))
@@ -61,7 +62,8 @@ FORMS = ("torch", "velocity", "ema")
 
 @OPTIMIZERS.register("sgd", description="w -= lr g (momentum: v = mu v + g, w -= lr v; torch's form)")
 def sgd(lr: LR = 0.01, momentum: float = 0.0, nesterov: bool = False, form: str = "torch",
-        weight_decay: float = 0.0, clip_norm: float | None = None, clip_value: float | None = None) -> GradientTransformation:
+        weight_decay: float = 0.0, clip_norm: float | None = None, clip_value: float | None = None,
+        exclude_1d: bool = False) -> GradientTransformation:
     """SGD with optional momentum; `form` picks the momentum equation:
     "torch": v = mu v + g; w -= lr v.  "velocity" (deck 001): v = mu v - lr g; w += v
     (same as torch for a constant lr).  "ema" (deck 003): m = mu m + (1-mu) g; w -= lr m.
@@ -71,7 +73,7 @@ def sgd(lr: LR = 0.01, momentum: float = 0.0, nesterov: bool = False, form: str 
     check(0 <= momentum < 1, f"momentum={momentum!r} must be in [0, 1)")
     check(form in FORMS, f"momentum form={form!r} must be one of: {', '.join(FORMS)}")
     check(not nesterov or momentum > 0, "nesterov=True needs momentum > 0 (e.g. momentum=0.9)")
-    links = _clips(clip_norm, clip_value) + [add_l2(weight_decay)]
+    links = _clips(clip_norm, clip_value) + [add_l2(weight_decay, exclude_1d)]
     if momentum == 0:
         return chain(*links, scale_by_lr(lr))
     mom = scale_by_momentum(momentum, nesterov=nesterov, ema=form == "ema")
@@ -86,16 +88,17 @@ OPTIMIZERS.register("nesterov", description="sgd with momentum=0.9, nesterov: w 
 
 @OPTIMIZERS.register("adagrad", description="cache += g^2; w -= lr g / (sqrt(cache) + eps)")
 def adagrad(lr: LR = 0.01, eps: float = 1e-10, initial_accumulator: float = 0.0, weight_decay: float = 0.0,
-            clip_norm: float | None = None, clip_value: float | None = None) -> GradientTransformation:
-    return chain(*_clips(clip_norm, clip_value), add_l2(weight_decay),
+            clip_norm: float | None = None, clip_value: float | None = None, exclude_1d: bool = False) -> GradientTransformation:
+    return chain(*_clips(clip_norm, clip_value), add_l2(weight_decay, exclude_1d),
                  scale_by_adagrad(eps, initial_accumulator), scale_by_lr(_lr(lr)))
 
 
 @OPTIMIZERS.register("rmsprop", description="cache = d cache + (1-d) g^2; w -= lr g / (sqrt(cache) + eps)")
 def rmsprop(lr: LR = 0.01, decay: float = 0.99, eps: float = 1e-8, centered: bool = False, momentum: float = 0.0,
-            weight_decay: float = 0.0, clip_norm: float | None = None, clip_value: float | None = None) -> GradientTransformation:
+            weight_decay: float = 0.0, clip_norm: float | None = None, clip_value: float | None = None,
+            exclude_1d: bool = False) -> GradientTransformation:
     check(0 <= momentum < 1, f"momentum={momentum!r} must be in [0, 1)")
-    links = [*_clips(clip_norm, clip_value), add_l2(weight_decay), scale_by_rms(decay, eps, centered)]
+    links = [*_clips(clip_norm, clip_value), add_l2(weight_decay, exclude_1d), scale_by_rms(decay, eps, centered)]
     if momentum > 0:
         links.append(scale_by_momentum(momentum))
     return chain(*links, scale_by_lr(_lr(lr)))
@@ -104,7 +107,7 @@ def rmsprop(lr: LR = 0.01, decay: float = 0.99, eps: float = 1e-8, centered: boo
 @OPTIMIZERS.register("adam", description="m, v EMAs of g, g^2; w -= lr m_hat / (sqrt(v_hat) + eps); wd coupled")
 def adam(lr: LR = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
          decoupled: bool = False, bias_correction: bool = True,
-         clip_norm: float | None = None, clip_value: float | None = None) -> GradientTransformation:
+         clip_norm: float | None = None, clip_value: float | None = None, exclude_1d: bool = False) -> GradientTransformation:
     """Adam; weight_decay is coupled L2 (torch.optim.Adam) unless decoupled=True (AdamW)."""
     check(isinstance(betas, (tuple, list)) and len(betas) == 2, f"betas={betas!r} must be a pair (b1, b2)")
     for i, b in enumerate(betas):
@@ -112,9 +115,9 @@ def adam(lr: LR = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 
     links = _clips(clip_norm, clip_value)
     direction = scale_by_adam(betas[0], betas[1], eps, bias_correction)
     if decoupled:
-        links += [direction, add_decayed_weights(weight_decay)]
+        links += [direction, add_decayed_weights(weight_decay, exclude_1d)]
     else:
-        links += [add_l2(weight_decay), direction]
+        links += [add_l2(weight_decay, exclude_1d), direction]
     return chain(*links, scale_by_lr(_lr(lr)))
 
 
