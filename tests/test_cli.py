@@ -51,7 +51,7 @@ def test_train_then_runs_evaluate_and_resume_finished(capsys, tmp_path, monkeypa
     assert code == 0 and "accuracy" in out and "confusion_test.png" in out
     before = (tmp_path / "runs" / "cli" / "metrics.jsonl").read_bytes()
     code, _, err = run_cli(capsys, "resume", "runs/cli")
-    assert code == 2 and "already finished" in err
+    assert code == 2 and "already ended (finished)" in err
     assert (tmp_path / "runs" / "cli" / "metrics.jsonl").read_bytes() == before
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import trainlab
 from trainlab.config import load_config
-from trainlab.trainer import check_names
+from trainlab.build import check_config
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
 
@@ -17,7 +17,7 @@ def test_there_is_a_recipe_per_topic():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_recipe_is_valid(path):
-    check_names(load_config(path))
+    check_config(load_config(path))
 
 
 @pytest.mark.parametrize("name", ["mlp-digits", "optim-custom-chain", "lr-step-decay"])

@@ -18,11 +18,12 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import TrainlabError
+from .values import load_yaml, split_pair
 
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_miou")  # what `monitor` can watch
 OpSpec = Union[str, dict[str, Any]]
 
 
@@ -34,6 +35,8 @@ class Config(BaseModel):
     # --- run ---
     name: str | None = None  # run folder name under runs_dir; default "<model>-<dataset>-<time>"
     runs_dir: str = "runs"  # where run folders go (relative to the working directory)
+    group: str | None = None  # runs of one experiment go to runs_dir/<group>/<name> (may be nested: a/b)
+    tags: list[str] = []  # free labels, recorded in summary.json and filterable in `trainlab runs`
     seed: int = 0  # seeds weights, data order, dropout and augmentation
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda when available
     threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch's default (all cores)
@@ -59,6 +62,7 @@ class Config(BaseModel):
     activation: str | None = None  # None = the model's default; see `trainlab list activations`
     norm: str | None = None  # None = the model's default; none | batch | layer | group
     dropout: float | None = Field(None, ge=0, lt=1)  # drop probability; None = the model's default
+    dropout_mode: Literal["inverted", "classic"] = "inverted"  # inverted: scale by 1/(1-p) in training; classic: by (1-p) at test
     init: str = "default"  # weight initialization; see `trainlab list inits`
     init_from: str | None = None  # a run folder: start from its best weights, new head if classes differ
     freeze: str | None = None  # freeze top-level layers up to and including this one (batch-norm statistics too)
@@ -74,7 +78,7 @@ class Config(BaseModel):
     optimizer: str | list[OpSpec] = "momentum"  # a recipe name or a chain of links (see `trainlab list transforms`)
     optimizer_options: dict[str, Any] = {}  # recipe hyperparameters, e.g. {momentum: 0.9} or {betas: [0.9, 0.999]}
     lr: float = Field(0.05, gt=0)  # base learning rate (peak for onecycle)
-    weight_decay: float = Field(0.0, ge=0)  # coupled L2 for sgd-family/adam, decoupled for adamw
+    weight_decay: float | None = Field(None, ge=0)  # coupled L2 for sgd-family/adam, decoupled for adamw; None = the recipe's default (adamw 0.01, else 0)
     clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm to this
     clip_value: float | None = Field(None, gt=0)  # clip each gradient entry to [-v, v]
     schedule: str = "constant"  # constant | step | exponential | inverse_time | cosine | onecycle | piecewise
@@ -86,10 +90,14 @@ class Config(BaseModel):
     batch_size: int = Field(128, gt=0)
     eval_batch_size: int = Field(1024, gt=0)
     eval_every: int = Field(0, ge=0)  # steps between evaluations; 0 = once per epoch
+    log_every: int = Field(0, ge=0)  # steps between rows of train metrics; 0 = at each evaluation
+    eval_at_start: bool = False  # also evaluate before the first step (initial loss near ln K)
     checkpoint_every: int = Field(0, ge=0)  # steps between checkpoints; 0 = at each evaluation
+    keep_checkpoints: int = Field(1, ge=1)  # newest checkpoints kept (weights + state pairs)
+    keep_every: int = Field(0, ge=0)  # also keep every checkpoint whose step is a multiple of this; 0 = none
     early_stopping: bool = False
     monitor: str = "val_loss"  # metric watched by early stopping and best-weights selection
-    patience: int = Field(5, ge=0)  # evaluations without improvement before stopping
+    patience: int = Field(5, ge=1)  # stop after this many evaluations in a row without improvement
     min_delta: float = Field(0.0, ge=0)  # smallest change that counts as an improvement
     diagnostics: bool = False  # per-layer activations, dead/saturated units, grad norms, update/weight ratios
     diagnostics_batch: int = Field(256, gt=0)  # fixed validation examples used for activation statistics
@@ -104,8 +112,8 @@ class Config(BaseModel):
     @field_validator("monitor")
     @classmethod
     def _monitor(cls, v: str) -> str:
-        if not (v.startswith("val_") or v.startswith("train_")):
-            raise ValueError("must name a metric such as val_loss, val_acc or train_loss")
+        if v not in METRICS:
+            raise ValueError(f"must be one of {', '.join(METRICS)}")
         return v
 
     def resolved(self) -> dict[str, Any]:
@@ -139,8 +147,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise TrainlabError(f"config file {str(p)!r} not found; pass a YAML file such as configs/default.yaml")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
+        data = load_yaml(p.read_text())
+    except Exception as e:  # yaml.YAMLError, or bytes that are not text
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise TrainlabError(f"config file {str(p)!r} is not valid YAML{where}; fix the syntax") from None
@@ -152,31 +160,23 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `key=value` strings; values are parsed as YAML (numbers, bools, lists).
+    """Apply `key=value` strings; values are parsed by `trainlab.values` (numbers, 1e-8, bools, lists).
 
     Dotted keys reach into dict fields: `optimizer_options.momentum=0.95`.
     """
     out = dict(values)
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise TrainlabError(f"--set {item!r}: expected key=value, e.g. --set lr=0.01")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
+        key, value = split_pair(item, "--set")
         head, _, rest = key.partition(".")
         if head not in Config.model_fields:
             close = difflib.get_close_matches(head, list(Config.model_fields), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TrainlabError(f"--set {item!r}: unknown key {head!r}{hint}")
         if rest:
-            sub = dict(out.get(head) or {})
+            sub = out.get(head) or {}
             if not isinstance(sub, dict):
                 raise TrainlabError(f"--set {item!r}: {head!r} is not a mapping, set it without a dot")
-            sub[rest] = value
-            out[head] = sub
+            out[head] = {**sub, rest: value}
         else:
             out[head] = value
     return out

@@ -1,130 +1,67 @@
-"""Run folders: the record of a run on disk, and safe checkpoints.
+"""Run folders: the record of a run on disk, its checkpoints, and tables of many runs.
 
-    runs/<name>/
+    runs/[<group>/]<name>/
       config.yaml       resolved config, every default written out
       env.json          versions, git hash, seed, threads, device
-      metrics.jsonl     one row per evaluation (metrics.csv holds the same rows)
+      metrics.jsonl     one row per log or evaluation (metrics.csv holds the same rows)
       diagnostics.jsonl per-layer statistics (when diagnostics: true)
       checkpoints/      ckpt-<step>.safetensors (weights) + ckpt-<step>.pt (optimizer, RNG, loop state)
                         latest.json -> the newest complete pair; best.safetensors; preprocess.safetensors
-      summary.json      final state: status, best epoch, metrics, test metrics
+      summary.json      status, the arm hash, best epoch, metrics, test metrics
       plots/*.png, report.html
 
-Every file is written atomically (temporary file, fsync, rename), so a run killed at any
-moment leaves either the old or the new version, never half of one. Checkpoint state is
-read with `torch.load(weights_only=True)`: nothing is unpickled.
+Runs of one experiment share a `group` (a folder, may be nested: `compare-x/dropout`), and
+every run records the hash of the settings that define its arm (everything but seed, name,
+runs_dir, group and tags), so "same arm, another seed" needs no config diff. Every file is
+written atomically (see `trainlab.files`).
+
+    >>> rows = trainlab.load_runs("runs", group="sweep", status="finished")   # doctest: +SKIP
 """
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
-import os
 import re
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 import yaml
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from .errors import TrainlabError
+from .files import (MetricsLog, environment, load_state, load_tensors, read_jsonl, save_state,  # noqa: F401
+                    save_tensors, write_bytes, write_json, write_text)
 
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
+NOT_ARM = ("seed", "name", "runs_dir", "group", "tags")  # keys that never change what an arm is
 
 
-# ---------------------------------------------------------------- atomic writes
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def arm_hash(resolved: dict[str, Any]) -> str:
+    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags.
+
+    >>> arm_hash({"lr": 0.1, "seed": 0}) == arm_hash({"lr": 0.1, "seed": 7})
+    True
+    """
+    arm = {k: v for k, v in resolved.items() if k not in NOT_ARM}
+    return hashlib.sha256(json.dumps(arm, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    _atomic(Path(path), lambda f: f.write(data))
+def _safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=-]+", "-", part).strip("-.") or "run"
 
 
-def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode())
-
-
-def write_json(path: Path, obj: Any) -> None:
-    write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, torch.Tensor):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serializable: {type(o).__name__}")
-
-
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """safetensors, atomically: contiguous CPU copies, shared storage broken."""
-    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(flat, tmp, metadata=metadata)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise TrainlabError(f"checkpoint {str(path)!r} not found; pass a run folder that holds checkpoints/")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise TrainlabError(f"checkpoint {str(path)!r} is corrupt or not safetensors ({str(e).splitlines()[0][:80]}); "
-                            "re-run training or pick another checkpoint") from None
-
-
-def save_state(path: Path, state: dict[str, Any]) -> None:
-    """Optimizer/RNG/loop state: tensors, numbers, strings, lists and dicts only (weights_only-loadable)."""
-    import io
-
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    write_bytes(Path(path), buf.getvalue())
-
-
-def load_state(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise TrainlabError(f"checkpoint state {str(path)!r} not found; the run has no complete checkpoint")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several kinds for corrupt or unsafe files
-        raise TrainlabError(f"checkpoint state {str(path)!r} is corrupt or unsafe to load "
-                            f"({type(e).__name__}); re-run training from an earlier checkpoint") from None
-
-
-# ---------------------------------------------------------------- run folders
-def new_run_dir(runs_dir: str | Path, name: str) -> Path:
-    """Create a fresh folder; an existing name is never reused (suffix -2, -3, ...)."""
+def new_run_dir(runs_dir: str | Path, name: str, group: str | None = None) -> Path:
+    """Create a fresh folder `runs_dir/[group/]name`; an existing name is never reused (suffix -2, -3, ...)."""
     root = Path(runs_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+    if group:
+        root = root.joinpath(*(_safe(p) for p in str(group).split("/") if p.strip()))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TrainlabError(f"runs folder {str(root)!r} cannot be created ({e.strerror}); "
+                            "set runs_dir to a writable folder") from None
+    base = _safe(name)
     for i in range(1, 10_000):
         cand = root / (base if i == 1 else f"{base}-{i}")
         try:
@@ -132,7 +69,52 @@ def new_run_dir(runs_dir: str | Path, name: str) -> Path:
             return cand
         except FileExistsError:
             continue
+        except OSError as e:
+            raise TrainlabError(f"run folder {str(cand)!r} cannot be created ({e.strerror}); "
+                                "set runs_dir to a writable folder") from None
     raise TrainlabError(f"too many runs named {base!r} in {str(root)!r}; choose another name")
+
+
+class Checkpoints:
+    """The checkpoints/ folder: pairs of weights (safetensors) and state (weights_only torch file),
+    switched in by latest.json, and retention: the newest `keep` pairs, plus every pair whose
+    step is a multiple of `keep_every` (0 = none) for snapshot ensembles and weight averaging."""
+
+    def __init__(self, folder: Path, keep: int = 1, keep_every: int = 0):
+        self.dir, self.keep, self.keep_every = Path(folder), keep, keep_every
+
+    def save(self, step: int, weights: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        name = f"ckpt-{step:08d}"
+        save_tensors(self.dir / f"{name}.safetensors", weights, {"step": str(step)})
+        save_state(self.dir / f"{name}.pt", state)
+        write_json(self.dir / "latest.json", {"step": step})  # the switch: both files are complete
+        steps = self.steps()
+        keep = set(steps[-self.keep:]) | {s for s in steps if self.keep_every and s % self.keep_every == 0}
+        for s in steps:
+            if s not in keep and s != step:
+                for suffix in (".safetensors", ".pt"):
+                    (self.dir / f"ckpt-{s:08d}{suffix}").unlink(missing_ok=True)
+
+    def steps(self) -> list[int]:
+        """Steps of the complete pairs on disk, oldest first."""
+        if not self.dir.is_dir():
+            return []
+        found = (CKPT_RE.match(p.name) for p in self.dir.iterdir())
+        return sorted(int(m.group(1)) for m in found if m and (self.dir / f"ckpt-{m.group(1)}.pt").is_file())
+
+    def paths(self, step: int) -> tuple[Path, Path]:
+        return self.dir / f"ckpt-{step:08d}.safetensors", self.dir / f"ckpt-{step:08d}.pt"
+
+    def latest(self, run_path: Path) -> tuple[Path, Path]:
+        ptr = self.dir / "latest.json"
+        if not ptr.is_file():
+            raise TrainlabError(f"run {str(run_path)!r} has no checkpoint yet (checkpoints/latest.json missing); "
+                                "start it again with `trainlab train`")
+        try:
+            step = int(json.loads(ptr.read_text())["step"])
+        except (ValueError, KeyError, TypeError):
+            raise TrainlabError(f"{str(ptr)!r} is corrupt; remove it to fall back to training from scratch") from None
+        return self.paths(step)
 
 
 @dataclass
@@ -151,7 +133,9 @@ class Run:
 
     @property
     def config(self) -> dict[str, Any]:
-        return yaml.safe_load((self.path / "config.yaml").read_text())
+        from .values import load_yaml
+
+        return load_yaml((self.path / "config.yaml").read_text())
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -176,6 +160,10 @@ class Run:
         return self.path / "checkpoints"
 
     @property
+    def checkpoints(self) -> Checkpoints:
+        return Checkpoints(self.ckpt_dir)
+
+    @property
     def report(self) -> Path:
         return self.path / "report.html"
 
@@ -187,21 +175,13 @@ class Run:
 
     def latest_checkpoint(self) -> tuple[Path, Path]:
         """(weights, state) of the newest complete checkpoint."""
-        ptr = self.ckpt_dir / "latest.json"
-        if not ptr.is_file():
-            raise TrainlabError(f"run {str(self.path)!r} has no checkpoint yet (checkpoints/latest.json missing); "
-                                "start it again with `trainlab train`")
-        try:
-            step = int(json.loads(ptr.read_text())["step"])
-        except (ValueError, KeyError, TypeError):
-            raise TrainlabError(f"{str(ptr)!r} is corrupt; remove it to fall back to training from scratch") from None
-        return self.ckpt_dir / f"ckpt-{step:08d}.safetensors", self.ckpt_dir / f"ckpt-{step:08d}.pt"
+        return self.checkpoints.latest(self.path)
 
     def load_model(self, device: str = "cpu", weights: str = "best"):
         """Rebuild the model from config.yaml and load its best (or last) weights; eval mode."""
-        from .trainer import build_model_for_run
+        from .saved import load_saved
 
-        return build_model_for_run(self, device=device, weights=weights)
+        return load_saved(self, device=device, weights=weights).model
 
 
 def load_run(path: str | Path) -> Run:
@@ -215,88 +195,17 @@ def load_run(path: str | Path) -> Run:
 
 
 def iter_runs(runs_dir: str | Path) -> Iterator[Run]:
+    """Every run folder below `runs_dir` (group folders are walked), oldest first."""
     root = Path(runs_dir)
     if not root.is_dir():
         return
-    for p in sorted(root.iterdir(), key=lambda q: q.stat().st_mtime):
-        if (p / "config.yaml").is_file():
-            yield Run(p)
-
-
-# ---------------------------------------------------------------- metrics files
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not Path(path).is_file():
-        return []
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        line = line.strip()
-        if line:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a torn last line after a crash: keep what came before
-    return rows
-
-
-class MetricsLog:
-    """metrics.jsonl and metrics.csv, rewritten whole at each evaluation (a few KB): the
-    files always match the rows up to the last checkpoint, so a resumed run appends cleanly."""
-
-    def __init__(self, run_dir: Path, name: str = "metrics", rows: list[dict[str, Any]] | None = None):
-        self.jsonl = run_dir / f"{name}.jsonl"
-        self.csv = run_dir / f"{name}.csv" if name == "metrics" else None
-        self.rows: list[dict[str, Any]] = list(rows or [])
-
-    def append(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        self.flush()
-
-    def truncate(self, n: int) -> None:
-        self.rows = self.rows[:n]
-        self.flush()
-
-    def flush(self) -> None:
-        write_text(self.jsonl, "".join(json.dumps(r, default=_json_default) + "\n" for r in self.rows))
-        if self.csv is not None:
-            cols: list[str] = []
-            for r in self.rows:
-                cols += [k for k in r if k not in cols and not isinstance(r[k], (dict, list))]
-            import io
-
-            buf = io.StringIO()
-            w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(self.rows)
-            write_text(self.csv, buf.getvalue())
-
-
-def git_hash() -> str | None:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment(seed: int, device: str, threads: int) -> dict[str, Any]:
-    import platform
-    import sys
-
-    import numpy
-
-    return {
-        "trainlab": __import__("trainlab").__version__,
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "git": git_hash(),
-        "seed": seed,
-        "device": device,
-        "cuda": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
-        "threads": threads,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
+    if (root / "config.yaml").is_file():
+        yield Run(root)
+        return
+    found: list[Path] = []
+    stack = [root]
+    while stack:
+        for p in stack.pop().iterdir():
+            if p.is_dir() and not p.name.startswith("."):
+                (found.append(p) if (p / "config.yaml").is_file() else stack.append(p))
+    yield from (Run(p) for p in sorted(found, key=lambda q: (q.stat().st_mtime, str(q))))

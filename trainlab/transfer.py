@@ -3,7 +3,7 @@
 `finetune(parent, dataset=..., classes=..., freeze=..., lr_mult=...)` copies the parent's
 config (same model, model options, preprocessing, optimizer, ...), points `init_from` at
 the parent, sets the new data and the transfer knobs, and trains it with `trainlab.train`
-as a NEW run. The trainer does the work (`apply_transfer` in trainlab/trainer.py):
+as a NEW run. The trainer's setup calls `make_preprocessing` and `apply_transfer` below:
 
   * init_from: the parent's best weights and preprocessing statistics are loaded; the head is
     replaced by a fresh one when the dataset or the classes differ (kept for the same task);
@@ -24,15 +24,81 @@ describe how IT was made. Everything else is inherited; `overrides` (`key=value`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+from torch import nn
 
 from . import runs as rf
 from .config import Config, apply_overrides, make_config
 from .errors import TrainlabError
 
 # keys that describe the parent's own data and its own transfer; a child never inherits them
-NOT_INHERITED = ("name", "dataset_options", "classes", "train_per_class", "train_subset",
+NOT_INHERITED = ("name", "group", "tags", "dataset_options", "classes", "train_per_class", "train_subset",
                  "init_from", "freeze", "backbone_lr_mult")
+
+
+def make_preprocessing(cfg: Config, train_x: Callable[[], Any]):
+    """The config's preprocessing, fitted on the training split (`train_x()`), or for a fine-tuned
+    run its parent's fitted statistics, so the pretrained layers see inputs scaled as they were
+    trained on (a few labels give poor statistics)."""
+    from .data.preprocess import create_preprocessing
+
+    preprocess = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)
+    parent = rf.load_run(cfg.init_from) if cfg.init_from is not None else None
+    if parent is not None and parent.config.get("preprocessing") == cfg.preprocessing \
+            and parent.config.get("preprocessing_options", {}) == cfg.preprocessing_options:
+        preprocess.load_state_dict(rf.load_tensors(parent.ckpt_dir / "preprocess.safetensors"))
+    else:
+        preprocess.fit(train_x())
+    return preprocess
+
+
+def apply_transfer(cfg: Config, model: nn.Module) -> list[dict[str, Any]] | None:
+    """Start from a parent run's weights, freeze early layers, and group parameters for lr multipliers.
+
+    Frozen layers get requires_grad=False and stay in eval mode even when the model is put in
+    training mode, so their batch-norm running statistics do not drift on the new data.
+    Returns optimizer parameter groups, or None when nothing differs from plain training.
+    """
+    from .build import load_weights
+    from .models import layer_names
+
+    if cfg.init_from is not None:
+        parent = rf.load_run(cfg.init_from)
+        weights = parent.best_weights()
+        own = model.state_dict()
+        head_keys = [k for k in own if k.startswith("head.")]
+        body = {k: v for k, v in weights.items() if not k.startswith("head.")}
+        load_weights(model, {**body, **{k: own[k] for k in head_keys}}, str(parent.ckpt_dir / "best.safetensors"))
+        pc = parent.config
+        same_task = (pc.get("dataset") == cfg.dataset and pc.get("classes") == cfg.classes
+                     and all(k in weights and weights[k].shape == own[k].shape for k in head_keys))
+        if same_task:  # the same classes: the trained head still means something; otherwise a fresh one
+            model.load_state_dict({k: weights[k] for k in head_keys}, strict=False)
+    if cfg.freeze is not None:
+        names = layer_names(model)
+        if cfg.freeze not in names:
+            raise TrainlabError(f"freeze: {cfg.freeze!r} is not a top-level layer of {cfg.model!r}; "
+                                f"choose one of: {', '.join(names[:-1])}")
+        if cfg.freeze == names[-1]:
+            raise TrainlabError(f"freeze: {cfg.freeze!r} would freeze the head too; freeze an earlier layer")
+        for name in names[: names.index(cfg.freeze) + 1]:
+            freeze_module(getattr(model, name))
+    if cfg.backbone_lr_mult == 1.0:
+        return None
+    head = [p for n, p in model.named_parameters() if n.startswith("head.") and p.requires_grad]
+    body = [p for n, p in model.named_parameters() if not n.startswith("head.") and p.requires_grad]
+    return [{"params": body, "lr_mult": cfg.backbone_lr_mult}, {"params": head, "lr_mult": 1.0}]
+
+
+def freeze_module(m: nn.Module) -> None:
+    """requires_grad=False, and eval mode that `model.train()` cannot undo (frozen BN statistics)."""
+    import types
+
+    for p in m.parameters():
+        p.requires_grad_(False)
+    m.train = types.MethodType(lambda self, mode=True: nn.Module.train(self, False), m)  # always eval
+    m.train(False)
 
 
 def _parent(run: str | Path | rf.Run) -> rf.Run:

@@ -13,7 +13,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..trainer import evaluate
+    from ..saved import evaluate
 
     res = evaluate(args.run, split=args.split, device=args.device)
     extra = f"  mean IoU {res['miou']:.4f}" if "miou" in res else ""

@@ -49,7 +49,7 @@ def render(run: Run, images: list[Path]) -> str:
     head += [("epochs run", s.get("epochs_run")), ("training time (s)", s.get("train_time_s")),
              ("parameters", s.get("parameters"))]
     cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_miou", "lr", "grad_norm", "images_per_s"]
-    cols = [c for c in cols if rows and c in rows[-1]]
+    cols = [c for c in cols if any(c in r for r in rows)]
     metric_rows = "".join("<tr>" + "".join(f'<td class="num">{_fmt(r.get(c))}</td>' for c in cols) + "</tr>"
                           for r in rows)
     parts = [
@@ -61,7 +61,7 @@ def render(run: Run, images: list[Path]) -> str:
         "<div class='cols'><div><h2>Summary</h2>", _table(head), "</div>",
         "<div><h2>Environment</h2>", _table([(k, v) for k, v in env.items()]), "</div></div>",
         "<h2>Curves</h2>", *[_img(p, p.stem) for p in images],
-        "<h2>Metrics per evaluation</h2><table><tr>", "".join(f"<th>{c}</th>" for c in cols), "</tr>",
+        "<h2>Metrics per row</h2><table><tr>", "".join(f"<th>{c}</th>" for c in cols), "</tr>",
         metric_rows, "</table>",
         "<h2>Config (resolved)</h2>", _table([(k, v) for k, v in cfg.items()]),
         "</body></html>",

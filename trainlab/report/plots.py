@@ -27,21 +27,27 @@ def _col(rows: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([r.get(key, np.nan) if r.get(key) is not None else np.nan for r in rows], dtype=float)
 
 
+def _series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values) of the rows that have `key`: train rows (log_every) and validation rows
+    (eval_every, eval_at_start) come at different steps."""
+    have = [r for r in rows if r.get(key) is not None]
+    return _col(have, "epoch"), _col(have, key)
+
+
 def plot_curves(run: Run) -> list[Path]:
     """Loss and accuracy (train against validation), learning rate, gradient norm."""
     rows = run.metrics
     if not rows:
         return []
-    ep = _col(rows, "epoch")
     best = run.summary.get("best", {}).get("epoch")
     out = []
-    acc_keys = [k for k in ("acc", "miou") if f"val_{k}" in rows[-1]]
+    acc_keys = [k for k in ("acc", "miou") if any(f"val_{k}" in r for r in rows)]
     fig, axes = plt.subplots(1, 1 + len(acc_keys), figsize=(5.2 * (1 + len(acc_keys)), 3.8))
     axes = np.atleast_1d(axes)
     for ax, key in zip(axes, ["loss"] + acc_keys):
-        if f"train_{key}" in rows[-1]:
-            ax.plot(ep, _col(rows, f"train_{key}"), "-o", ms=3, c=TRAIN_C, label=f"train {key}")
-        ax.plot(ep, _col(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {key}")
+        if any(f"train_{key}" in r for r in rows):
+            ax.plot(*_series(rows, f"train_{key}"), "-o", ms=3, c=TRAIN_C, label=f"train {key}")
+        ax.plot(*_series(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {key}")
         if best is not None:
             ax.axvline(best, ls="--", c="gray", lw=1, label=f"best (epoch {best:g})")
         ax.set_xlabel("epoch")
@@ -54,9 +60,9 @@ def plot_curves(run: Run) -> list[Path]:
     out.append(_save(fig, run.path / "plots" / "curves.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.4))
-    axes[0].plot(ep, _col(rows, "lr"), "-o", ms=3, c="#2ca02c")
-    axes[0].set_title("learning rate (at each evaluation)")
-    axes[1].plot(ep, _col(rows, "grad_norm"), "-o", ms=3, c="#9467bd")
+    axes[0].plot(*_series(rows, "lr"), "-o", ms=3, c="#2ca02c")
+    axes[0].set_title("learning rate (at each row)")
+    axes[1].plot(*_series(rows, "grad_norm"), "-o", ms=3, c="#9467bd")
     axes[1].set_title("gradient norm (mean over the period, before clipping)")
     axes[1].set_yscale("log")
     for ax in axes:

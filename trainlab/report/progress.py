@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
@@ -42,7 +42,9 @@ class Progress:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
-    def update(self, step: int, loss: float, acc: float) -> None:
+    def update(self, step: int, metrics: Callable[[], dict[str, float]] | None = None) -> None:
+        """Advance to `step`; `metrics()` (running loss and acc) is read only when the bar redraws,
+        at most 10 times a second; None keeps the last values (on a GPU they come with each log row)."""
         if self._bar is None:
             return
         now = time.perf_counter()
@@ -50,8 +52,9 @@ class Progress:
             return
         self._last = now
         rate = (step - self._s0) / max(now - self._t0, 1e-9)
+        shown = metrics() if metrics is not None else {}
         self._bar.update(self._task, completed=step, epoch=min((step - 1) // self.spe + 1, self.total // self.spe),
-                         loss=loss, acc=acc, speed=f"{rate * self.batch_size:.0f}")
+                         speed=f"{rate * self.batch_size:.0f}", **shown)
 
     def log_eval(self, row: dict[str, Any], epochs: int) -> None:
         if self.quiet:
@@ -61,8 +64,11 @@ class Progress:
             if k in row:
                 parts.append(f"{k} {row[k]:.4f}")
         parts.append(f"lr {row['lr']:.3g}")
-        parts.append(f"{row['time']:.1f}s")
-        parts.append(f"{row['images_per_s']:.0f} img/s")
+        if "time" in row:
+            parts.append(f"{row['time']:.1f}s")
+            parts.append(f"{row['images_per_s']:.0f} img/s")
+        if self._bar is not None and "train_loss" in row:
+            self._bar.update(self._task, loss=row["train_loss"], acc=row["train_acc"])
         line = "  ".join(parts)
         if self._bar is not None:
             self._bar.console.print(line)

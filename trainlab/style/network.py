@@ -79,7 +79,7 @@ def load_style_net(run: str | Path | rf.Run | None = None, quiet: bool = False):
 
     Read-only use of someone's run: config keys this version no longer knows are ignored.
     """
-    from ..trainer import load_saved
+    from ..saved import load_saved
 
     r = default_style_run(quiet) if run is None else (run if isinstance(run, rf.Run) else rf.load_run(run))
     p = load_saved(r)

@@ -1,0 +1,303 @@
+"""Everything built from a config before the first step, and the checks that come first.
+
+`check_config` refuses bad names, bad hyperparameters and options that would silently do
+nothing, before any data loads. `build` then loads and selects the data, fits the
+preprocessing on the training split, builds the model (transfer learning applied) and the
+optimizer with its schedule, and returns them as `Parts`, with the config resolved to what
+will really run (the saved config is the truth).
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from . import runs as rf
+from .config import Config, make_config
+from .errors import TrainlabError
+
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_miou")
+
+
+@dataclass
+class Parts:
+    """Everything built from a config before the first step."""
+
+    cfg: Config
+    data: Any  # trainlab.data.datasets.Dataset
+    device: torch.device
+    model: nn.Module
+    preprocess: Any  # fitted Preprocessor
+    augment: Any  # Augmentation (may be empty)
+    penalty: Callable[[nn.Module], torch.Tensor] | None
+    optimizer: Any  # ChainOptimizer
+    lr_at: Callable[[float], float]  # epochs (float) -> lr
+    steps_per_epoch: int
+    segmentation: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def run_config(run: rf.Run) -> Config:
+    """A saved run's config; keys that later versions removed are dropped with a notice, not an error."""
+    import yaml
+
+    try:
+        values = run.config
+    except yaml.YAMLError:
+        raise TrainlabError(f"{str(run.path / 'config.yaml')!r} is not valid YAML; pass another run") from None
+    if not isinstance(values, dict):
+        raise TrainlabError(f"{str(run.path / 'config.yaml')!r} is not a mapping of key: value; pass another run")
+    gone = [k for k in values if k not in Config.model_fields]
+    if gone:
+        print(f"trainlab: ignoring keys no longer used in {run.path / 'config.yaml'}: {', '.join(gone)}")
+    return make_config({k: v for k, v in values.items() if k not in gone}, source=str(run.path / "config.yaml"))
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainlabError("device 'cuda' requested but no CUDA GPU is visible; use device: cpu or auto")
+    return torch.device(name)
+
+
+# ============================================================== checks before anything loads
+def check_config(cfg: Config) -> Config:
+    """Refuse unknown names, bad hyperparameters and options that would do nothing; return the
+    config resolved to what will run (weight_decay's recipe default, piecewise's first rate)."""
+    from .data.augment import build_augmentation
+    from .data.preprocess import PREPROCESSING
+    from .models import MODELS
+    from .nn.activations import ACTIVATIONS
+    from .nn.init import INITS
+    from .nn.layers import NORMS
+    from .optim.penalties import PENALTIES
+
+    MODELS.get(cfg.model)
+    PREPROCESSING.get(cfg.preprocessing)
+    INITS.get(cfg.init)
+    if cfg.activation is not None:
+        ACTIVATIONS.get(cfg.activation.split(":")[0])
+    if cfg.norm is not None:
+        NORMS.get(cfg.norm)
+    if cfg.penalty is not None:
+        PENALTIES.get(cfg.penalty)
+    if (cfg.penalty is None) != (cfg.penalty_strength == 0):
+        raise TrainlabError(f"penalty: {cfg.penalty} with penalty_strength: {cfg.penalty_strength} does nothing; "
+                            "set both (e.g. penalty: l2 and penalty_strength: 1e-4) or neither")
+    if cfg.monitor not in METRICS:
+        raise TrainlabError(f"monitor {cfg.monitor!r} is not a metric trainlab logs; choose one of: {', '.join(METRICS)}")
+    build_augmentation(cfg.augment)
+    cfg = resolve_optimizer(cfg)
+    probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
+    make_optimizer(cfg, probe, steps_per_epoch=1)
+    return cfg
+
+
+def resolve_optimizer(cfg: Config) -> Config:
+    """Refuse optimizer settings that would be ignored; fill weight_decay and piecewise's lr."""
+    from .optim.recipes import OPTIMIZERS
+
+    if isinstance(cfg.optimizer, list):  # a chain spelled out carries its own clipping and decay
+        ignored = [k for k in ("clip_norm", "clip_value", "weight_decay") if getattr(cfg, k)]
+        ignored += ["optimizer_options"] if cfg.optimizer_options else []
+        if ignored:
+            raise TrainlabError(f"{', '.join(ignored)} would be ignored: the optimizer is a chain of links; put "
+                                "clipping and decay in the chain (clip_by_global_norm, clip_by_value, add_l2, "
+                                "add_decayed_weights) and link options in the links")
+        own_lr = [link for link in cfg.optimizer if isinstance(link, dict) and "lr" in (link.get("scale_by_lr") or {})]
+        if own_lr and (cfg.schedule != "constant" or cfg.warmup_epochs or cfg.schedule_options):
+            raise TrainlabError("the chain's scale_by_lr gives its own lr, so schedule, schedule_options and "
+                                "warmup_epochs would be ignored; drop lr from scale_by_lr to use them")
+        return cfg.model_copy(update={"weight_decay": cfg.weight_decay or 0.0})
+    update: dict[str, Any] = {}
+    if "weight_decay" in cfg.optimizer_options:
+        raise TrainlabError("set weight_decay as a key of its own, not in optimizer_options")
+    if cfg.weight_decay is None:  # the recipe's own default (adamw: 0.01), written into the saved config
+        fn = OPTIMIZERS.get(cfg.optimizer)
+        param = inspect.signature(fn).parameters.get("weight_decay")
+        update["weight_decay"] = float(param.default) if param is not None else 0.0
+    if cfg.schedule == "piecewise":  # its rates are schedule_options.values; lr is the first of them
+        from .optim.schedules import SCHEDULES
+
+        values = cfg.schedule_options.get("values", inspect.signature(SCHEDULES.get("piecewise")).parameters["values"].default)
+        first = float(list(values)[0]) if list(values) else cfg.lr
+        if "lr" in cfg.model_fields_set and cfg.lr != first:
+            raise TrainlabError(f"schedule piecewise takes its rates from schedule_options.values ({list(values)}), "
+                                f"so lr: {cfg.lr} would be ignored; remove lr or set values")
+        update["lr"] = first
+    return cfg.model_copy(update=update) if update else cfg
+
+
+def make_schedule(cfg: Config) -> Callable[[float], float]:
+    """lr as a pure function of time in epochs, from `schedule`, `lr` and `schedule_options`."""
+    from .optim.schedules import SCHEDULES, create_schedule
+
+    hp = dict(cfg.schedule_options)
+    params = inspect.signature(SCHEDULES.get(cfg.schedule)).parameters
+    for key in ("lr0", "lr_max", "lr"):
+        if key in params and key not in hp:
+            hp[key] = cfg.lr
+            break
+    if "total" in params and "total" not in hp:
+        hp["total"] = cfg.epochs
+    if cfg.warmup_epochs > 0:
+        hp["warmup"] = cfg.warmup_epochs
+    return create_schedule(cfg.schedule, **hp)
+
+
+def make_optimizer(cfg: Config, params, steps_per_epoch: int):
+    from .optim.recipes import create_optimizer
+
+    sched = make_schedule(cfg)
+    spe = max(1, steps_per_epoch)
+
+    def lr_at_step(step: int) -> float:  # the optimizer counts steps; schedules speak epochs
+        return sched(step / spe)
+
+    if isinstance(cfg.optimizer, list):  # a chain spelled out: inject the schedule where no lr is given
+        chain = []
+        for link in cfg.optimizer:
+            if link == "scale_by_lr":
+                link = {"scale_by_lr": {"lr": lr_at_step}}
+            elif isinstance(link, dict) and "scale_by_lr" in link and "lr" not in (link["scale_by_lr"] or {}):
+                link = {"scale_by_lr": {**(link["scale_by_lr"] or {}), "lr": lr_at_step}}
+            chain.append(link)
+        return create_optimizer(chain, params), sched
+    hp: dict[str, Any] = dict(cfg.optimizer_options)
+    if cfg.weight_decay is not None:
+        hp["weight_decay"] = cfg.weight_decay
+    if cfg.clip_norm is not None:
+        hp["clip_norm"] = cfg.clip_norm
+    if cfg.clip_value is not None:
+        hp["clip_value"] = cfg.clip_value
+    return create_optimizer(cfg.optimizer, params, lr=lr_at_step, **hp), sched
+
+
+def make_model(cfg: Config, in_shape: tuple, num_classes: int) -> nn.Module:
+    from .models import create_model
+    from .nn.init import init_model
+
+    kw = dict(cfg.model_options)
+    for key in ("activation", "norm", "dropout"):
+        if getattr(cfg, key) is not None:
+            kw[key] = getattr(cfg, key)
+    model = create_model(cfg.model, in_shape=tuple(in_shape), num_classes=num_classes, **kw)
+    if cfg.init != "default":
+        init_model(model, cfg.init, nonlinearity=cfg.activation or "relu")
+    if cfg.dropout_mode != "inverted":
+        from .nn.layers import Dropout
+
+        drops = [m for m in model.modules() if isinstance(m, Dropout)]
+        if not drops:
+            raise TrainlabError(f"dropout_mode: {cfg.dropout_mode} does nothing: {cfg.model!r} has no dropout "
+                                "layer here; set dropout (e.g. 0.5) or remove dropout_mode")
+        for m in drops:
+            m.mode = cfg.dropout_mode
+    return model
+
+
+# ============================================================== data
+def load_data(cfg: Config):
+    from .data.datasets import load_dataset
+
+    return load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.data_seed, **cfg.dataset_options)
+
+
+def load_data_or_fallback(cfg: Config):
+    """Load `dataset`; if it cannot be had and `fallback_dataset` is set, say why and use that instead."""
+    try:
+        return load_data(cfg), cfg
+    except TrainlabError as e:
+        if not cfg.fallback_dataset or cfg.fallback_dataset == cfg.dataset:
+            raise
+        print(f"trainlab: {cfg.dataset} is not available here ({e}).\n"
+              f"trainlab: training on {cfg.fallback_dataset!r} instead (fallback_dataset).", flush=True)
+        cfg = cfg.model_copy(update={"dataset": cfg.fallback_dataset, "dataset_options": {}, "fallback_dataset": None})
+        return load_data(cfg), cfg
+
+
+def select(cfg: Config, data):
+    """The config's selection (classes, train_per_class, train_subset) applied to `data`."""
+    from .data.subset import subset
+
+    return subset(data, classes=cfg.classes, train_per_class=cfg.train_per_class, train_subset=cfg.train_subset,
+                  seed=cfg.data_seed, name=cfg.dataset)
+
+
+# ============================================================== build
+def build(cfg: Config, data=None) -> Parts:
+    """Check the config, load and select data, fit preprocessing, build model and optimizer."""
+    from .data.augment import build_augmentation, label_risk_warnings
+    from .data.datasets import to_float
+    from .optim.penalties import create_penalty
+    from .transfer import apply_transfer, make_preprocessing
+
+    cfg = check_config(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    if data is None:
+        data, cfg = load_data_or_fallback(cfg)
+    data = select(cfg, data)
+    segmentation = data.task == "segmentation"
+    if cfg.monitor == "val_miou" and not segmentation:
+        raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {data.task}: "
+                            "use val_loss or val_acc")
+    augment = build_augmentation(cfg.augment)
+    for line in label_risk_warnings(augment, cfg.dataset, data.classes):  # "think twice" (deck 000)
+        print(f"trainlab: {line}", file=sys.stderr, flush=True)
+    preprocess = make_preprocessing(cfg, lambda: to_float(data.train.x))
+
+    torch.manual_seed(cfg.seed)  # weights are the first draw from the seeded generator
+    model = make_model(cfg, data.input_shape, data.num_classes).to(device)
+    if cfg.channels_last and data.is_image:
+        model = model.to(memory_format=torch.channels_last)
+    check_fits(model, data, preprocess, device, cfg)
+
+    groups = apply_transfer(cfg, model)
+    steps_per_epoch = max(1, len(data.train.y) // cfg.batch_size)
+    params = groups if groups is not None else [p for p in model.parameters() if p.requires_grad]
+    optimizer, sched = make_optimizer(cfg, params, steps_per_epoch)
+    penalty = create_penalty(cfg.penalty, cfg.penalty_strength, beta=cfg.penalty_beta) if cfg.penalty else None
+    return Parts(cfg, data, device, model, preprocess, augment, penalty, optimizer,
+                 sched, steps_per_epoch, segmentation)
+
+
+def check_fits(model: nn.Module, data, preprocess, device, cfg: Config) -> None:
+    """One forward pass on two examples: a model that does not fit the data fails here, clearly."""
+    from .data.datasets import to_float
+
+    x = preprocess(to_float(data.train.x[:2]).to(device))
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except (RuntimeError, ValueError) as e:
+        raise TrainlabError(f"model {cfg.model!r} does not fit dataset {cfg.dataset!r} with input shape "
+                            f"{tuple(data.input_shape)} ({str(e).splitlines()[0][:120]}); pick a model made for "
+                            "this input, see `trainlab list models`") from None
+    finally:
+        model.train(was)
+    want = (2, data.num_classes) + (tuple(data.input_shape[1:]) if data.task == "segmentation" else ())
+    if tuple(out.shape) != want:
+        raise TrainlabError(f"model {cfg.model!r} outputs shape {tuple(out.shape[1:])} per example but dataset "
+                            f"{cfg.dataset!r} needs {want[1:]}; use a {'segmentation' if data.task == 'segmentation' else 'classification'} model")
+
+
+def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    own = model.state_dict()
+    missing = [k for k in own if k not in tensors]
+    wrong = [k for k in own if k in tensors and tuple(tensors[k].shape) != tuple(own[k].shape)]
+    if missing or wrong:
+        k = (wrong or missing)[0]
+        what = (f"shape {tuple(tensors[k].shape)} where the model has {tuple(own[k].shape)}" if wrong
+                else "no entry")
+        raise TrainlabError(f"checkpoint {source!r} does not fit the model: {k!r} has {what}; "
+                            "use the config the checkpoint was trained with")
+    model.load_state_dict({k: tensors[k] for k in own})

@@ -1,0 +1,181 @@
+"""Files of a run folder, written so that a kill at any moment leaves the old or the new
+version, never half of one: atomic writes (temporary file, fsync, rename), safetensors for
+weights, `torch.load(weights_only=True)` for state (nothing is unpickled), metrics logs.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import TrainlabError
+
+
+# ---------------------------------------------------------------- atomic writes
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    _atomic(Path(path), lambda f: f.write(data))
+
+
+def write_text(path: Path, text: str) -> None:
+    write_bytes(path, text.encode())
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """safetensors, atomically: contiguous CPU copies, shared storage broken."""
+    flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(flat, tmp, metadata=metadata)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise TrainlabError(f"checkpoint {str(path)!r} not found; pass a run folder that holds checkpoints/")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise TrainlabError(f"checkpoint {str(path)!r} is corrupt or not safetensors ({str(e).splitlines()[0][:80]}); "
+                            "re-run training or pick another checkpoint") from None
+
+
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """Optimizer/RNG/loop state: tensors, numbers, strings, lists and dicts only (weights_only-loadable)."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    write_bytes(Path(path), buf.getvalue())
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise TrainlabError(f"checkpoint state {str(path)!r} not found; the run has no complete checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several kinds for corrupt or unsafe files
+        raise TrainlabError(f"checkpoint state {str(path)!r} is corrupt or unsafe to load "
+                            f"({type(e).__name__}); re-run training from an earlier checkpoint") from None
+
+
+# ---------------------------------------------------------------- metrics files
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not Path(path).is_file():
+        return []
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a torn last line after a crash: keep what came before
+    return rows
+
+
+class MetricsLog:
+    """metrics.jsonl and metrics.csv, rewritten whole at each evaluation (a few KB): the
+    files always match the rows up to the last checkpoint, so a resumed run appends cleanly."""
+
+    def __init__(self, run_dir: Path, name: str = "metrics", rows: list[dict[str, Any]] | None = None):
+        self.jsonl = run_dir / f"{name}.jsonl"
+        self.csv = run_dir / f"{name}.csv" if name == "metrics" else None
+        self.rows: list[dict[str, Any]] = list(rows or [])
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        self.flush()
+
+    def truncate(self, n: int) -> None:
+        self.rows = self.rows[:n]
+        self.flush()
+
+    def flush(self) -> None:
+        write_text(self.jsonl, "".join(json.dumps(r, default=_json_default) + "\n" for r in self.rows))
+        if self.csv is not None:
+            cols: list[str] = []
+            for r in self.rows:
+                cols += [k for k in r if k not in cols and not isinstance(r[k], (dict, list))]
+            import io
+
+            buf = io.StringIO()
+            w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(self.rows)
+            write_text(self.csv, buf.getvalue())
+
+
+def git_hash() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment(seed: int, device: str, threads: int) -> dict[str, Any]:
+    import platform
+    import sys
+
+    import numpy
+
+    return {
+        "trainlab": __import__("trainlab").__version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "git": git_hash(),
+        "seed": seed,
+        "device": device,
+        "cuda": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
+        "threads": threads,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }

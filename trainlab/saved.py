@@ -1,0 +1,80 @@
+"""A saved run, reopened: for inference (`load_saved`), scoring (`evaluate`) and its report
+(`write_run_report`), all from the run folder's files.
+
+    >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import runs as rf
+from .build import Parts, load_weights, make_model, resolve_device, run_config, select
+from .errors import TrainlabError
+
+
+def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts:
+    """A saved run, rebuilt for inference: config, its selected data, its fitted preprocessing,
+    the model with its best (or last) weights in eval mode. No optimizer."""
+    from .build import load_data
+    from .data.preprocess import create_preprocessing
+
+    cfg = run_config(run).model_copy(update={"device": device})
+    dev = resolve_device(cfg.device)
+    data = select(cfg, load_data(cfg))
+    pre = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)
+    pre.load_state_dict(rf.load_tensors(run.ckpt_dir / "preprocess.safetensors"))
+    torch.manual_seed(cfg.seed)
+    model = make_model(cfg, data.input_shape, data.num_classes)
+    tensors = run.best_weights() if weights == "best" else rf.load_tensors(run.latest_checkpoint()[0])
+    load_weights(model, tensors, str(run.ckpt_dir))
+    model.to(dev).eval()
+    return Parts(cfg, data, dev, model, pre, None, None, None, lambda t: cfg.lr, 1, data.task == "segmentation")
+
+
+def evaluate(run_path: str | Path, split: str = "test", device: str = "auto") -> dict[str, Any]:
+    """Score a saved run's best weights on a split; writes plots/confusion_<split>.png.
+
+    >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
+    """
+    from .evaluation import evaluate_split
+    from .report.plots import plot_confusion
+
+    run = rf.load_run(run_path)
+    if split not in ("train", "val", "test"):
+        raise TrainlabError(f"split {split!r} is not one of train, val, test")
+    p = load_saved(run, device)
+    s = getattr(p.data, split)
+    res = evaluate_split(p, s.x, s.y, collect=True)
+    out = run.path / "plots" / f"confusion_{split}.png"
+    plot_confusion(res["confusion"], p.data.classes, out, title=f"{run.name}: {split} (acc {res['acc']:.4f})")
+    res["confusion_png"] = str(out)
+    return res
+
+
+def write_run_report(run: rf.Run, parts: Parts | None = None) -> Path:
+    """Every plot of a run and its report.html, from the run folder. A segmentation run also gets
+    predicted masks, from `parts` when the caller has the model at hand, else reloaded."""
+    from .report import write_report
+
+    if run.config.get("model") in ("fcn", "unet") or (parts is not None and parts.segmentation):
+        if (run.ckpt_dir / "best.safetensors").is_file() or (run.ckpt_dir / "latest.json").is_file():
+            plot_predicted_masks(parts or load_saved(run), run.path / "plots" / "masks.png")
+    return write_report(run)
+
+
+@torch.no_grad()
+def plot_predicted_masks(p: Parts, path: Path, n: int = 8) -> None:
+    from .data.datasets import to_float
+    from .report.plots import plot_masks
+
+    if not p.segmentation:
+        return
+    x = to_float(p.data.val.x[:n])
+    was = p.model.training
+    p.model.eval()
+    pred = p.model(p.preprocess(x.to(p.device))).argmax(1).cpu()
+    p.model.train(was)
+    plot_masks(x, p.data.val.y[:n], pred, p.data.num_classes, path)
