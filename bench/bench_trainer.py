@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -23,8 +22,7 @@ import torch.nn.functional as F
 import trainlab
 from trainlab.config import load_config
 from trainlab.data.datasets import Dataset, Split, to_float
-from trainlab.trainer import build, fit
-from trainlab import runs as rf
+from trainlab.build import build
 
 
 def synthetic(n: int, shape=(1, 28, 28), k: int = 10) -> Dataset:
@@ -56,14 +54,12 @@ def plain_loop(parts, steps: int) -> float:
 
 
 def trainer_loop(cfg, data, steps: int) -> float:
-    parts = build(cfg, data=data)
+    """trainlab.train as users call it (run folder, checkpoint, metrics; no report)."""
     with tempfile.TemporaryDirectory() as d:
-        run_dir = rf.new_run_dir(d, "bench")
-        rf.write_text(run_dir / "config.yaml", "{}")
-        run = fit(parts, rf.Run(run_dir), resume_state=None, quiet=True)
+        run = trainlab.train(cfg.model_copy(update={"runs_dir": d}), data=data, quiet=True, report=False)
         rows = run.metrics
     # the trainer times its training steps apart from evaluation: time per step from its own clock
-    return rows[-1]["time"] / rows[-1]["step"], parts
+    return rows[-1]["time"] / rows[-1]["step"]
 
 
 def overhead(model: str, steps: int, reps: int) -> None:
@@ -73,7 +69,7 @@ def overhead(model: str, steps: int, reps: int) -> None:
                              "dataset=synthetic", "threads=0", "eval_batch_size=256"])
     ratios = []
     for r in range(reps):
-        t_trainer, parts = trainer_loop(cfg, data, steps)
+        t_trainer = trainer_loop(cfg, data, steps)
         parts2 = build(cfg, data=data)
         t_plain = plain_loop(parts2, steps)
         ratios.append(t_trainer / t_plain)

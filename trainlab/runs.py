@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-import yaml
 
 from .errors import TrainlabError
 from .files import (MetricsLog, environment, load_state, load_tensors, read_jsonl, save_state,  # noqa: F401

@@ -1,36 +1,65 @@
-"""List the runs in a folder as a table."""
+"""List the runs in a folder (group folders included) as a table, with filters and sorting.
+
+    trainlab runs                                  # every run under runs/
+    trainlab runs --group compare-dropout --status finished --sort val_acc
+    trainlab runs --where dropout=0.5 --where optimizer=adam
+"""
 from __future__ import annotations
 
+import argparse
+
 NAME = "runs"
-HELP = "list runs (status, model, dataset, best validation and test scores)"
+HELP = "list runs (status, model, dataset, epochs, best validation and test scores, time)"
 ORDER = 4
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--dir", default="runs", help="runs folder (default: runs)")
+    p.add_argument("path", nargs="?", default=None, help="runs folder (default: runs)")
+    p.add_argument("--dir", default=None, help=argparse.SUPPRESS)  # the older spelling `--dir PATH` still works
+    p.add_argument("--group", help="only runs of this group (and the groups inside it)")
+    p.add_argument("--status", choices=["running", "finished", "early_stopped", "stopped", "diverged"],
+                   help="only runs with this status")
+    p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
+                   help="only runs whose config (or column) has this value, e.g. --where dropout=0.5 (repeatable)")
+    p.add_argument("--sort", metavar="COLUMN", help="sort by a column, best first for scores (e.g. val_acc)")
+    p.add_argument("--reverse", action="store_true", help="reverse the sort order")
 
 
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from ..runs import iter_runs
+    from ..runtable import fmt_epochs, fmt_score, fmt_time, select_runs
+    from ..values import parse_pairs
 
-    table = Table(title=f"runs in {args.dir}")
-    for c in ("run", "status", "model", "dataset", "epochs", "best val_acc", "test acc", "time (s)"):
-        table.add_column(c, justify="right" if c[0] in "ebt" and c != "run" else "left")
-    n = 0
-    for r in iter_runs(args.dir):
-        try:
-            cfg, s = r.config, r.summary
-        except Exception:  # a half-written or foreign folder: list it, don't crash the listing
-            table.add_row(r.name, "unreadable", "", "", "", "", "", "")
-            continue
-        best, test = s.get("best", {}), s.get("test", {})
-        fmt = lambda v: "" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))  # noqa: E731
-        table.add_row(r.name, s.get("status", "?"), str(cfg.get("model")), str(cfg.get("dataset")),
-                      fmt(s.get("epochs_run")), fmt(best.get("val_acc")), fmt(test.get("acc")),
-                      fmt(s.get("train_time_s")))
-        n += 1
-    Console().print(table if n else f"no runs in {args.dir}")
+    root = args.path or args.dir or "runs"
+    rows = select_runs(root, group=args.group, status=args.status,
+                       where=parse_pairs(args.where, "--where", "dropout=0.5"), sort=args.sort, reverse=args.reverse)
+    console = Console(highlight=False)
+    if not rows:
+        console.print(f"no runs in {root}" + (" match the filters" if args.group or args.status or args.where else ""))
+        return 0
+    seg = any("test_miou" in r for r in rows)
+    # model and dataset: a column only when they differ between the rows, else said once in the title
+    same = {k: {str(r.get(k)) for r in rows if r.get("status") != "unreadable"} for k in ("model", "dataset")}
+    shared = ", ".join(f"{k} {next(iter(v))}" for k, v in same.items() if len(v) == 1)
+    title = f"{len(rows)} runs in {root}" + (f" ({shared})" if shared else "")
+    table = Table(title=title + "\nval: best validation accuracy; test: test accuracy" + ("; IoU: test mean IoU" if seg else ""),
+                  title_justify="left", box=None, pad_edge=False, padding=(0, 1), header_style="bold")
+    varying = [k for k, v in same.items() if len(v) > 1]
+    scores = ["val_acc", "test_acc"] + (["test_miou"] if seg else [])
+    heads = ["run", "status", "ep", "val", "test"] + (["IoU"] if seg else []) + ["time"]
+    body = []
+    for r in rows:
+        cells = [r["run"], r.get("status", "?"), fmt_epochs(r.get("epochs"))]
+        cells += [fmt_score(r.get(k)) for k in scores] + [fmt_time(r.get("time_s"))]
+        body.append(cells + (["/".join(str(r.get(k) or "") for k in varying)] if varying else []))
+    for i, h in enumerate(heads):  # every column keeps its full width; only model/dataset may be shortened
+        width = max(len(h), *(len(c[i]) for c in body))
+        table.add_column(h, justify="left" if i < 2 else "right", no_wrap=True, min_width=width)
+    if varying:
+        table.add_column("/".join(varying), no_wrap=True, overflow="ellipsis")
+    for cells in body:
+        table.add_row(*cells)
+    console.print(table)
     return 0

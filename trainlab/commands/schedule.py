@@ -5,9 +5,8 @@
 """
 from __future__ import annotations
 
-import yaml
 
-from ..errors import TrainlabError, check
+from ..errors import check
 
 NAME = "schedule"
 HELP = "plot a learning-rate schedule (lr against step or epoch) to a PNG"
@@ -26,27 +25,10 @@ def add_arguments(p) -> None:
 
 
 def parse_sets(sets: list[str]) -> dict:
-    """["lr0=0.1", "boundaries=[30, 60]"] -> {"lr0": 0.1, "boundaries": [30, 60]} (YAML values)."""
-    hp = {}
-    for item in sets:
-        key, eq, value = item.partition("=")
-        check(bool(eq) and key.strip() != "", f"--set {item!r} must look like key=value, e.g. --set lr0=0.1")
-        try:
-            v = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise TrainlabError(f"--set {item!r}: cannot parse the value {value!r}; use a number or a list like [30, 60]") from None
-        hp[key.strip()] = _number(v)
-    return hp
+    """["lr0=0.1", "boundaries=[30, 60]"] -> {"lr0": 0.1, "boundaries": [30, 60]} (see trainlab.values)."""
+    from ..values import parse_pairs
 
-
-def _number(v):
-    """YAML 1.1 reads 1e-3 as a string; take it as the number it is meant to be."""
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return v
-    return v
+    return parse_pairs(sets, "--set", "lr0=0.1")
 
 
 def run(args) -> int:

@@ -6,8 +6,6 @@
 """
 from __future__ import annotations
 
-import yaml
-
 from ..errors import TrainlabError
 
 NAME = "summary"
@@ -29,17 +27,10 @@ def parse_input(text: str) -> tuple[int, ...]:
 
 
 def parse_options(items: list[str]) -> dict:
-    """['width=0.5', 'channels=[16,32]'] -> {'width': 0.5, 'channels': [16, 32]} (values parsed as YAML)."""
-    out = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise TrainlabError(f"--set {item!r}: expected key=value, e.g. --set width=0.5")
-        try:
-            out[key.strip()] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            out[key.strip()] = raw
-    return out
+    """['width=0.5', 'channels=[16,32]'] -> {'width': 0.5, 'channels': [16, 32]} (see trainlab.values)."""
+    from ..values import parse_pairs
+
+    return parse_pairs(items, "--set", "width=0.5")
 
 
 def add_arguments(p) -> None:
