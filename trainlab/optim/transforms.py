@@ -11,8 +11,12 @@ Conventions (kept for speed, all ops are torch._foreach_* over lists of tensors)
 - A state is a plain dict. Every list value in it is per-parameter, aligned with `params`;
   other values are scalars (e.g. the int `count`). Tensors in it are updated IN PLACE and
   the dict is returned; so `torch.save(state)` / `torch.load(weights_only=True)` just work.
-- Keys starting with "_" are transient hints from ChainOptimizer's fused fast path (e.g.
-  "_raw_norm": the gradient norm it already measured); a link pops them, they are never saved.
+- Keys starting with "_" are transient hints from ChainOptimizer; a link pops them, they are
+  never saved. "_raw_norm": the gradient norm it already measured. Hyperparameter overrides
+  for this one update, read from the optimizer's param_groups (where a torch LR scheduler may
+  have changed them): "_mu" (momentum), "_b1"/"_b2" (Adam's betas), "_wd" (weight decay),
+  "_lr_per_param" (lr). Each is one float, or a list with one float per parameter when the
+  parameter groups differ.
 - A link never writes into the `updates` it receives (they may be the raw gradients or
   another link's state); it returns new tensors, or its own state tensors when they are
   the update (momentum), which later links must then treat as read-only.
@@ -72,6 +76,37 @@ def _nonneg(what: str, x: float) -> None:
     check(isinstance(x, (int, float)) and x >= 0, f"{what}={x!r} must be >= 0")
 
 
+Scalars = float | list[float]  # one value for every tensor, or one per tensor
+
+
+def _add_scaled_(ys: list[Tensor], xs: list[Tensor], a: Scalars) -> None:
+    """ys += a * xs in place; `a` one float or one per tensor."""
+    if isinstance(a, list):
+        torch._foreach_add_(ys, torch._foreach_mul(xs, a))
+    else:
+        torch._foreach_add_(ys, xs, alpha=a)
+
+
+def _add_scaled(ys: list[Tensor], xs: list[Tensor], a: Scalars) -> list[Tensor]:
+    """ys + a * xs as new tensors; `a` one float or one per tensor."""
+    if isinstance(a, list):
+        return torch._foreach_add(ys, torch._foreach_mul(xs, a))
+    return torch._foreach_add(ys, xs, alpha=a)
+
+
+def _each(a: Scalars, f: Callable[[float], float]) -> Scalars:
+    """f applied to one float or to each of a per-tensor list."""
+    return [f(x) for x in a] if isinstance(a, list) else f(a)
+
+
+def _times(a: Scalars, b: Scalars, n: int) -> Scalars:
+    """a * b for floats or per-tensor lists of length n."""
+    if isinstance(a, list) or isinstance(b, list):
+        a, b = (x if isinstance(x, list) else [x] * n for x in (a, b))
+        return [x * y for x, y in zip(a, b)]
+    return a * b
+
+
 def _zeros(params: list[Tensor], fill: float = 0.0) -> list[Tensor]:
     return [torch.full_like(p, fill, memory_format=torch.preserve_format) for p in params]
 
@@ -105,16 +140,18 @@ def scale_by_momentum(mu: float = 0.9, nesterov: bool = False, ema: bool = False
         return {"momentum": _zeros(params)}
 
     def update(updates, state, params):
-        v, a = state["momentum"], (1.0 - mu) if ema else 1.0
+        m = state.pop("_mu", mu)  # this step's momentum (a torch scheduler may cycle it)
+        v, a = state["momentum"], _each(m, lambda x: 1.0 - x) if ema else 1.0
         l2 = state.pop("_l2", 0.0)  # hint: the incoming updates are g and we add l2 * p here, in place
-        torch._foreach_mul_(v, mu)
-        torch._foreach_add_(v, updates, alpha=a)
-        if l2:
-            torch._foreach_add_(v, params, alpha=a * l2)
+        has_l2 = any(l2) if isinstance(l2, list) else l2 != 0
+        torch._foreach_mul_(v, m)
+        _add_scaled_(v, updates, a)
+        if has_l2:
+            _add_scaled_(v, params, _times(a, l2, len(v)))
         if nesterov:  # look-ahead: g + mu v (torch's form)
-            out = torch._foreach_add(updates, v, alpha=mu)
-            if l2:
-                torch._foreach_add_(out, params, alpha=l2)
+            out = _add_scaled(updates, v, m)
+            if has_l2:
+                _add_scaled_(out, params, l2)
             return out, state
         return v, state  # read-only for later links
 
@@ -185,15 +222,26 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_co
     def ratio(updates, state, params):
         state["count"] = t = state["count"] + 1
         m, v = state["mu"], state["nu"]
-        torch._foreach_lerp_(m, updates, 1.0 - b1)  # m += (1-b1)(g - m)
-        torch._foreach_mul_(v, b2)
-        torch._foreach_addcmul_(v, updates, updates, value=1.0 - b2)
-        c1, c2 = (1.0 - b1**t, 1.0 - b2**t) if bias_correction else (1.0, 1.0)
+        # this step's betas (a torch scheduler may cycle b1); bias corrections use them, as torch does
+        c1, c2 = state.pop("_b1", b1), state.pop("_b2", b2)
+        torch._foreach_lerp_(m, updates, _each(c1, lambda b: 1.0 - b))  # m += (1-b1)(g - m)
+        torch._foreach_mul_(v, c2)
+        if isinstance(c2, list):
+            torch._foreach_addcmul_(v, updates, updates, [1.0 - b for b in c2])
+        else:
+            torch._foreach_addcmul_(v, updates, updates, value=1.0 - c2)
+        c1, c2 = (_each(c1, lambda b: 1.0 - b**t), _each(c2, lambda b: 1.0 - b**t)) if bias_correction else (1.0, 1.0)
         # m_hat / (sqrt(v_hat) + eps) = m / (c1 sqrt(v) / sqrt(c2) + c1 eps): folding the
         # corrections into the denominator saves a pass over m.
         denom = torch._foreach_sqrt(v)
-        torch._foreach_mul_(denom, c1 / math.sqrt(c2))
-        torch._foreach_add_(denom, c1 * eps)
+        if isinstance(c1, list) or isinstance(c2, list):
+            n = len(m)
+            c1s, c2s = (c if isinstance(c, list) else [c] * n for c in (c1, c2))
+            torch._foreach_mul_(denom, [a / math.sqrt(b) for a, b in zip(c1s, c2s)])
+            torch._foreach_add_(denom, [a * eps for a in c1s])
+        else:
+            torch._foreach_mul_(denom, c1 / math.sqrt(c2))
+            torch._foreach_add_(denom, c1 * eps)
         return m, denom, state  # m is state: read-only for the caller
 
     return GradientTransformation(init, _from_ratio(ratio), "scale_by_adam",
@@ -208,12 +256,16 @@ def _add_weights(name: str, weight_decay: float, exclude_1d: bool) -> GradientTr
         return {}
 
     def update(updates, state, params):
-        if weight_decay == 0:
+        wd = state.pop("_wd", weight_decay)  # this step's value, from the optimizer's param groups
+        if isinstance(wd, list):  # one per parameter (groups differ)
+            return [u + w * p if w and (p.ndim > 1 or not exclude_1d) else u
+                    for u, p, w in zip(updates, params, wd)], state
+        if wd == 0:
             return updates, state
         if not exclude_1d:
-            return torch._foreach_add(updates, params, alpha=weight_decay), state
+            return torch._foreach_add(updates, params, alpha=wd), state
         # biases and norm scales (ndim <= 1) are left undecayed
-        return [u + weight_decay * p if p.ndim > 1 else u for u, p in zip(updates, params)], state
+        return [u + wd * p if p.ndim > 1 else u for u, p in zip(updates, params)], state
 
     return GradientTransformation(init, update, name, dict(weight_decay=weight_decay, exclude_1d=exclude_1d))
 
