@@ -33,7 +33,7 @@ def check_kwargs(what: str, fn: Callable[..., Any], kw: dict[str, Any], skip: It
     Example:
         >>> check_kwargs("activation 'elu'", lambda alpha=1.0: None, {"alpah": 2})
         Traceback (most recent call last):
-        trainlab.errors.TrainlabError: unknown hyperparameter 'alpah' for activation 'elu'; accepted: alpha
+        trainlab.errors.TrainlabError: unknown hyperparameter 'alpah' for activation 'elu' (did you mean 'alpha'?); accepted: alpha
     """
     ok = accepted_kwargs(fn, skip)
     bad = [k for k in kw if k not in ok]
