@@ -94,6 +94,8 @@ def scaled(channels: int, width: float) -> int:
 def finish(model: nn.Module, activation: str) -> nn.Module:
     """He-initialize conv/linear weights for `activation` (zero biases, norms at 1/0).
 
+    This is every model's own initialization, what `init: default` keeps (see trainlab/nn/init.py).
+    `activation` may be a spec: "leaky_relu:negative_slope=0.1" uses the gain for slope 0.1.
     The head keeps torch's default Linear/Conv init, the same one `replace_head` gives a
     new head, so a fresh model and a re-headed one start their classifier alike.
     """

@@ -6,11 +6,20 @@ has fan_in = k*k*c, one output unit sees that many inputs):
   xavier_normal   2 / (n_in + n_out)        (Glorot & Bengio; uniform variant has the same variance)
   he_normal       gain^2 / n_fan, gain from the activation (relu: 2 / n_in)   (deck 003)
   orthogonal      gain * a (semi-)orthogonal matrix
+  torch           torch's own default for every layer: U(-1/sqrt(n_in), 1/sqrt(n_in)), Var = 1 / (3 n_in),
+                  biases too (kaiming_uniform with a = sqrt(5), what nn.Linear / nn.Conv2d do when built)
+  default         keep the model's own initialization. Every trainlab model initializes itself
+                  (models/common.py `finish`): He normal, Var = gain^2 / n_in with the gain of the
+                  model's activation (relu: 2 / n_in), on every conv and linear layer, zero biases,
+                  norms at weight 1 / bias 0, and torch's default on the classifier `head`.
+                  A module built with torch.nn directly keeps torch's default.
 The activation gain is applied by the schemes designed around it (He, orthogonal); Xavier and
-LeCun are the paper definitions (gain 1, derived for linear/tanh-like units).
+LeCun are the paper definitions (gain 1, derived for linear/tanh-like units). The nonlinearity
+may be an activation spec: "leaky_relu:negative_slope=0.1" gives the gain for slope 0.1.
 
     >>> from torch import nn
     >>> net = init_model(nn.Sequential(nn.Linear(10, 20), nn.ReLU()), "he_normal")
+    >>> net = init_model(nn.Linear(10, 20), "he_normal", nonlinearity="leaky_relu:negative_slope=0.1")
 """
 from __future__ import annotations
 
@@ -43,17 +52,41 @@ def _second_moment_gain(f) -> float:
     return float(1.0 / torch.sqrt(torch.sum(f(z) ** 2 * pdf) * (z[1] - z[0])))
 
 
+def _spec_param(name: str, kw: dict) -> float | None:
+    """The slope / alpha an activation spec sets, the number its gain depends on."""
+    keys = {"leaky_relu": ("negative_slope", "a"), "prelu": ("init",), "elu": ("alpha",)}.get(name, ())
+    return next((float(kw[k]) for k in keys if k in kw), None)
+
+
 def gain(nonlinearity: str, param: float | None = None) -> float:
     """Std multiplier for the activation that follows the layer.
 
-    torch.nn.init.calculate_gain where torch has one; leaky_relu/prelu use slope `param`
-    (0.01 / 0.25 by default); maxout is a max of linear pieces -> 1; elu/gelu/silu use the
-    second-moment gain above.
+    `nonlinearity` is a name or an activation spec ("leaky_relu:negative_slope=0.1"), checked
+    like the activation itself. torch.nn.init.calculate_gain where torch has one; leaky_relu
+    /prelu use their slope (the spec's negative_slope / init, or `param`; 0.01 / 0.25 by
+    default); maxout is a max of linear pieces -> 1; elu/gelu/silu use the second-moment
+    gain above. An explicit `param` wins over the spec's value.
 
     Example:
         >>> round(gain("relu") ** 2, 6)
         2.0
+        >>> gain("leaky_relu:negative_slope=0.1") == nn.init.calculate_gain("leaky_relu", 0.1)
+        True
     """
+    from .activations import ACTIVATIONS, check_activation, parse_activation
+
+    check(isinstance(nonlinearity, str) and nonlinearity.strip() != "",
+          f"init nonlinearity={nonlinearity!r} must be an activation name or spec, e.g. 'relu'")
+    if ":" in nonlinearity:
+        name, kw = parse_activation(nonlinearity)
+        if name in ACTIVATIONS:
+            check_activation(nonlinearity)  # unknown keys and bad values: one line naming the activation
+        else:
+            check(not kw, f"init nonlinearity {nonlinearity!r}: {name!r} takes no hyperparameters")
+        param = param if param is not None else _spec_param(name, kw)
+        if name == "gelu" and kw.get("approximate") == "tanh":
+            return _second_moment_gain(lambda z: torch.nn.functional.gelu(z, approximate="tanh"))
+        nonlinearity = name
     torch_names = ("linear", "identity", "sigmoid", "tanh", "relu", "selu", "conv1d", "conv2d", "conv3d")
     if nonlinearity in torch_names:
         return nn.init.calculate_gain(nonlinearity)
@@ -106,9 +139,19 @@ def orthogonal(w: torch.Tensor, gain: float = 1.0, mode: str = "fan_in") -> None
     nn.init.orthogonal_(w, gain)
 
 
-@INITS.register("default", description="leave torch's default initialization untouched")
+@INITS.register("torch", description="torch's default for every layer: U(-1/sqrt(n_in), 1/sqrt(n_in)), Var = 1 / (3 n_in); "
+                                      "biases U(-1/sqrt(n_in), 1/sqrt(n_in)) (each layer's reset_parameters)")
+def torch_default(w: torch.Tensor, gain: float = 1.0, mode: str = "fan_in") -> None:
+    # the weight part of torch's Linear/Conv reset_parameters; init_model calls the layers' own
+    # reset_parameters instead, so biases and other layers get torch's defaults too
+    nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+
+
+@INITS.register("default", description="keep the model's own init: trainlab models use He normal N(0, gain^2 / n_in) "
+                                       "(gain of the model's activation; relu: 2 / n_in) on convs and linears, zero "
+                                       "biases, torch's default on the head; plain torch modules keep torch's default")
 def default(w: torch.Tensor, gain: float = 1.0, mode: str = "fan_in") -> None:
-    pass
+    pass  # init_model returns the model untouched
 
 
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
@@ -117,10 +160,12 @@ NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 def init_model(model: nn.Module, name: str, nonlinearity: str = "relu", mode: str = "fan_in",
                param: float | None = None) -> nn.Module:
     """Initialize every Linear/Conv weight with scheme `name`, zero their biases, and set
-    normalization layers to weight 1, bias 0. `name="default"` changes nothing.
+    normalization layers to weight 1, bias 0. `name="default"` changes nothing (the model
+    keeps its own init); `name="torch"` resets every layer to torch's default.
 
-    `nonlinearity` (and its slope/alpha `param`) sets the gain; `mode` picks fan_in
-    (keeps forward variance) or fan_out (keeps backward variance). Returns `model`.
+    `nonlinearity` (an activation name or spec like "leaky_relu:negative_slope=0.1", or its
+    slope/alpha as `param`) sets the gain; `mode` picks fan_in (keeps forward variance) or
+    fan_out (keeps backward variance). Returns `model`.
 
     Example:
         >>> net = init_model(nn.Conv2d(3, 8, 3), "he_normal")   # Var[w] = 2 / (3*3*3)
@@ -129,6 +174,11 @@ def init_model(model: nn.Module, name: str, nonlinearity: str = "relu", mode: st
     check(mode in MODES, f"init mode={mode!r} must be one of: {', '.join(MODES)}")
     g = gain(nonlinearity, param)
     if name == "default":
+        return model
+    if name == "torch":
+        for m in model.modules():
+            if hasattr(m, "reset_parameters"):
+                m.reset_parameters()
         return model
     with torch.no_grad():
         for m in model.modules():
@@ -144,4 +194,4 @@ def init_model(model: nn.Module, name: str, nonlinearity: str = "relu", mode: st
     return model
 
 
-__all__ = ["INITS", "init_model", "gain", "fans"]
+__all__ = ["INITS", "init_model", "gain", "fans", "torch_default"]
