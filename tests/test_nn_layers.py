@@ -6,7 +6,10 @@ import torch
 from torch import nn
 
 from trainlab.errors import TrainlabError
-from trainlab.nn.layers import NORMS, DropPath, Dropout, SpatialDropout, create_dropout, create_norm, default_groups
+from trainlab.models import create_model
+from trainlab.nn.layers import (
+    NORMS, DropPath, Dropout, SpatialDropout, create_dropout, create_norm, default_groups, set_dropout_mode,
+)
 
 EPS = 1e-5
 
@@ -134,4 +137,48 @@ def test_create_dropout_kinds_and_zero():
 def test_bad_input(call, match):
     with pytest.raises(TrainlabError, match=match) as e:
         call()
+    assert "\n" not in str(e.value)
+
+
+# ---- set_dropout_mode on a whole model
+
+
+def dropout_outputs(model, x):
+    """(input, output) of every Dropout layer in a forward pass of `model`."""
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append((i[0].detach(), o.detach())))
+             for m in model.modules() if isinstance(m, Dropout)]
+    out = model(x)
+    for h in hooks:
+        h.remove()
+    return out, seen
+
+
+def test_set_dropout_mode_classic_scales_at_eval_time():
+    torch.manual_seed(0)
+    net = create_model("convnet", in_shape=(1, 8, 8), num_classes=3, channels=[4], hidden=16, dropout=P).eval()
+    x = torch.randn(5, 1, 8, 8)
+    inverted_out, inverted = dropout_outputs(net, x)
+    assert len(inverted) == 1 and torch.equal(inverted[0][1], inverted[0][0])  # inverted: eval is identity
+    assert set_dropout_mode(net, "classic") == 1
+    assert all(m.mode == "classic" for m in net.modules() if isinstance(m, Dropout))
+    classic_out, classic = dropout_outputs(net, x)
+    torch.testing.assert_close(classic[0][1], inverted[0][1] * (1 - P))  # the lecture's test-time scaling
+    assert not torch.allclose(classic_out, inverted_out)
+    net.train()  # classic training keeps survivors unscaled: each output is 0 or its input
+    _, [(inp, out)] = dropout_outputs(net, x)
+    assert torch.all((out == 0) | (out == inp)) and torch.any(out == 0)
+    assert set_dropout_mode(net, "inverted") == 1
+    _, [(inp, out)] = dropout_outputs(net, x)
+    kept = out != 0
+    torch.testing.assert_close(out[kept], inp[kept] / (1 - P))
+
+
+def test_set_dropout_mode_reaches_every_kind_and_counts():
+    net = nn.Sequential(Dropout(0.1), SpatialDropout(0.2), nn.Sequential(DropPath(0.3)), nn.Identity())
+    assert set_dropout_mode(net, "classic") == 3
+    assert [m.mode for m in net.modules() if isinstance(m, Dropout)] == ["classic"] * 3
+    assert set_dropout_mode(create_model("mlp", in_shape=(4,), num_classes=2, dropout=0.0), "classic") == 0
+    with pytest.raises(TrainlabError, match="dropout mode='scaled' must be one of: inverted, classic") as e:
+        set_dropout_mode(net, "scaled")
     assert "\n" not in str(e.value)

@@ -152,4 +152,23 @@ def create_dropout(p: float, kind: str = "standard", mode: str = "inverted") -> 
     return DROPOUT_KINDS[kind](p, mode=mode)
 
 
-__all__ = ["NORMS", "create_norm", "Dropout", "SpatialDropout", "DropPath", "create_dropout", "default_groups"]
+def set_dropout_mode(model: nn.Module, mode: str) -> int:
+    """Set `mode` ("inverted" or "classic") on every trainlab Dropout in `model` (standard,
+    spatial and path); returns how many there are, so a caller can refuse a mode that
+    would change nothing (0: the model has no dropout).
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 4), create_dropout(0.5))
+        >>> set_dropout_mode(net, "classic"), net[1].mode
+        (1, 'classic')
+    """
+    check(mode in MODES, f"dropout mode={mode!r} must be one of: {', '.join(MODES)} "
+                         "(inverted: train x*m/(1-p), eval x; classic: train x*m, eval x*(1-p))")
+    drops = [m for m in model.modules() if isinstance(m, Dropout)]
+    for m in drops:
+        m.mode = mode
+    return len(drops)
+
+
+__all__ = ["NORMS", "create_norm", "Dropout", "SpatialDropout", "DropPath", "create_dropout", "default_groups",
+           "set_dropout_mode", "MODES", "DROPOUT_KINDS"]
