@@ -1,51 +1,98 @@
-"""List the names registered for one kind, each with its formula or definition."""
+"""List the names registered for one kind, each with its formula or definition.
+
+`trainlab list` alone lists the kinds; `trainlab list KIND` (singular works too: `list model`)
+shows that kind's names and definitions.
+"""
 from __future__ import annotations
 
+import difflib
 import importlib
 
 from ..errors import TrainlabError
 
 NAME = "list"
-HELP = "list datasets, models, augmentations, activations, inits, optimizers, schedules, ..."
+HELP = "list the kinds, or one kind's names with their formulas: models, optimizers, dropouts, ..."
 ORDER = 50
 
-# kind -> (module, registry attribute). Each module owns its registry.
+# kind -> (module, registry attributes, what the kind is). Each module owns its registries;
+# a kind with two registries (dropouts: variants and modes) shows two tables.
 KINDS = {
-    "datasets": ("trainlab.data.datasets", "DATASETS"),
-    "preprocessing": ("trainlab.data.preprocess", "PREPROCESSING"),
-    "augmentations": ("trainlab.data.augment", "AUGMENTATIONS"),
-    "activations": ("trainlab.nn.activations", "ACTIVATIONS"),
-    "inits": ("trainlab.nn.init", "INITS"),
-    "norms": ("trainlab.nn.layers", "NORMS"),
-    "models": ("trainlab.models", "MODELS"),
-    "optimizers": ("trainlab.optim.recipes", "OPTIMIZERS"),
-    "transforms": ("trainlab.optim.transforms", "TRANSFORMS"),
-    "schedules": ("trainlab.optim.schedules", "SCHEDULES"),
-    "penalties": ("trainlab.optim.penalties", "PENALTIES"),
+    "datasets": ("trainlab.data.datasets", ("DATASETS",), "datasets to train on (dataset:)"),
+    "preprocessing": ("trainlab.data.preprocess", ("PREPROCESSING",),
+                      "input scaling fitted on the training split (preprocessing:)"),
+    "augmentations": ("trainlab.data.augment", ("AUGMENTATIONS",),
+                      "batched image augmentations (augment: ['name:p=0.5:magnitude=15'])"),
+    "models": ("trainlab.models", ("MODELS",), "network architectures (model:)"),
+    "activations": ("trainlab.nn.activations", ("ACTIVATIONS",),
+                    "activation functions (activation: 'leaky_relu:negative_slope=0.1')"),
+    "inits": ("trainlab.nn.init", ("INITS",), "weight initializations (init:)"),
+    "norms": ("trainlab.nn.layers", ("NORMS",), "normalization layers (norm:)"),
+    "dropouts": ("trainlab.nn.layers", ("DROPOUTS", "DROPOUT_MODES"),
+                 "dropout variants and scaling modes (dropout:, dropout_mode:)"),
+    "optimizers": ("trainlab.optim.recipes", ("OPTIMIZERS",), "optimizer recipes (optimizer:)"),
+    "transforms": ("trainlab.optim.transforms", ("TRANSFORMS",), "links of an optimizer chain (optimizer: [...])"),
+    "schedules": ("trainlab.optim.schedules", ("SCHEDULES",), "learning-rate schedules (schedule:)"),
+    "penalties": ("trainlab.optim.penalties", ("PENALTIES",), "weight penalties added to the loss (penalty:)"),
 }
 
 
-def registry(kind: str):
+def _singular(kind: str) -> str:
+    return kind[:-3] + "y" if kind.endswith("ies") else kind[:-1] if kind.endswith("s") else kind
+
+
+ALIASES = {_singular(k): k for k in KINDS if _singular(k) != k}  # `list model` = `list models`
+
+
+def kind_name(kind: str) -> str:
+    """The kind `kind` names (plural or singular), or a one-line TrainlabError."""
+    kind = ALIASES.get(kind, kind)
     if kind not in KINDS:
-        raise TrainlabError(f"unknown kind {kind!r} for `trainlab list`; choose one of: {', '.join(KINDS)}")
-    module, attr = KINDS[kind]
-    return getattr(importlib.import_module(module), attr)
+        close = difflib.get_close_matches(str(kind), list(KINDS) + list(ALIASES), n=1)
+        hint = f" (did you mean {ALIASES.get(close[0], close[0])!r}?)" if close else ""
+        raise TrainlabError(f"unknown kind {kind!r} for `trainlab list`{hint}; choose one of: {', '.join(KINDS)}")
+    return kind
+
+
+def registries(kind: str) -> list:
+    """The registries behind `kind` (one for most kinds; dropouts has variants and modes)."""
+    module, attrs, _ = KINDS[kind_name(kind)]
+    mod = importlib.import_module(module)
+    return [getattr(mod, a) for a in attrs]
+
+
+def registry(kind: str):
+    """The (first) registry behind `kind`."""
+    return registries(kind)[0]
 
 
 def add_arguments(p) -> None:
-    p.add_argument("kind", help=f"one of: {', '.join(KINDS)}")
+    p.add_argument("kind", nargs="?", help=f"one of: {', '.join(KINDS)} (none: list the kinds)")
+
+
+def list_kinds() -> int:
+    # plain lines, one per kind, so the list reads the same at any terminal width
+    width = max(map(len, KINDS))
+    print("trainlab list KIND, where KIND is one of:")
+    for kind, (_, _, what) in KINDS.items():
+        print(f"  {kind:<{width}}  {what}")
+    return 0
 
 
 def run(args) -> int:
+    if args.kind is None:
+        return list_kinds()
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    reg = registry(args.kind)
-    table = Table(title=f"{args.kind} ({len(reg)})", show_lines=False)
-    table.add_column("name", style="bold cyan", no_wrap=True)
-    table.add_column("definition")
-    for e in reg.entries():
-        table.add_row(e.name, escape(e.description))  # descriptions hold [ ] that rich would read as markup
-    Console().print(table)
+    kind = kind_name(args.kind)
+    console = Console()
+    for reg in registries(kind):
+        title = kind if len(KINDS[kind][1]) == 1 else f"{reg.kind}s"
+        table = Table(title=f"{title} ({len(reg)})", show_lines=False)
+        table.add_column("name", style="bold cyan", no_wrap=True)
+        table.add_column("definition")
+        for e in reg.entries():
+            table.add_row(e.name, escape(e.description))  # descriptions hold [ ] that rich would read as markup
+        console.print(table)
     return 0

@@ -136,6 +136,16 @@ class DropPath(Dropout):
 
 DROPOUT_KINDS = {"standard": Dropout, "spatial": SpatialDropout, "path": DropPath}
 
+# For `trainlab list dropouts`: the variants (noise shapes) and the scaling modes, with their formulas.
+# p is the DROP probability, m ~ Bernoulli(1 - p) the keep mask.
+DROPOUTS = Registry("dropout variant")
+DROPOUTS.register("standard", fn=Dropout, description="y = x * m, m ~ Bernoulli(1-p) per unit, p = drop probability; the lecture's dropout")
+DROPOUTS.register("spatial", fn=SpatialDropout,
+                  description="y = x * m, one m per (sample, channel) of (B, C, H, W): drops whole feature maps")
+DROPOUTS.register("path", fn=DropPath, description="y = x + m * branch(x), one m per sample: drops a residual "
+                                                   "branch (stochastic depth)")
+DROPOUT_MODES = Registry("dropout mode")
+
 
 def create_dropout(p: float, kind: str = "standard", mode: str = "inverted") -> nn.Module:
     """Dropout layer; p = 0 gives nn.Identity().
@@ -170,5 +180,11 @@ def set_dropout_mode(model: nn.Module, mode: str) -> int:
     return len(drops)
 
 
+DROPOUT_MODES.register("inverted", fn=lambda model: set_dropout_mode(model, "inverted"),
+                       description="train: x * m / (1-p); eval: x (torch's; no test-time cost)")
+DROPOUT_MODES.register("classic", fn=lambda model: set_dropout_mode(model, "classic"),
+                       description="train: x * m; eval: x * (1-p) (the lecture's test-time scaling by the keep probability)")
+
+
 __all__ = ["NORMS", "create_norm", "Dropout", "SpatialDropout", "DropPath", "create_dropout", "default_groups",
-           "set_dropout_mode", "MODES", "DROPOUT_KINDS"]
+           "set_dropout_mode", "MODES", "DROPOUT_KINDS", "DROPOUTS", "DROPOUT_MODES"]
