@@ -230,3 +230,22 @@ def test_torch_scheduler_state_round_trips_with_the_optimizer():
     sched.load_state_dict(ckpt["sched"])
     steps(STEPS - STEPS // 2)
     torch.testing.assert_close(flat(net), flat(full), rtol=1e-12, atol=1e-14)
+
+
+def test_ema_momentum_per_group_matches_the_lecture_equations():
+    """Per-group momentum and weight decay reach the EMA form too (no torch reference: hand-written)."""
+    lr, mus, wds = 0.1, (0.9, 0.5), (0.05, 0.0)
+    ours, _, _ = run(lambda g: create_optimizer("sgd", g, lr=lr, momentum=0.7, form="ema"),
+                     groups=lambda n: split_groups(n, momentum=mus, weight_decay=wds))
+    net = make_net()
+    groups = split_groups(net, momentum=mus, weight_decay=wds)
+    bufs = {}
+    for _ in range(STEPS):
+        net.zero_grad()
+        ((net(X) - Y) ** 2).mean().backward()
+        with torch.no_grad():
+            for g in groups:
+                for p in g["params"]:  # m = mu m + (1 - mu)(g + wd p); p -= lr m  (deck 003 with coupled L2)
+                    m = bufs[p] = g["momentum"] * bufs.get(p, 0) + (1 - g["momentum"]) * (p.grad + g["weight_decay"] * p)
+                    p -= lr * m
+    assert_same(ours, net)
