@@ -96,3 +96,12 @@ def test_train_warns_about_label_changing_augmentation(tmp_path, capsys):
     assert len(lines) == 1 and "vflip" in lines[0] and "6" in lines[0] and "9" in lines[0]
     trainlab.train(cfg(tmp_path, model="convnet", augment=["noise"]), quiet=True, report=False)
     assert "warning" not in capsys.readouterr().err
+
+
+def test_activation_options_reach_the_model_and_bad_ones_refuse(tmp_path):
+    run = trainlab.train(cfg(tmp_path, activation="leaky_relu:negative_slope=0.1"), quiet=True, report=False)
+    slopes = {m.negative_slope for m in run.load_model().modules() if isinstance(m, torch.nn.LeakyReLU)}
+    assert slopes == {0.1}
+    with pytest.raises(TrainlabError, match="leaky_relu"):
+        trainlab.train(cfg(tmp_path, **NO_DATA, activation="leaky_relu:slope=0.1"), quiet=True)
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # the refused config made no folder

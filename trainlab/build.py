@@ -72,7 +72,7 @@ def check_config(cfg: Config) -> Config:
     from .data.augment import build_augmentation
     from .data.preprocess import PREPROCESSING
     from .models import MODELS
-    from .nn.activations import ACTIVATIONS
+    from .nn.activations import check_activation
     from .nn.init import INITS
     from .nn.layers import NORMS
     from .optim.penalties import PENALTIES
@@ -81,7 +81,7 @@ def check_config(cfg: Config) -> Config:
     PREPROCESSING.get(cfg.preprocessing)
     INITS.get(cfg.init)
     if cfg.activation is not None:
-        ACTIVATIONS.get(cfg.activation.split(":")[0])
+        check_activation(cfg.activation)
     if cfg.norm is not None:
         NORMS.get(cfg.norm)
     if cfg.penalty is not None:
@@ -181,6 +181,7 @@ def make_optimizer(cfg: Config, params, steps_per_epoch: int):
 def make_model(cfg: Config, in_shape: tuple, num_classes: int) -> nn.Module:
     from .models import create_model
     from .nn.init import init_model
+    from .nn.layers import set_dropout_mode
 
     kw = dict(cfg.model_options)
     for key in ("activation", "norm", "dropout"):
@@ -189,15 +190,9 @@ def make_model(cfg: Config, in_shape: tuple, num_classes: int) -> nn.Module:
     model = create_model(cfg.model, in_shape=tuple(in_shape), num_classes=num_classes, **kw)
     if cfg.init != "default":
         init_model(model, cfg.init, nonlinearity=cfg.activation or "relu")
-    if cfg.dropout_mode != "inverted":
-        from .nn.layers import Dropout
-
-        drops = [m for m in model.modules() if isinstance(m, Dropout)]
-        if not drops:
-            raise TrainlabError(f"dropout_mode: {cfg.dropout_mode} does nothing: {cfg.model!r} has no dropout "
-                                "layer here; set dropout (e.g. 0.5) or remove dropout_mode")
-        for m in drops:
-            m.mode = cfg.dropout_mode
+    if cfg.dropout_mode != "inverted" and set_dropout_mode(model, cfg.dropout_mode) == 0:
+        raise TrainlabError(f"dropout_mode: {cfg.dropout_mode} does nothing: {cfg.model!r} has no dropout "
+                            "layer here; set dropout (e.g. 0.5) or remove dropout_mode")
     return model
 
 
