@@ -7,4 +7,6 @@ learning-rate schedules and weight penalties.
     >>> from trainlab.optim.transforms import chain, scale_by_adam, scale_by_lr
 
 Each submodule owns its registry: OPTIMIZERS, TRANSFORMS, SCHEDULES, PENALTIES.
+`ChainOptimizer` (the torch.optim.Optimizer that runs a chain) is in optimizer.py; the link
+protocol (`GradientTransformation`, `chain`) and the links' shared helpers are in base.py.
 """

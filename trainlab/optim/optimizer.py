@@ -1,0 +1,352 @@
+"""`ChainOptimizer`: a gradient-transformation chain behind the torch.optim.Optimizer interface
+(param groups, torch LR schedulers, state_dict), with a fused tail. Usually built by
+`trainlab.optim.recipes.create_optimizer` from a recipe name or a chain spec.
+
+    >>> from trainlab.optim.transforms import chain, scale_by_adam, scale_by_lr
+    >>> opt = ChainOptimizer([torch.nn.Parameter(torch.ones(3))], chain(scale_by_adam(), scale_by_lr(1e-3)))
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from ..errors import TrainlabError, check
+from .base import GradientTransformation, global_norm, lr_at
+
+GROUP_KEYS = ("params", "lr_mult", "name")
+# param-group key -> the links whose hyperparameter it is (what torch's LR schedulers read and write)
+HYPERPARAMETERS = {
+    "momentum": ("scale_by_momentum",),
+    "betas": ("scale_by_adam",),
+    "weight_decay": ("add_l2", "add_decayed_weights"),
+}
+
+
+def _link_value(key: str, link: GradientTransformation) -> Any:
+    """The hyperparameter behind param-group `key`, as the link was built."""
+    if key == "betas":
+        return (float(link.hp["b1"]), float(link.hp["b2"]))
+    return float(link.hp["mu" if key == "momentum" else "weight_decay"])
+
+
+def _check_hyperparameter(key: str, value: Any) -> None:
+    if key == "betas":
+        check(isinstance(value, (tuple, list)) and len(value) == 2, f"param group betas={value!r} must be a pair (b1, b2)")
+        for i, b in enumerate(value):
+            check(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1,
+                  f"param group betas[{i}]={b!r} must be in [0, 1)")
+    elif key == "momentum":
+        check(isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1,
+              f"param group momentum={value!r} must be in [0, 1)")
+    else:
+        check(isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0,
+              f"param group weight_decay={value!r} must be >= 0")
+
+
+class ChainOptimizer(torch.optim.Optimizer):
+    """Runs a gradient-transformation chain with the torch.optim.Optimizer interface.
+
+    One chain (one state) spans all parameter groups, so global-norm clipping sees every
+    gradient. Param groups carry what torch's LR schedulers (OneCycleLR, StepLR,
+    CosineAnnealingLR, CyclicLR, ...) read and write, and every step uses their current values:
+      lr            the learning rate applied to the group's parameters
+      momentum      mu of the chain's momentum link (momentum, nesterov, sgd/rmsprop with momentum)
+      betas         (b1, b2) of the chain's Adam link (adam, adamw)
+      weight_decay  of the chain's decay link (add_l2 or add_decayed_weights)
+    A key is present only when the chain has exactly one link it drives: plain sgd has no
+    momentum to cycle, so OneCycleLR(cycle_momentum=True) refuses it (pass cycle_momentum=False,
+    or use "momentum"). Groups may differ, e.g. {"params": biases, "weight_decay": 0.0}.
+
+    The lr. Each group has `lr_mult` (fine-tuning: 0.1 for a pretrained backbone); trainlab
+    sets group["lr"] = base lr * lr_mult (at construction, `set_lr`, and from a schedule).
+      - a float lr: group["lr"] is then yours: change it by hand, with `set_lr`, or with a
+        torch LR scheduler, and the next step uses it.
+      - a schedule (a function of the step; what the trainer passes): the schedule owns the
+        lr. Before every step group["lr"] is set to schedule(step) * lr_mult, so it always
+        shows the lr in use. A value written into it from outside would be silently undone,
+        so the next step raises TrainlabError instead (and `set_lr` refuses): give a float
+        lr to drive the lr from outside.
+    After each step, `stats` = {"lr": base lr, "grad_norm": 0-dim tensor, raw grads, pre-clip}.
+
+        >>> from trainlab.optim.recipes import create_optimizer
+        >>> w = torch.nn.Parameter(torch.zeros(2))
+        >>> opt = create_optimizer("adam", [w], lr=0.01)
+        >>> sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=100)
+        >>> opt.param_groups[0]["betas"]  # OneCycleLR starts beta1 at max_momentum
+        (0.95, 0.999)
+    """
+
+    def __init__(self, params: Iterable, chain_: GradientTransformation):
+        lr_links = [i for i, link in enumerate(chain_.links) if link.name == "scale_by_lr"]
+        check(len(lr_links) > 0, "optimizer chain has no learning-rate link; add {'scale_by_lr': {'lr': 0.01}}")
+        self.chain = chain_
+        self._lr_link = lr_links[-1]
+        self._lr_key = f"{self._lr_link}:scale_by_lr"
+        self._lr_value = chain_.links[self._lr_link].hp["lr"]
+        self._keys = [f"{i}:{link.name}" for i, link in enumerate(chain_.links)]
+        self._link_of = dict(zip(self._keys, chain_.links))
+        # param-group key -> state key of the one link it drives (a chain with two such links exposes neither)
+        self._hp_keys = {}
+        for gkey, names in HYPERPARAMETERS.items():
+            found = [k for k, link in self._link_of.items() if link.name in names]
+            if len(found) == 1:
+                self._hp_keys[gkey] = found[0]
+        self._plan_fused_tail(chain_.links, lr_links)
+        base = lr_at(self._lr_value, 0)
+        self.stats: dict[str, Any] = {"lr": base, "grad_norm": torch.zeros(())}
+        self._lr_written: list[float] = []  # with a schedule: the group lrs it last wrote
+        self._state: dict[str, Any] | None = None  # chain state, created at the first step
+        self._step = 0
+        defaults = {"lr": base, "lr_mult": 1.0, **{k: _link_value(k, self._link_of[s]) for k, s in self._hp_keys.items()}}
+        super().__init__(self._groups(params), defaults)  # calls add_param_group for each group
+
+    def _plan_fused_tail(self, links, lr_links) -> None:
+        """Fast path for chains whose lr link is last (every recipe): run the links before it,
+        then apply the update to the params in one op, as torch.optim does. Same result as the
+        chain up to rounding. Peepholes, each the exact algebra of the links it replaces:
+          [..., add_decayed_weights, scale_by_lr]   -> p *= 1 - lr wd (in place, like torch's AdamW)
+          [..., adam/rms/adagrad, (decay), scale_by_lr] -> p.addcdiv_(num, den, -lr) via link.ratio
+          [add_l2, scale_by_momentum]               -> v = mu v + g + wd p in place (no g + wd p copy)
+        The decay links a peephole replaces ("eaten") are not run; their weight decay is read
+        at each step like any other hyperparameter.
+        """
+        self._fused = len(lr_links) == 1 and lr_links[0] == len(links) - 1
+        n = len(links) - 1  # links before the lr link
+        self._decay_key, self._eaten = None, set()
+        last = links[n - 1] if n > 0 else None
+        if self._fused and last is not None and last.name == "add_decayed_weights" and not last.hp["exclude_1d"]:
+            self._decay_key, n = self._keys[n - 1], n - 1
+            self._eaten.add(self._decay_key)
+        self._ratio = self._fused and n > 0 and links[n - 1].ratio is not None
+        self._ratio_at = n - 1
+        m = n - 1 if self._ratio else n
+        plan, i = [], 0
+        while i < m:
+            a = links[i]
+            if a.name == "add_l2" and not a.hp["exclude_1d"] and i + 1 < m and links[i + 1].name == "scale_by_momentum":
+                plan.append((self._keys[i + 1], links[i + 1], self._keys[i]))  # momentum adds the l2 term itself
+                self._eaten.add(self._keys[i])
+                i += 2
+            else:
+                plan.append((self._keys[i], a, None))
+                i += 1
+        self._plan = plan
+
+    def _check_group(self, g: Any, extra: tuple[str, ...] = ()) -> dict:
+        check(isinstance(g, dict), "optimizer params: mix of tensors and group dicts; pass one kind")
+        ok = GROUP_KEYS + tuple(self._hp_keys) + extra
+        bad = [k for k in g if k not in ok]
+        if bad:
+            why = (f" (this chain has no single {HYPERPARAMETERS[bad[0]][0]} link)" if bad[0] in HYPERPARAMETERS else
+                   " (use lr_mult: the group's lr is the base lr times it)" if bad[0] == "lr" else "")
+            raise TrainlabError(f"param group key {bad[0]!r} is not supported{why}; accepted: {', '.join(ok)}")
+        mult = g.get("lr_mult", 1.0)
+        check(isinstance(mult, (int, float)) and not isinstance(mult, bool) and mult >= 0,
+              f"param group lr_mult={mult!r} must be >= 0")
+        for k in self._hp_keys:
+            if k in g:
+                _check_hyperparameter(k, g[k])
+        return dict(g, params=[g["params"]] if isinstance(g["params"], Tensor) else list(g["params"]))
+
+    def _groups(self, params: Iterable) -> list[dict]:
+        check(not isinstance(params, Tensor), "optimizer params must be an iterable of tensors or of group dicts, not a tensor")
+        groups = list(params)
+        check(len(groups) > 0, "optimizer got no parameters (is the model empty or everything frozen?)")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        return [self._check_group(g) for g in groups]  # no "lr" here: lr_mult sets a group's share of the lr
+
+    def add_param_group(self, param_group: dict) -> None:
+        """torch's add_param_group, plus lr = base lr * lr_mult and chain state for the new params.
+
+        Keys not given take the optimizer's defaults (momentum, betas, weight_decay as built).
+        """
+        g = self._check_group(param_group, extra=("lr", "initial_lr"))
+        check(not (callable(self._lr_value) and "lr" in g),
+              "add_param_group: this optimizer's lr is a schedule, which sets each group's lr; give lr_mult instead of lr")
+        super().add_param_group(g)
+        g = self.param_groups[-1]
+        if "lr" not in param_group:
+            g["lr"] = self.stats["lr"] * g["lr_mult"]
+        if callable(self._lr_value):
+            self._lr_written.append(g["lr"])
+        if self._state is None:
+            return  # __init__, or before the first step: state is created at the first step
+        for k, s in self.chain.init(g["params"]).items():  # per-parameter lists grow; counts stay
+            for n, v in s.items():
+                if isinstance(v, list):
+                    self._state[k][n].extend(v)
+
+    # -- helpers
+    def _params(self) -> list[Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+    def _write_lr(self, lr: float) -> None:
+        for g in self.param_groups:
+            g["lr"] = lr * g["lr_mult"]
+        if callable(self._lr_value):
+            self._lr_written = [g["lr"] for g in self.param_groups]
+
+    def set_lr(self, lr: float) -> None:
+        """Set the base learning rate; each group gets lr * its lr_mult (for trainers with their own schedule).
+
+        Only for a float lr: with a schedule the schedule sets the lr before every step.
+        """
+        check(not callable(self._lr_value),
+              "set_lr: this optimizer's lr is a schedule (a function of the step) that sets the lr before every "
+              "step; create the optimizer with a float lr to set it by hand")
+        check(isinstance(lr, (int, float)) and lr >= 0, f"lr={lr!r} must be >= 0")
+        self._write_lr(lr)
+
+    def _follow_schedule(self) -> None:
+        """With a schedule: refuse an lr written from outside, then write this step's lr."""
+        for i, (g, wrote) in enumerate(zip(self.param_groups, self._lr_written)):
+            check(g["lr"] == wrote,
+                  f"param_groups[{i}]['lr'] was changed from {wrote:.6g} to {g['lr']!r}, but this optimizer's lr is "
+                  "a schedule (a function of the step) that sets it before every step; to drive the lr from "
+                  "outside (a torch LR scheduler, or by hand), create the optimizer with a float lr")
+        self._write_lr(lr_at(self._lr_value, self._step))
+
+    def _hints(self, idx: list[int], group_of: list[int]) -> dict[str, dict[str, Any]]:
+        """This step's hyperparameters from the param groups, as hints for the links' states:
+        {state key: {"_mu" | "_b1" | "_b2" | "_wd": one float, or one per parameter in idx}}."""
+        groups = self.param_groups
+
+        def per_param(values: list[float]) -> Any:
+            first = values[0]
+            return first if all(v == first for v in values) else [values[group_of[i]] for i in idx]
+
+        out: dict[str, dict[str, Any]] = {}
+        for gkey, k in self._hp_keys.items():
+            if gkey == "betas":
+                out[k] = {"_b1": per_param([float(g["betas"][0]) for g in groups]),
+                          "_b2": per_param([float(g["betas"][1]) for g in groups])}
+            else:
+                out[k] = {"_mu" if gkey == "momentum" else "_wd": per_param([float(g[gkey]) for g in groups])}
+        return out
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        params = self._params()
+        if self._state is None:
+            self._state = self.chain.init(params)
+        if callable(self._lr_value):
+            self._follow_schedule()
+        idx = [i for i, p in enumerate(params) if p.grad is not None]
+        grads = [params[i].grad for i in idx]
+        check(not any(g.is_sparse for g in grads), "sparse gradients are not supported by trainlab optimizers")
+        # base lr (before multipliers), read from a group that learns (a frozen backbone has lr_mult 0)
+        base = next((g["lr"] / g["lr_mult"] for g in self.param_groups if g["lr_mult"] > 0), 0.0)
+        self.stats = {"lr": base, "grad_norm": global_norm(grads)}
+        if not idx:
+            return loss
+        # per-parameter effective lr and hyperparameters, from the groups
+        group_of = [gi for gi, g in enumerate(self.param_groups) for _ in g["params"]]
+        lrs = [self.param_groups[group_of[i]]["lr"] for i in idx]
+        hints = self._hints(idx, group_of)
+        ps = [params[i] for i in idx]
+        full = len(idx) == len(params)
+        state = self._state if full else _subset(self._state, idx)
+        links = self.chain.links
+        if links[0].name == "clip_by_global_norm":
+            state[self._keys[0]]["_raw_norm"] = self.stats["grad_norm"]  # the same norm, computed once
+        for k, h in hints.items():
+            if not (self._fused and k in self._eaten):  # an eaten link does not run: its value is read below
+                state[k].update(h)
+
+        def weight_decay(key: str) -> Any:  # this step's weight decay of decay link `key`
+            return hints.get(key, {}).get("_wd", self._link_of[key].hp["weight_decay"])
+
+        if self._fused:
+            u = grads
+            for k, link, l2_key in self._plan:
+                if l2_key is not None:
+                    state[k]["_l2"] = weight_decay(l2_key)  # momentum adds wd * p itself, in place
+                u, state[k] = link.update(u, state[k], ps)
+            if self._ratio:  # update = num / den, applied below in one addcdiv_
+                k = self._keys[self._ratio_at]
+                num, den, state[k] = links[self._ratio_at].ratio(u, state[k], ps)
+            state[self._lr_key]["count"] += 1
+            same = len(set(lrs)) == 1
+            wd = weight_decay(self._decay_key) if self._decay_key is not None else 0.0
+            if isinstance(wd, list):  # p - lr (u + wd p) = p (1 - lr wd) - lr u
+                torch._foreach_mul_(ps, [1.0 - x * w for x, w in zip(lrs, wd)])
+            elif wd:
+                torch._foreach_mul_(ps, 1.0 - lrs[0] * wd if same else [1.0 - x * wd for x in lrs])
+            neg = -lrs[0] if same else [-x for x in lrs]
+            if self._ratio:
+                torch._foreach_addcdiv_(ps, num, den, neg)
+            elif same:
+                torch._foreach_add_(ps, u, alpha=neg)
+            else:
+                torch._foreach_add_(ps, torch._foreach_mul(u, neg))
+        else:
+            state[self._lr_key]["_lr_per_param"] = lrs
+            u, state = self.chain.update(grads, state, ps)
+            torch._foreach_add_(ps, u)
+        if not full:
+            _merge(self._state, state, idx)
+        self._step += 1
+        return loss
+
+    # -- checkpointing: plain dicts of tensors + ints, loadable with weights_only=True
+    def state_dict(self) -> dict[str, Any]:
+        groups = []
+        start = 0
+        for g in self.param_groups:
+            n = len(g["params"])
+            groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": list(range(start, start + n))})
+            start += n
+        chain_names = [link.name for link in self.chain.links]
+        return {"state": {"step": self._step, "chain": self._state, "links": chain_names}, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        try:
+            st, groups = state_dict["state"], state_dict["param_groups"]
+            step, chain_state, names = st["step"], st["chain"], st["links"]
+        except (KeyError, TypeError):
+            raise TrainlabError("optimizer state_dict is not from a trainlab ChainOptimizer (missing state/param_groups)") from None
+        mine = [link.name for link in self.chain.links]
+        check(names == mine, f"optimizer state_dict is for chain {names}, but this optimizer is {mine}; use the same recipe")
+        check(len(groups) == len(self.param_groups) and all(len(a["params"]) == len(b["params"]) for a, b in zip(groups, self.param_groups)),
+              "optimizer state_dict has different parameter groups/counts than this optimizer; build it over the same model")
+        params = self._params()
+        if chain_state is not None:
+            chain_state = {k: {n: ([_to_param(t, p) for t, p in zip(v, params)] if isinstance(v, list) else v)
+                               for n, v in s.items()} for k, s in chain_state.items()}
+        self._state, self._step = chain_state, int(step)
+        for g, saved in zip(self.param_groups, groups):
+            g.update({k: v for k, v in saved.items() if k != "params"})
+        if callable(self._lr_value):
+            self._lr_written = [g["lr"] for g in self.param_groups]
+
+
+def _to_param(t: Tensor, p: Tensor) -> Tensor:
+    # state tensors follow their parameter's device and dtype (as torch.optim does)
+    return t.to(device=p.device, dtype=p.dtype if t.is_floating_point() else t.dtype, copy=True)
+
+
+def _subset(state: dict, idx: list[int]) -> dict:
+    """Chain state restricted to the params in idx (params without a grad are skipped, like torch)."""
+    return {k: {n: ([v[i] for i in idx] if isinstance(v, list) else v) for n, v in s.items()} for k, s in state.items()}
+
+
+def _merge(full: dict, sub: dict, idx: list[int]) -> None:
+    for k, s in sub.items():
+        for n, v in s.items():
+            if n.startswith("_"):  # transient hints are not state
+                continue
+            if isinstance(v, list):
+                for j, i in enumerate(idx):
+                    full[k][n][i] = v[j]
+            else:
+                full[k][n] = v
+
+
+__all__ = ["ChainOptimizer", "GROUP_KEYS", "HYPERPARAMETERS"]
