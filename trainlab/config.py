@@ -151,12 +151,32 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except Exception as e:  # yaml.YAMLError, or bytes that are not text
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise TrainlabError(f"config file {str(p)!r} is not valid YAML{where}; fix the syntax") from None
+        what = f" ({e.problem})" if getattr(e, "problem", None) else ""
+        raise TrainlabError(f"config file {str(p)!r} is not valid YAML{where}{what}; fix it") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise TrainlabError(f"config file {str(p)!r} must be a mapping of key: value, got {type(data).__name__}")
     return data
+
+
+def set_key(values: dict[str, Any], key: str, value: Any, what: str) -> dict[str, Any]:
+    """values with `key` set; a dotted key reaches into a dict field (`optimizer_options.momentum`).
+    `what` names the input in the error (e.g. "--set 'lrr=1'")."""
+    head, _, rest = key.strip().partition(".")
+    if head not in Config.model_fields:
+        close = difflib.get_close_matches(head, list(Config.model_fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TrainlabError(f"{what}: unknown key {head!r}{hint}")
+    out = dict(values)
+    if rest:
+        sub = out.get(head) or {}
+        if not isinstance(sub, dict):
+            raise TrainlabError(f"{what}: {head!r} is not a mapping, set it without a dot")
+        out[head] = {**sub, rest: value}
+    else:
+        out[head] = value
+    return out
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -167,18 +187,7 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
     out = dict(values)
     for item in overrides:
         key, value = split_pair(item, "--set")
-        head, _, rest = key.partition(".")
-        if head not in Config.model_fields:
-            close = difflib.get_close_matches(head, list(Config.model_fields), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise TrainlabError(f"--set {item!r}: unknown key {head!r}{hint}")
-        if rest:
-            sub = out.get(head) or {}
-            if not isinstance(sub, dict):
-                raise TrainlabError(f"--set {item!r}: {head!r} is not a mapping, set it without a dot")
-            out[head] = {**sub, rest: value}
-        else:
-            out[head] = value
+        out = set_key(out, key, value, f"--set {item!r}")
     return out
 
 

@@ -33,6 +33,21 @@ Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_im
 Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
+def _mapping(loader: Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    """A mapping whose keys are unique: YAML says so, PyYAML keeps the last silently."""
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                       lambda loader, node: _mapping(loader, node, deep=True))
+
+
 def load_yaml(text: str) -> Any:
     """YAML text to Python values (safe: no objects), numbers read as numbers."""
     return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
