@@ -32,6 +32,7 @@ def test_no_host_sync_per_step(tmp_path):
     a, syncs_a = count_syncs(tmp_path, "few", 128)  # 10 steps, one evaluation
     b, syncs_b = count_syncs(tmp_path, "many", 16)  # 80 steps, one evaluation
     assert len(a.metrics) == len(b.metrics) == 1
+    assert syncs_a  # the debug mode does see syncs (reading the row), so a count can grow
     where = sorted({f"{w.filename.rsplit('/', 1)[-1]}:{w.lineno}" for w in syncs_b})
     assert len(syncs_b) == len(syncs_a), where  # the same rows: the same syncs, however many steps
 
