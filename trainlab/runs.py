@@ -12,7 +12,7 @@
 
 Runs of one experiment share a `group` (a folder, may be nested: `compare-x/dropout`), and
 every run records the hash of the settings that define its arm (everything but seed, name,
-runs_dir, group and tags), so "same arm, another seed" needs no config diff. Every file is
+runs_dir, group, tags and threads), so "same arm, another seed" needs no config diff. Every file is
 written atomically (see `trainlab.files`).
 
     >>> rows = trainlab.load_runs("runs", group="sweep", status="finished")   # doctest: +SKIP
@@ -33,11 +33,12 @@ from .files import (MetricsLog, environment, load_state, load_tensors, read_json
                     save_tensors, write_bytes, write_json, write_text)
 
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
-NOT_ARM = ("seed", "name", "runs_dir", "group", "tags")  # keys that never change what an arm is
+# keys that never change what an arm is: identity, place, and how many threads ran it
+NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads")
 
 
 def arm_hash(resolved: dict[str, Any]) -> str:
-    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags.
+    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags, threads.
 
     >>> arm_hash({"lr": 0.1, "seed": 0}) == arm_hash({"lr": 0.1, "seed": 7})
     True

@@ -1,0 +1,84 @@
+"""Compare techniques across seeds, with statistics: arms of overrides on one base config.
+
+    trainlab compare configs/mlp-digits.yaml --arm none: --arm dropout: dropout=0.5 --seeds 5 --jobs 2
+    trainlab compare experiments/dropout-digits.yaml          # an experiment file (arms, seeds, base)
+    trainlab compare --from runs/compare-mlp-digits           # re-analyse the run folders, no training
+
+Runs land in runs/<name>/<arm>/seed-<k>; the same command again skips finished runs and resumes
+interrupted ones. Prints per arm the mean, std and 95% CI of each final metric and, against the
+baseline (the first arm unless --baseline), a paired t-test and Wilcoxon test by seed; writes
+results.csv, results.json, plots and report.html in the experiment folder.
+"""
+from __future__ import annotations
+
+NAME = "compare"
+HELP = "compare arms (config overrides) across seeds: mean, CI, paired tests, dot plots, report"
+ORDER = 10
+
+
+def add_arguments(p) -> None:
+    p.add_argument("config", nargs="?", help="base config (YAML), or an experiment file with `arms:`")
+    p.add_argument("--arm", action="append", nargs="+", default=[], metavar="NAME: [KEY=VALUE",
+                   help="an arm: its name, a colon, then its overrides, e.g. --arm dropout: dropout=0.5 (repeatable)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override the base config for every arm (repeatable)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per arm (default 5, or the experiment file's)")
+    p.add_argument("--jobs", type=int, default=None, help="runs at once (default: one per core)")
+    p.add_argument("--name", help="experiment folder name (default compare-<config>)")
+    p.add_argument("--baseline", help="the arm the others are compared with (default: the first)")
+    p.add_argument("--from", dest="from_", metavar="FOLDER", help="re-analyse an experiment folder, train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def run(args) -> int:
+    from ..config import read_yaml
+    from ..errors import TrainlabError
+    from ..experiments import spec
+    from ..experiments.compare import Comparison, run_experiment
+
+    if args.from_:
+        if args.config or args.arm:
+            raise TrainlabError("--from re-analyses a finished experiment folder; give no config or --arm with it")
+        c = Comparison.load(args.from_)
+        c.write()
+    else:
+        if not args.config:
+            raise TrainlabError("give a base config (or an experiment file), e.g. "
+                                "trainlab compare configs/mlp-digits.yaml --arm none: --arm dropout: dropout=0.5")
+        if args.seeds is not None and args.seeds < 1:
+            raise TrainlabError(f"--seeds {args.seeds} must be >= 1 (5 is a good start)")
+        if "arms" in read_yaml(args.config):
+            if args.arm:
+                raise TrainlabError(f"{args.config!r} is an experiment file with its own arms; drop --arm")
+            exp = spec.from_yaml(args.config, seeds=args.seeds, name=args.name, sets=args.sets, baseline=args.baseline)
+        else:
+            if not args.arm:
+                raise TrainlabError("give the arms to compare, e.g. --arm none: --arm dropout: dropout=0.5")
+            exp = spec.from_cli(args.config, args.arm, args.sets, args.seeds or 5, args.name, args.baseline)
+        c = run_experiment(exp, jobs=args.jobs, quiet=args.quiet)
+    print_results(c)
+    return 0
+
+
+def print_results(c) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    metrics = c.metrics()
+    table = Table(title=f"{c.spec['name']}: mean ± std [95% CI], n seeds", title_justify="left", box=None,
+                  header_style="bold", pad_edge=False)
+    table.add_column("arm", no_wrap=True)
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for arm, t in c.table().items():
+        table.add_row(arm + (" *" if arm == c.baseline else ""),
+                      *[f"{t[m]['mean']:.4f} ± {t[m]['std']:.4f}\n[{t[m]['ci'][0]:.4f}, {t[m]['ci'][1]:.4f}] n={t[m]['n']}"
+                        for m in metrics])
+    console = Console(highlight=False)
+    console.print(table)
+    for arm, p in c.paired().items():
+        for m in metrics:
+            if m.startswith("val_") and m != "val_loss" or m == "val_loss" and len(metrics) <= 2:
+                console.print(f"{arm} vs {c.baseline}: {p[m]['verdict']} (Wilcoxon p={p[m]['p_wilcoxon']:.3g}, "
+                              f"d_z={p[m]['d_z']:.2f})")
+    console.print(f"report: {c.folder / 'report.html'}  (results.csv, results.json, plots/)")

@@ -1,0 +1,202 @@
+"""`trainlab compare` / `trainlab.compare`: techniques across seeds, with statistics.
+
+Runs every (arm, seed) of an experiment (in parallel workers; skipping what is done, resuming
+what was interrupted), then analyses the run folders: per arm the mean, std and 95% bootstrap
+CI of each final metric, and per arm against the baseline a paired comparison by seed. Choices
+are made on validation metrics (the best epoch's); test metrics are reported, never chosen on.
+
+    >>> c = trainlab.compare("configs/mlp-digits.yaml", {"none": {}, "dropout": {"dropout": 0.5}}, seeds=5)  # doctest: +SKIP
+    >>> c.table()["dropout"]["val_acc"]["ci"], c.paired()["dropout"]["val_acc"]["p_t"]                         # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import TrainlabError
+from ..runs import iter_runs
+from . import stats
+from .runner import ENDED, Job, default_jobs, execute, plan
+from .spec import Experiment, arm_overrides
+
+METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_miou")
+
+
+def run_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """A run's final numbers: the best epoch's validation metrics and the test metrics."""
+    out = {k: v for k, v in (summary.get("best") or {}).items() if k.startswith("val_") and isinstance(v, (int, float))}
+    out.update({f"test_{k}": v for k, v in (summary.get("test") or {}).items() if isinstance(v, (int, float))})
+    return out
+
+
+@dataclass
+class Comparison:
+    """An experiment's results, read from its folder: `.table()`, `.paired()`, `.plot()`, `.write()`."""
+
+    folder: Path
+    spec: dict[str, Any]
+    runs: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # arm -> seed -> run record
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Comparison":
+        folder = Path(folder)
+        meta = folder / "experiment.json"
+        if not meta.is_file():
+            raise TrainlabError(f"{str(folder)!r} is not a compare folder (no experiment.json); pass "
+                                "runs/<experiment> as made by `trainlab compare`")
+        spec = json.loads(meta.read_text())
+        c = cls(folder, spec, {arm: {} for arm in spec["arms"]})
+        datasets = set()
+        for run in iter_runs(folder):
+            rel = run.path.relative_to(folder).parts
+            arm = rel[0] if len(rel) == 2 and rel[1].startswith("seed-") else None
+            if arm not in c.runs:
+                continue
+            cfg, s = run.config, run.summary
+            datasets.add(str(cfg.get("dataset")))
+            c.runs[arm][int(cfg["seed"])] = {"path": run.path, "status": s.get("status"), "metrics": run_metrics(s),
+                                             "curve": [(r["epoch"], r.get("val_acc"), r.get("val_loss"))
+                                                       for r in run.metrics if "val_loss" in r]}
+        if len(datasets) > 1:
+            raise TrainlabError(f"{str(folder)!r} holds runs on different datasets ({', '.join(sorted(datasets))}); "
+                                "a comparison needs one dataset: move the odd runs away")
+        return c
+
+    @property
+    def baseline(self) -> str:
+        return self.spec["baseline"]
+
+    def metrics(self) -> list[str]:
+        have = {k for arm in self.runs.values() for r in arm.values() for k in r["metrics"]}
+        return [m for m in METRICS if m in have]
+
+    def values(self, arm: str, metric: str) -> dict[int, float]:
+        """seed -> value of the runs that ended with a finite value."""
+        return {seed: r["metrics"][metric] for seed, r in sorted(self.runs[arm].items())
+                if r["status"] in ENDED and r["status"] != "diverged" and metric in r["metrics"]
+                and math.isfinite(r["metrics"][metric])}
+
+    def table(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """arm -> metric -> {n, mean, std, ci}."""
+        return {arm: {m: stats.summarize(list(self.values(arm, m).values())) for m in self.metrics()}
+                for arm in self.runs}
+
+    def paired(self, baseline: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+        """arm -> metric -> paired comparison against the baseline, on the seeds both have."""
+        base = baseline or self.baseline
+        if base not in self.runs:
+            raise TrainlabError(f"baseline {base!r} is not an arm; choose one of: {', '.join(self.runs)}")
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for arm in self.runs:
+            if arm == base:
+                continue
+            out[arm] = {}
+            for m in self.metrics():
+                a, b = self.values(arm, m), self.values(base, m)
+                seeds = sorted(set(a) & set(b))
+                p = stats.paired([a[s] for s in seeds], [b[s] for s in seeds])
+                p["verdict"] = stats.verdict(p, m)
+                out[arm][m] = p
+        return out
+
+    def plot(self) -> list[Path]:
+        from .plots import plot_comparison
+
+        return plot_comparison(self)
+
+    def write(self) -> Path:
+        """results.csv, results.json, the plots and report.html in the experiment folder."""
+        from .report import write_compare_report
+
+        return write_compare_report(self)
+
+
+def compare(base: str | Path | dict[str, Any], arms: dict[str, dict[str, Any]], seeds: int = 5,
+            jobs: int | None = None, name: str | None = None, baseline: str | None = None,
+            runs_dir: str | None = None, quiet: bool = True) -> Comparison:
+    """Run (or finish) an experiment and analyse it. `base` is a config path or dict; `arms` maps
+    arm names to config overrides (the first arm is the baseline unless `baseline` says otherwise)."""
+    from ..config import read_yaml
+
+    values = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
+    exp = Experiment(name=name or (f"compare-{Path(base).stem}" if isinstance(base, (str, Path)) else "compare"),
+                     base=values, arms={a: arm_overrides(a, dict(o or {}), values) for a, o in arms.items()},
+                     seeds=seeds, baseline=baseline or "", runs_dir=runs_dir or str(values.get("runs_dir", "runs")))
+    return run_experiment(exp, jobs=jobs, quiet=quiet)
+
+
+def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False) -> Comparison:
+    """Check every arm, plan (skip, resume, train), run with progress, then analyse and write."""
+    from ..files import write_json
+
+    exp.check()
+    meta = exp.folder / "experiment.json"
+    if meta.is_file():
+        old = json.loads(meta.read_text())
+        if old.get("arms") != exp.to_json()["arms"] or old.get("base") != exp.to_json()["base"]:
+            raise TrainlabError(f"{str(exp.folder)!r} holds experiment {old.get('name')!r} with other arms or "
+                                "another base config; use another --name, or --from to re-analyse it")
+    if jobs is not None and jobs < 1:
+        raise TrainlabError(f"--jobs {jobs} must be >= 1")
+    todo = [Job(arm, seed, exp.configs[arm].model_copy(update={"seed": seed, "name": f"seed-{seed}"}).resolved(),
+                exp.folder / arm / f"seed-{seed}") for seed in range(exp.seeds) for arm in exp.arms]
+    plan(todo)
+    write_json(meta, {**exp.to_json(), "seeds": max(exp.seeds, json.loads(meta.read_text())["seeds"]
+                                                    if meta.is_file() else 0)})
+    n_jobs = jobs or default_jobs(sum(j.action != "done" for j in todo))
+    show = Progress(exp, todo, n_jobs, quiet)
+    execute(todo, n_jobs, on_done=show.done)
+    show.close()
+    c = Comparison.load(exp.folder)
+    c.write()
+    return c
+
+
+class Progress:
+    """Runs done / total, the best arm so far (mean validation score), time left."""
+
+    def __init__(self, exp: Experiment, jobs: list[Job], n_jobs: int, quiet: bool):
+        self.exp, self.quiet = exp, quiet
+        self.total = len(jobs)
+        self.done_n = sum(j.action == "done" for j in jobs)
+        self.scores: dict[str, list[float]] = {}
+        self.t0 = time.perf_counter()
+        self.start_n = self.done_n
+        if not quiet:
+            skip = f", {self.done_n} already done" if self.done_n else ""
+            resume = sum(j.action == "resume" for j in jobs)
+            print(f"{exp.name}: {len(exp.arms)} arms x {exp.seeds} seeds = {self.total} runs{skip}"
+                  + (f", {resume} to resume" if resume else "") + f"; {n_jobs} worker(s) -> {exp.folder}", flush=True)
+
+    def done(self, job: Job, status: str) -> None:
+        from ..runs import load_run
+
+        self.done_n += 1
+        best = load_run(job.path).summary.get("best") or {}
+        score = best.get("val_acc", best.get("val_miou"))
+        if isinstance(score, (int, float)):
+            self.scores.setdefault(job.arm, []).append(score)
+        if self.quiet:
+            return
+        means = {a: sum(v) / len(v) for a, v in self.scores.items()}
+        lead = max(means, key=means.get) if means else None
+        fresh = self.done_n - self.start_n
+        left = (time.perf_counter() - self.t0) / fresh * (self.total - self.done_n) if fresh else None
+        print(f"[{self.done_n}/{self.total}] {job.arm} seed {job.seed}: {status}"
+              + (f" (val {score:.4f})" if isinstance(score, (int, float)) else "")
+              + (f"  best arm so far: {lead} {means[lead]:.4f}" if lead else "")
+              + (f"  ~{_short(left)} left" if left is not None and self.done_n < self.total else ""), flush=True)
+
+    def close(self) -> None:
+        if not self.quiet:
+            print(f"{self.exp.name}: {self.total} runs in {_short(time.perf_counter() - self.t0)}", flush=True)
+
+
+def _short(seconds: float) -> str:
+    from ..runtable import fmt_time
+
+    return fmt_time(seconds)

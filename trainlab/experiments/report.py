@@ -1,0 +1,60 @@
+"""A comparison's files: results.csv (one row per run), results.json (the table, the paired
+tests and their sentences) and a self-contained report.html with the plots."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+from pathlib import Path
+
+from ..files import write_json, write_text
+from ..report.html import CSS, _img
+
+
+def _num(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
+
+
+def write_compare_report(c) -> Path:
+    metrics = c.metrics()
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["arm", "seed", "status", *metrics, "path"])
+    for arm, runs in c.runs.items():
+        for seed, r in sorted(runs.items()):
+            w.writerow([arm, seed, r["status"], *(r["metrics"].get(m, "") for m in metrics), r["path"]])
+    write_text(c.folder / "results.csv", buf.getvalue())
+    table, paired = c.table(), c.paired()
+    write_json(c.folder / "results.json", {"experiment": c.spec, "table": table, "paired": paired,
+                                           "baseline": c.baseline})
+    images = c.plot()
+    rows = "".join(
+        f"<tr><th>{html.escape(arm)}{' (baseline)' if arm == c.baseline else ''}</th>"
+        + "".join(f"<td class='num'>{_num(t[m]['mean'])} &plusmn; {_num(t[m]['std'])}<br>"
+                  f"<small>[{_num(t[m]['ci'][0])}, {_num(t[m]['ci'][1])}] n={t[m]['n']}</small></td>" for m in metrics)
+        + "</tr>" for arm, t in table.items())
+    verdicts = "".join(f"<li><b>{html.escape(arm)}</b> vs {html.escape(c.baseline)}: "
+                       + "; ".join(html.escape(p[m]["verdict"]) for m in metrics if m.startswith("val_"))
+                       + "<br><small>test (reported, not chosen on): "
+                       + "; ".join(html.escape(p[m]["verdict"]) for m in metrics if m.startswith("test_"))
+                       + f"; Wilcoxon p={_num(p[metrics[0]]['p_wilcoxon'])}, d_z={_num(p[metrics[0]]['d_z'])}"
+                       + "</small></li>" for arm, p in paired.items())
+    failed = [(a, s, r["status"]) for a, runs in c.runs.items() for s, r in runs.items()
+              if r["status"] not in ("finished", "early_stopped", "stopped")]
+    page = "".join([
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>trainlab compare: {html.escape(c.spec['name'])}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(c.spec['name'])}</h1>",
+        f"<p>{len(c.runs)} arms, seeds 0..{c.spec['seeds'] - 1}, baseline <b>{html.escape(c.baseline)}</b>. "
+        "Mean &plusmn; std across seeds, [95% bootstrap CI]; validation values are the best epoch's (what a "
+        "choice is made on), test values are reported only.</p>",
+        "<h2>Results</h2><table><tr><th>arm</th>", "".join(f"<th>{m}</th>" for m in metrics), "</tr>", rows,
+        "</table>", "<h2>Against the baseline (paired by seed)</h2><ul>", verdicts, "</ul>",
+        (f"<p class='diverged'>Runs left out: {html.escape(str(failed))}</p>" if failed else ""),
+        "<h2>Pictures</h2>", *[_img(p, p.stem) for p in images],
+        "<h2>Arms</h2><table>", "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(str(o))}</td></tr>"
+                                        for a, o in c.spec["arms"].items()), "</table>",
+        f"<p>Re-analyse: <code>trainlab compare --from {html.escape(str(c.folder))}</code></p></body></html>",
+    ])
+    write_text(c.folder / "report.html", page)
+    return c.folder / "report.html"

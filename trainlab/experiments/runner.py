@@ -1,0 +1,147 @@
+"""Many runs at once: worker processes, each with its share of the cores, each writing only its
+own run folder; the parent reads results from disk. Killed or interrupted, the same call again
+skips finished runs (same arm hash and seed), resumes interrupted ones from their checkpoints,
+and trains only what is missing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import TrainlabError
+from ..runs import arm_hash, load_run
+
+ENDED = ("finished", "early_stopped", "stopped", "diverged")
+
+
+@dataclass
+class Job:
+    arm: str
+    seed: int
+    config: dict[str, Any]  # resolved config values
+    path: Path  # runs_dir/group/name
+    action: str = "train"  # train | resume | done
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_jobs(n_runs: int) -> int:
+    """One single-thread worker per core: for the small models of these experiments two 1-thread
+    runs side by side beat one 2-thread run (bench/bench_compare.py measures it)."""
+    return max(1, min(usable_cores(), n_runs))
+
+
+def plan(jobs: list[Job]) -> list[Job]:
+    """Decide for each run: done (ended, same arm), resume (a checkpoint), or train (nothing to keep).
+    A folder that holds a different arm is refused: nothing on disk is overwritten."""
+    for job in jobs:
+        if not (job.path / "config.yaml").is_file():
+            job.action = "train"
+            continue
+        run = load_run(job.path)
+        try:
+            have = arm_hash(run.config)
+        except Exception:  # unreadable config: we cannot tell what it is, so do not touch it
+            raise TrainlabError(f"{str(job.path)!r} has an unreadable config.yaml; move it away and run again") from None
+        if have != arm_hash(job.config):
+            raise TrainlabError(f"{str(job.path)!r} holds a run of another config than arm {job.arm!r} now asks "
+                                "for; use another --name, or move that folder away")
+        status = run.summary.get("status")
+        if status in ENDED:
+            job.action = "done"
+        elif (job.path / "checkpoints" / "latest.json").is_file():
+            job.action = "resume"
+        else:  # started but no checkpoint yet: nothing to lose
+            shutil.rmtree(job.path)
+            job.action = "train"
+    return jobs
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive a killed parent (it would go on writing a run the next call resumes)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _init_worker(threads: int) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the pool
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _work(job: Job) -> tuple[str, int, str]:
+    from ..trainer import resume, train
+
+    if job.action == "resume":
+        run = resume(job.path, quiet=True, report=False)
+    else:
+        run = train(job.config, quiet=True, report=False)
+    return job.arm, job.seed, run.summary.get("status", "?")
+
+
+def execute(jobs: list[Job], n_jobs: int, threads: int | None = None,
+            on_done: Callable[[Job, str], None] | None = None) -> None:
+    """Run the jobs that are not done, `n_jobs` at a time in worker processes (or in this process
+    when n_jobs == 1), each with `threads` torch threads (default: its share of the cores)."""
+    todo = [j for j in jobs if j.action != "done"]
+    if not todo:
+        return
+    threads = threads or max(1, usable_cores() // n_jobs)
+    for job in todo:  # each run gets its share of the cores unless its config fixes the threads
+        job.config = {**job.config, "threads": job.config.get("threads") or threads}
+    if n_jobs == 1:
+        import torch
+
+        torch.set_num_threads(threads)
+        for job in todo:
+            _, _, status = _work(job)
+            if on_done:
+                on_done(job, status)
+        return
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited threads or RNG state
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        pending = {pool.submit(_work, job): job for job in todo}
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    job = pending.pop(fut)
+                    try:
+                        _, _, status = fut.result()
+                    except TrainlabError as e:
+                        raise TrainlabError(f"arm {job.arm!r} seed {job.seed}: {e}") from None
+                    if on_done:
+                        on_done(job, status)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            for proc in list(getattr(pool, "_processes", {}).values()):  # do not wait for long runs
+                proc.kill()
+            raise
+
+
+def wait_time(started: float, done: int, total: int, n_jobs: int) -> float | None:
+    """Seconds left at the mean pace so far."""
+    if done == 0:
+        return None
+    return (time.perf_counter() - started) / done * (total - done)
