@@ -27,6 +27,8 @@ _API = {
     "resume": "trainlab.trainer",
     "evaluate": "trainlab.saved",
     "load_runs": "trainlab.runtable",
+    "compare": "trainlab.experiments.compare",
+    "Comparison": "trainlab.experiments.compare",
     "finetune": "trainlab.transfer",
     "stylize": "trainlab.style",
     "Run": "trainlab.runs",

@@ -1,0 +1,126 @@
+"""`trainlab compare`: arms x seeds, results from the run folders, resumable, bad input refused."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import trainlab
+from trainlab.cli import main
+from trainlab.experiments.compare import Comparison, compare
+
+BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05,
+        "model_options": {"depth": 1, "width": 32}}
+
+
+def test_compare_runs_every_arm_and_seed_and_reanalyses(tmp_path):
+    c = compare(BASE, {"none": {}, "drop": {"dropout": 0.5}}, seeds=2, jobs=1, name="exp", runs_dir=str(tmp_path))
+    folder = tmp_path / "exp"
+    assert sorted(str(p.relative_to(folder)) for p in folder.glob("*/seed-*")) == [
+        "drop/seed-0", "drop/seed-1", "none/seed-0", "none/seed-1"]
+    assert trainlab.load_run(folder / "drop" / "seed-1").config["dropout"] == 0.5
+    t = c.table()
+    assert t["none"]["val_acc"]["n"] == 2 and set(c.paired()) == {"drop"}
+    rows = (folder / "results.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 4 and rows[0].startswith("arm,seed,status,val_acc")
+    res = json.loads((folder / "results.json").read_text())
+    assert res["baseline"] == "none" and res["paired"]["drop"]["val_acc"]["n"] == 2
+    for f in ("report.html", "plots/dots.png", "plots/curves.png", "plots/paired.png"):
+        assert (folder / f).is_file(), f
+    # the table is the runs' own numbers
+    vals = [trainlab.load_run(folder / "none" / f"seed-{s}").summary["best"]["val_acc"] for s in (0, 1)]
+    assert t["none"]["val_acc"]["mean"] == pytest.approx(sum(vals) / 2)
+    # again: nothing is retrained; --from re-analyses without training
+    stamp = (folder / "none" / "seed-0" / "summary.json").stat().st_mtime_ns
+    again = compare(BASE, {"none": {}, "drop": {"dropout": 0.5}}, seeds=2, jobs=1, name="exp", runs_dir=str(tmp_path))
+    assert (folder / "none" / "seed-0" / "summary.json").stat().st_mtime_ns == stamp
+    assert again.table() == t
+    assert Comparison.load(folder).table() == t
+
+
+def _runs_finished(folder: Path) -> int:
+    n = 0
+    for s in folder.glob("*/seed-*/summary.json"):
+        try:
+            n += json.loads(s.read_text()).get("status") == "finished"
+        except ValueError:
+            pass
+    return n
+
+
+@pytest.mark.slow
+def test_sigkill_halfway_then_again_trains_each_run_once(tmp_path):
+    cmd = [sys.executable, "-m", "trainlab.cli", "compare", "--quiet", "--name", "k", "--seeds", "3", "--jobs", "2",
+           "--set", f"runs_dir={tmp_path}", "--set", "dataset=digits", "--set", "model=mlp", "--set", "epochs=6",
+           "--set", "batch_size=32", "--set", "checkpoint_every=10", "--arm", "a:", "--arm", "b:", "dropout=0.3"]
+    cfg = tmp_path / "base.yaml"
+    cfg.write_text("{}\n")
+    cmd.insert(4, str(cfg))
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = tmp_path / "k"
+    deadline = time.time() + 120
+    while _runs_finished(folder) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the parent and its workers, mid-way
+    proc.wait()
+    done_before = {p.parent: p.stat().st_mtime_ns for p in folder.glob("*/seed-*/summary.json")
+                   if json.loads(p.read_text()).get("status") == "finished"}
+    assert 2 <= len(done_before) < 6, "the kill should land halfway"
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    runs = sorted(str(p.relative_to(folder)) for p in folder.glob("*/seed-*"))
+    assert runs == [f"{a}/seed-{s}" for a in ("a", "b") for s in range(3)]  # each once, no seed-0-2
+    for path, stamp in done_before.items():  # finished runs were not trained again
+        assert (path / "summary.json").stat().st_mtime_ns == stamp
+    for p in folder.glob("*/seed-*"):
+        run = trainlab.load_run(p)
+        steps = [r["step"] for r in run.metrics]
+        assert run.summary["status"] == "finished" and steps == sorted(set(steps)) and len(steps) == 6
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--arm", "a:", "--arm", "b:", "dropuot=0.5"], "unknown key 'dropuot' (did you mean 'dropout'?)"),
+    (["--arm", "a:", "--arm", "a:", "dropout=0.5"], "--arm 'a' is given twice"),
+    (["--arm", "a:", "--seeds", "0"], "--seeds 0 must be >= 1"),
+    (["--arm", "a", "dropout=0.5"], "write NAME: [KEY=VALUE ...]"),
+    (["--arm", "a:", "--arm", "b:", "optimizer=adamm"], "arm 'b': unknown optimizer"),
+    (["--arm", "a:", "--baseline", "c"], "baseline 'c' is not an arm"),
+])
+def test_bad_input_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "base.yaml"
+    cfg.write_text("dataset: digits\nmodel: mlp\nepochs: 1\n")
+    code = main(["compare", str(cfg), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()  # refused before anything trained
+
+
+def test_experiment_file_with_duplicate_arms_is_refused(tmp_path, capsys):
+    f = tmp_path / "exp.yaml"
+    f.write_text("base: {dataset: digits, model: mlp}\narms:\n  a: {}\n  a: {dropout: 0.5}\n")
+    assert main(["compare", str(f)]) == 2
+    assert "duplicate key 'a'" in capsys.readouterr().err
+
+
+def test_from_a_folder_with_two_datasets_is_refused_and_nothing_is_lost(tmp_path, capsys):
+    compare(BASE, {"a": {}}, seeds=1, jobs=1, name="mix", runs_dir=str(tmp_path))
+    trainlab.train({**BASE, "dataset": "moons", "runs_dir": str(tmp_path), "group": "mix/a", "name": "seed-1",
+                    "seed": 1}, quiet=True, report=False)
+    before = {p: p.read_bytes() for p in (tmp_path / "mix").rglob("*") if p.is_file()}
+    assert main(["compare", "--from", str(tmp_path / "mix")]) == 2
+    err = capsys.readouterr().err
+    assert "different datasets (digits, moons)" in err and len(err.strip().splitlines()) == 1
+    assert {p: p.read_bytes() for p in (tmp_path / "mix").rglob("*") if p.is_file()} == before
+
+
+def test_changed_arm_in_the_same_folder_is_refused(tmp_path):
+    from trainlab.errors import TrainlabError
+
+    compare(BASE, {"a": {}}, seeds=1, jobs=1, name="x", runs_dir=str(tmp_path))
+    with pytest.raises(TrainlabError, match="other arms or another base config"):
+        compare(BASE, {"a": {"dropout": 0.2}}, seeds=1, jobs=1, name="x", runs_dir=str(tmp_path))
