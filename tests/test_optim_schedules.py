@@ -18,6 +18,8 @@ CLOSED = {
     "inverse_time": ({"lr0": 0.1, "k": 0.5}, lambda t: 0.1 / (1 + 0.5 * t)),
     "cosine": ({"lr0": 0.1, "total": 100, "lr_min": 0.001},
                lambda t: 0.001 + 0.099 * (1 + math.cos(math.pi * min(t, 100) / 100)) / 2),
+    "cosine_restarts": ({"lr0": 0.1, "cycle": 20, "lr_min": 0.001},
+                        lambda t: 0.001 + 0.099 * (1 + math.cos(math.pi * (t % 20) / 20)) / 2),
     "onecycle": ({"lr_max": 1.0, "total": 100, "pct_start": 0.25, "div": 10, "final_div": 100},
                  lambda t: (0.1 + 0.9 * (1 - math.cos(math.pi * t / 25)) / 2) if t <= 25 else
                  (0.001 + 0.999 * (1 + math.cos(math.pi * (min(t, 100) - 25) / 75)) / 2)),
@@ -70,6 +72,8 @@ def torch_lrs(make_sched, n):
          lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 40, eta_min=0.01)),
         ("piecewise", {"boundaries": [10, 25], "values": [0.1, 0.01, 0.001]},
          lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [10, 25], 0.1)),
+        ("cosine_restarts", {"lr0": 0.1, "cycle": 10, "lr_min": 0.01},
+         lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=10, eta_min=0.01)),
     ],
 )
 def test_matches_torch_schedulers_on_integer_steps(name, hp, make):

@@ -70,6 +70,18 @@ def cosine(lr0: float = 0.1, total: float = 100, lr_min: float = 0.0) -> Schedul
     return lambda t: lr_min + (lr0 - lr_min) * 0.5 * (1.0 + math.cos(math.pi * min(max(t, 0.0), total) / total))
 
 
+@SCHEDULES.register("cosine_restarts",
+                   description="lr_min + (lr0 - lr_min) (1 + cos(pi (t mod cycle) / cycle)) / 2 (SGDR; snapshot ensembles)")
+def cosine_restarts(lr0: float = 0.1, cycle: float = 10, lr_min: float = 0.0) -> Schedule:
+    """Cosine annealing restarted every `cycle` epochs (Loshchilov & Hutter's SGDR with a fixed period):
+    each cycle ends near lr_min, a snapshot worth keeping (`keep_every`), then jumps back to lr0."""
+    _pos("lr0", lr0)
+    _pos("cycle", cycle)
+    _nonneg("lr_min", lr_min)
+    check(lr_min <= lr0, f"schedule lr_min={lr_min!r} must be <= lr0={lr0!r}")
+    return lambda t: lr_min + (lr0 - lr_min) * 0.5 * (1.0 + math.cos(math.pi * (max(t, 0.0) % cycle) / cycle))
+
+
 def _cos_between(a: float, b: float, frac: float) -> float:
     """Cosine interpolation from a (frac=0) to b (frac=1)."""
     return b + (a - b) * 0.5 * (1.0 + math.cos(math.pi * frac))
