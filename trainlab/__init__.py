@@ -29,6 +29,7 @@ _API = {
     "load_runs": "trainlab.runtable",
     "compare": "trainlab.experiments.compare",
     "Comparison": "trainlab.experiments.compare",
+    "ensemble": "trainlab.experiments.ensemble",
     "finetune": "trainlab.transfer",
     "stylize": "trainlab.style",
     "Run": "trainlab.runs",

@@ -1,0 +1,219 @@
+"""Ensembles (lecture decks 000 and 001: "about 2% better"), measured.
+
+Members are runs (the seeds of a compare arm, or any list), the checkpoints one run kept along a
+cyclic schedule (snapshot ensembles), or sampled dropout masks of one run (dropout as an
+ensemble, against weight scaling). Each member's softmax probabilities on the validation and
+test splits are computed once and cached in its run folder (`predictions/`), so re-analysis is
+instant. The ensemble averages probabilities (or takes a majority vote); it is reported against
+the mean member and the best member (chosen on validation), with the gain's 95% CI from a
+bootstrap over members, and accuracy against ensemble size 1..K.
+
+    >>> res = trainlab.ensemble(["runs/a/seed-0", "runs/a/seed-1", "runs/a/seed-2"])   # doctest: +SKIP
+    >>> res["ensemble"]["acc"] - res["mean_member"]["acc"], res["gain"]["ci"]           # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import TrainlabError
+from ..runs import Run, load_run
+
+SAME_DATA = ("dataset", "dataset_options", "classes", "val_fraction", "data_seed")
+
+
+@dataclass
+class Member:
+    name: str
+    probs: dict[str, torch.Tensor]  # split -> (N, K) softmax probabilities
+    y: dict[str, torch.Tensor]  # split -> (N,) labels
+
+
+def _weights_key(path: Path) -> str:
+    st = path.stat()
+    return hashlib.sha256(f"{path.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+@torch.no_grad()
+def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torch.Tensor:
+    """Softmax probabilities of a split; with dropout_samples > 0, the mean over sampled masks."""
+    from ..evaluation import autocast, batches
+    from ..nn.layers import Dropout
+
+    s = getattr(parts.data, split)
+    model = parts.model.eval()
+    drops = [m for m in model.modules() if isinstance(m, (Dropout, torch.nn.Dropout))]
+    if dropout_samples:
+        if not drops:
+            raise TrainlabError(f"run {parts.cfg.name!r} has no dropout layer: dropout as an ensemble needs one "
+                                "(train with dropout > 0)")
+        for m in drops:
+            m.train()
+        torch.manual_seed(seed)
+    out = []
+    for x, _ in batches(parts, s.x, parts.cfg.eval_batch_size):
+        with autocast(parts):
+            if dropout_samples:
+                p = sum(torch.softmax(model(x).float(), 1) for _ in range(dropout_samples)) / dropout_samples
+            else:
+                p = torch.softmax(model(x).float(), 1)
+        out.append(p.cpu())
+    for m in drops:
+        m.eval()
+    return torch.cat(out)
+
+
+def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0, name: str | None = None) -> Member:
+    """A member's probabilities on val and test, from the cache in its run folder or computed once."""
+    from ..build import load_weights
+    from ..files import load_tensors, save_tensors
+    from ..saved import load_saved
+
+    wpath = weights or (run.ckpt_dir / "best.safetensors" if (run.ckpt_dir / "best.safetensors").is_file()
+                        else run.latest_checkpoint()[0])
+    tag = f"{wpath.stem}" + (f"-mc{dropout_samples}" if dropout_samples else "")
+    cache = run.path / "predictions" / f"{tag}.safetensors"
+    key = _weights_key(wpath)
+    if cache.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(cache), "pt") as f:
+            fresh = (f.metadata() or {}).get("weights") == key
+        if fresh:
+            t = load_tensors(cache)
+            return Member(name or run.name, {s: t[f"{s}_probs"] for s in ("val", "test")},
+                          {s: t[f"{s}_y"] for s in ("val", "test")})
+    parts = load_saved(run, device="cpu")
+    if weights is not None:
+        load_weights(parts.model, load_tensors(weights), str(weights))
+    probs = {s: _predict(parts, s, dropout_samples) for s in ("val", "test")}
+    ys = {s: getattr(parts.data, s).y.clone() for s in ("val", "test")}
+    if parts.segmentation:
+        raise TrainlabError(f"run {str(run.path)!r} is a segmentation run; ensembles here average class "
+                            "probabilities of classification runs")
+    save_tensors(cache, {**{f"{s}_probs": p for s, p in probs.items()}, **{f"{s}_y": y for s, y in ys.items()}},
+                 {"weights": key})
+    return Member(name or run.name, probs, ys)
+
+
+def check_same_data(runs: list[Run]) -> None:
+    first = runs[0].config
+    for r in runs[1:]:
+        cfg = r.config
+        diff = [k for k in SAME_DATA if cfg.get(k) != first.get(k)]
+        if diff:
+            raise TrainlabError(f"run {str(r.path)!r} differs from {str(runs[0].path)!r} in {diff[0]} "
+                                f"({cfg.get(diff[0])!r} vs {first.get(diff[0])!r}); ensemble members must see the same data")
+
+
+def _acc(p: torch.Tensor, y: torch.Tensor) -> float:
+    return float((p.argmax(1) == y).double().mean())
+
+
+def _nll(p: torch.Tensor, y: torch.Tensor) -> float:
+    return float(-torch.log(p.gather(1, y[:, None]).clamp_min(1e-12)).double().mean())
+
+
+def _vote(ps: list[torch.Tensor]) -> torch.Tensor:
+    """Majority vote of the members' classes as one-hot 'probabilities'; ties go to the larger mean probability."""
+    k = ps[0].shape[1]
+    votes = sum(torch.nn.functional.one_hot(p.argmax(1), k).double() for p in ps)
+    return votes + 1e-6 * (sum(ps) / len(ps)).double()
+
+
+def analyse(members: list[Member], vote: bool = False, seed: int = 0) -> dict[str, Any]:
+    """Ensemble against mean and best member on the test split; the gain's CI; accuracy vs size."""
+    from scipy import stats
+
+    if len(members) < 2:
+        raise TrainlabError(f"an ensemble needs at least 2 members, got {len(members)}")
+    y = members[0].y["test"]
+    for m in members[1:]:
+        if not torch.equal(m.y["test"], y):
+            raise TrainlabError(f"member {m.name!r} was scored on other test examples; members must share the data")
+    P = [m.probs["test"] for m in members]
+    accs = np.array([_acc(p, y) for p in P])
+    losses = np.array([_nll(p, y) for p in P])
+    val_accs = np.array([_acc(m.probs["val"], m.y["val"]) for m in members])
+    best = int(np.argmax(val_accs))  # chosen on validation, reported on test
+
+    def ens_acc(idx) -> float:
+        ps = [P[int(i)] for i in np.atleast_1d(idx)]
+        return _acc(_vote(ps) if vote else sum(ps) / len(ps), y)
+
+    mean_p = sum(P) / len(P)
+    res: dict[str, Any] = {
+        "members": [{"name": m.name, "val_acc": float(v), "test_acc": float(a), "test_loss": float(lo)}
+                    for m, v, a, lo in zip(members, val_accs, accs, losses)],
+        "combine": "vote" if vote else "mean probability",
+        "ensemble": {"acc": ens_acc(np.arange(len(P))), "loss": _nll(mean_p, y)},
+        "mean_member": {"acc": float(accs.mean()), "loss": float(losses.mean()), "std_acc": float(accs.std(ddof=1))},
+        "best_member": {"name": members[best].name, "acc": float(accs[best]), "loss": float(losses[best])},
+    }
+    gain = lambda idx: ens_acc(idx) - float(accs[np.asarray(idx, dtype=int)].mean())  # noqa: E731
+    g = res["ensemble"]["acc"] - res["mean_member"]["acc"]
+    if len(P) >= 3:
+        boot = stats.bootstrap((np.arange(len(P)),), gain, vectorized=False, n_resamples=999, method="percentile",
+                               random_state=np.random.default_rng(seed))
+        ci = [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
+    else:
+        ci = [math.nan, math.nan]
+    res["gain"] = {"acc": g, "ci": ci, "over_best": res["ensemble"]["acc"] - res["best_member"]["acc"]}
+    rng = np.random.default_rng(seed)
+    curve = []
+    for k in range(1, len(P) + 1):
+        combos = list(itertools.combinations(range(len(P)), k))
+        if len(combos) > 50:
+            combos = [tuple(rng.choice(len(P), k, replace=False)) for _ in range(50)]
+        a = [ens_acc(np.array(c)) for c in combos]
+        curve.append({"size": k, "mean": float(np.mean(a)), "min": float(np.min(a)), "max": float(np.max(a)),
+                      "subsets": len(combos)})
+    res["size_curve"] = curve
+    return res
+
+
+def ensemble(runs: list[str | Path], vote: bool = False) -> dict[str, Any]:
+    """Average the members' probabilities (or vote) on the test split; see `analyse`."""
+    loaded = [load_run(r) for r in runs]
+    check_same_data(loaded)
+    return analyse([load_member(r) for r in loaded], vote=vote)
+
+
+def snapshots(run: str | Path, vote: bool = False) -> dict[str, Any]:
+    """A snapshot ensemble: the checkpoints one run kept (keep_every along a cosine_restarts schedule)."""
+    r = load_run(run)
+    steps = r.checkpoints.steps()
+    if len(steps) < 2:
+        raise TrainlabError(f"run {str(r.path)!r} kept {len(steps)} checkpoint(s); a snapshot ensemble needs 2 or "
+                            "more: train with schedule cosine_restarts and keep_every set to the cycle's steps")
+    return analyse([load_member(r, r.checkpoints.paths(s)[0], name=f"step {s}") for s in steps], vote=vote)
+
+
+def mc_dropout(run: str | Path, samples: int = 20) -> dict[str, Any]:
+    """Dropout as an ensemble: the mean over `samples` sampled masks against weight scaling (one pass)."""
+    if samples < 2:
+        raise TrainlabError(f"--samples {samples} must be >= 2")
+    r = load_run(run)
+    scaled, sampled = load_member(r, name="weight scaling"), load_member(r, dropout_samples=samples,
+                                                                           name=f"{samples} dropout masks")
+    y = scaled.y["test"]
+    out = {"weight_scaling": {"acc": _acc(scaled.probs["test"], y), "loss": _nll(scaled.probs["test"], y)},
+           "mc_dropout": {"acc": _acc(sampled.probs["test"], y), "loss": _nll(sampled.probs["test"], y),
+                          "samples": samples}}
+    # paired by example: the accuracy difference with its CI (a bootstrap over test examples)
+    from scipy import stats
+
+    hit_s = (sampled.probs["test"].argmax(1) == y).double().numpy()
+    hit_w = (scaled.probs["test"].argmax(1) == y).double().numpy()
+    boot = stats.bootstrap((hit_s - hit_w,), np.mean, n_resamples=999, method="percentile",
+                           random_state=np.random.default_rng(0))
+    out["gain"] = {"acc": out["mc_dropout"]["acc"] - out["weight_scaling"]["acc"],
+                   "ci": [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]}
+    return out
