@@ -124,3 +124,15 @@ def test_changed_arm_in_the_same_folder_is_refused(tmp_path):
     compare(BASE, {"a": {}}, seeds=1, jobs=1, name="x", runs_dir=str(tmp_path))
     with pytest.raises(TrainlabError, match="other arms or another base config"):
         compare(BASE, {"a": {"dropout": 0.2}}, seeds=1, jobs=1, name="x", runs_dir=str(tmp_path))
+
+
+EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_shipped_experiments_are_valid(path):
+    from trainlab.experiments.spec import from_yaml
+
+    exp = from_yaml(path)
+    exp.check()  # every arm's config built and checked, names and options included
+    assert len(exp.arms) >= 2 and exp.seeds >= 3 and exp.baseline in exp.arms
