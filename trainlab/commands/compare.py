@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="override the base config for every arm (repeatable)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per arm (default 5, or the experiment file's)")
-    p.add_argument("--jobs", type=int, default=None, help="runs at once (default: one per core)")
+    p.add_argument("--jobs", type=int, default=None, help="runs at once, one thread each (default: measured: workers when runs are long enough to pay for their start-up)")
     p.add_argument("--name", help="experiment folder name (default compare-<config>)")
     p.add_argument("--baseline", help="the arm the others are compared with (default: the first)")
     p.add_argument("--from", dest="from_", metavar="FOLDER", help="re-analyse an experiment folder, train nothing")

@@ -25,7 +25,7 @@ def add_arguments(p) -> None:
     src.add_argument("--snapshots", metavar="RUN", help="a snapshot ensemble of the checkpoints one run kept")
     src.add_argument("--mc-dropout", metavar="RUN", help="dropout as an ensemble: sampled masks vs weight scaling")
     p.add_argument("--members", type=int, default=5, help="with --train: how many seeds (default 5)")
-    p.add_argument("--jobs", type=int, default=None, help="with --train: runs at once (default: one per core)")
+    p.add_argument("--jobs", type=int, default=None, help="with --train: runs at once (default: measured, as in compare)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="with --train")
     p.add_argument("--samples", type=int, default=20, help="with --mc-dropout: masks to average (default 20)")
     p.add_argument("--vote", action="store_true", help="majority vote instead of averaging probabilities")

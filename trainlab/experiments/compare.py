@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import TrainlabError
 from ..runs import iter_runs
 from . import stats
-from .runner import ENDED, Job, default_jobs, execute, plan
+from .runner import ENDED, Job, execute, plan
 from .spec import Experiment, arm_overrides
 
 METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_miou")
@@ -147,9 +147,8 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
     plan(todo)
     write_json(meta, {**exp.to_json(), "seeds": max(exp.seeds, json.loads(meta.read_text())["seeds"]
                                                     if meta.is_file() else 0)})
-    n_jobs = jobs or default_jobs(sum(j.action != "done" for j in todo))
-    show = Progress(exp, todo, n_jobs, quiet)
-    execute(todo, n_jobs, on_done=show.done)
+    show = Progress(exp, todo, jobs, quiet)
+    execute(todo, jobs, on_done=show.done, say=None if quiet else print)
     show.close()
     c = Comparison.load(exp.folder)
     c.write()
@@ -159,7 +158,7 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
 class Progress:
     """Runs done / total, the best arm so far (mean validation score), time left."""
 
-    def __init__(self, exp: Experiment, jobs: list[Job], n_jobs: int, quiet: bool):
+    def __init__(self, exp: Experiment, jobs: list[Job], n_jobs: int | None, quiet: bool):
         self.exp, self.quiet = exp, quiet
         self.total = len(jobs)
         self.done_n = sum(j.action == "done" for j in jobs)
@@ -170,7 +169,7 @@ class Progress:
             skip = f", {self.done_n} already done" if self.done_n else ""
             resume = sum(j.action == "resume" for j in jobs)
             print(f"{exp.name}: {len(exp.arms)} arms x {exp.seeds} seeds = {self.total} runs{skip}"
-                  + (f", {resume} to resume" if resume else "") + f"; {n_jobs} worker(s) -> {exp.folder}", flush=True)
+                  + (f", {resume} to resume" if resume else "") + f"; {n_jobs or 'auto'} at a time, one thread each -> {exp.folder}", flush=True)
 
     def done(self, job: Job, status: str) -> None:
         from ..runs import load_run

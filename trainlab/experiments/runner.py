@@ -36,9 +36,12 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+STARTUP_S = 2.0  # a spawned worker imports torch and trainlab before its first step (measured: 1.7 s)
+
+
 def default_jobs(n_runs: int) -> int:
-    """One single-thread worker per core: for the small models of these experiments two 1-thread
-    runs side by side beat one 2-thread run (bench/bench_compare.py measures it)."""
+    """One single-thread worker per core: two 1-thread runs side by side beat one 2-thread run
+    (bench/bench_compare.py measures it)."""
     return max(1, min(usable_cores(), n_runs))
 
 
@@ -78,12 +81,22 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker() -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the pool
+
+
+def _in_process(todo: list[Job], on_done) -> None:
     import torch
 
-    torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    try:
+        for job in todo:
+            _, _, status = _work(job)
+            if on_done:
+                on_done(job, status)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _work(job: Job) -> tuple[str, int, str]:
@@ -96,30 +109,36 @@ def _work(job: Job) -> tuple[str, int, str]:
     return job.arm, job.seed, run.summary.get("status", "?")
 
 
-def execute(jobs: list[Job], n_jobs: int, threads: int | None = None,
-            on_done: Callable[[Job, str], None] | None = None) -> None:
-    """Run the jobs that are not done, `n_jobs` at a time in worker processes (or in this process
-    when n_jobs == 1), each with `threads` torch threads (default: its share of the cores)."""
+def execute(jobs: list[Job], n_jobs: int | None, on_done: Callable[[Job, str], None] | None = None,
+            say: Callable[[str], None] | None = None) -> None:
+    """Run the jobs that are not done, each with one torch thread unless its config fixes the
+    threads (so the numbers do not depend on how many ran at once), `n_jobs` at a time in worker
+    processes, or in this process when n_jobs == 1. n_jobs=None decides by measuring: the first
+    run goes in this process, and the rest go to one worker per core only if a run lasts long
+    enough to pay for a worker's start-up."""
     todo = [j for j in jobs if j.action != "done"]
     if not todo:
         return
-    threads = threads or max(1, usable_cores() // n_jobs)
-    for job in todo:  # each run gets its share of the cores unless its config fixes the threads
-        job.config = {**job.config, "threads": job.config.get("threads") or threads}
+    for job in todo:
+        job.config = {**job.config, "threads": job.config.get("threads") or 1}
+    if n_jobs is None:
+        t0 = time.perf_counter()
+        _in_process(todo[:1], on_done)
+        took, todo = time.perf_counter() - t0, todo[1:]
+        workers = default_jobs(len(todo))
+        saved = took * len(todo) * (1 - 1 / workers)  # what running side by side saves, before start-up
+        n_jobs = workers if workers > 1 and saved > 2 * STARTUP_S else 1
+        if say and todo:
+            say(f"a run takes {took:.1f} s: the other {len(todo)} " + (
+                f"in {n_jobs} worker processes" if n_jobs > 1 else
+                f"in this process (a worker's {STARTUP_S:.0f} s start-up would not pay off)"))
     if n_jobs == 1:
-        import torch
-
-        torch.set_num_threads(threads)
-        for job in todo:
-            _, _, status = _work(job)
-            if on_done:
-                on_done(job, status)
+        _in_process(todo, on_done)
         return
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited threads or RNG state
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker) as pool:
         pending = {pool.submit(_work, job): job for job in todo}
         try:
             while pending:
@@ -138,10 +157,3 @@ def execute(jobs: list[Job], n_jobs: int, threads: int | None = None,
             for proc in list(getattr(pool, "_processes", {}).values()):  # do not wait for long runs
                 proc.kill()
             raise
-
-
-def wait_time(started: float, done: int, total: int, n_jobs: int) -> float | None:
-    """Seconds left at the mean pace so far."""
-    if done == 0:
-        return None
-    return (time.perf_counter() - started) / done * (total - done)
