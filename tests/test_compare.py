@@ -136,3 +136,16 @@ def test_shipped_experiments_are_valid(path):
     exp = from_yaml(path)
     exp.check()  # every arm's config built and checked, names and options included
     assert len(exp.arms) >= 2 and exp.seeds >= 3 and exp.baseline in exp.arms
+
+
+def test_numbers_do_not_depend_on_jobs(tmp_path):
+    arms = {"a": {}, "b": {"dropout": 0.3}}
+    one = compare(BASE, arms, seeds=2, jobs=1, name="one", runs_dir=str(tmp_path))
+    two = compare(BASE, arms, seeds=2, jobs=2, name="two", runs_dir=str(tmp_path))  # worker processes
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "elapsed")} for r in rows]  # noqa: E731
+    for arm in arms:
+        for seed in (0, 1):
+            a = trainlab.load_run(tmp_path / "one" / arm / f"seed-{seed}")
+            b = trainlab.load_run(tmp_path / "two" / arm / f"seed-{seed}")
+            assert strip(a.metrics) == strip(b.metrics) and a.config["threads"] == b.config["threads"] == 1
+    assert one.table() == two.table()
