@@ -86,10 +86,7 @@ def run(args) -> int:
 
 
 def plot_size(res, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..report.plots import _save, plt
 
     cv = res["size_curve"]
     k = [c["size"] for c in cv]
@@ -105,8 +102,4 @@ def plot_size(res, path):
     ax.set_title(f"ensemble ({res['combine']}): gain {res['gain']['acc']:+.4f} over the mean member", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
