@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [ "${1:-}" = "--test" ] && with_tests=1
 
-# System packages from Debian: Fashion-MNIST (70k images) and, for the report test, Chromium.
+# System packages from Debian: Fashion-MNIST (70k images) and, for the tests, Chromium and PostgreSQL.
 pkgs=()
 [ -d /usr/share/datasets/fashion-mnist ] || pkgs+=(dataset-fashion-mnist)
 if [ "$with_tests" = 1 ] && ! command -v chromium >/dev/null 2>&1; then pkgs+=(chromium); fi
+# the search tests start a throwaway PostgreSQL server (Debian's package) for shared study storage
+if [ "$with_tests" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then pkgs+=(postgresql); fi
 if [ ${#pkgs[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${pkgs[*]}"

@@ -30,12 +30,13 @@ OnEval = Callable[[dict[str, Any]], Any]  # called with each evaluation row; a t
 
 
 def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides: list[str] | None = None,
-          data=None, on_eval: OnEval | None = None, report: bool = True) -> rf.Run:
+          data=None, on_eval: OnEval | None = None, report: bool = True, score_test: bool = True) -> rf.Run:
     """Train from a config (a Config, a dict, or a YAML path) and return the finished Run.
 
     data: a Dataset to train on instead of loading `dataset` (the config's selection still applies).
     on_eval(row): called at every evaluation; returning True stops the run (status "stopped").
     report=False: no plots or HTML (`trainlab report RUN` draws them later from the folder).
+    score_test=False: leave the test split alone (a search scores it once, for its best trial only).
 
     >>> run = train({"dataset": "digits", "model": "mlp", "epochs": 2}, quiet=True)  # doctest: +SKIP
     """
@@ -57,10 +58,12 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
     rf.write_json(run_dir / "summary.json", {"status": "running", "arm": rf.arm_hash(resolved),
                                             "group": cfg.group, "tags": cfg.tags})
     run = rf.Run(run_dir)
-    return fit(parts, run, new_state(parts), resumed=False, quiet=quiet, on_eval=on_eval, report=report)
+    return fit(parts, run, new_state(parts), resumed=False, quiet=quiet, on_eval=on_eval, report=report,
+               score_test=score_test)
 
 
-def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None = None, report: bool = True) -> rf.Run:
+def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None = None, report: bool = True,
+           score_test: bool = True) -> rf.Run:
     """Continue an interrupted run from its newest checkpoint."""
     run = rf.load_run(run_path)
     status = run.summary.get("status")
@@ -76,7 +79,7 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
     except (KeyError, ValueError, RuntimeError) as e:
         raise TrainlabError(f"checkpoint state {str(state_path)!r} does not match the run ({e}); "
                             "the run's config changed since the checkpoint was written") from None
-    return fit(parts, run, st, resumed=True, quiet=quiet, on_eval=on_eval, report=report)
+    return fit(parts, run, st, resumed=True, quiet=quiet, on_eval=on_eval, report=report, score_test=score_test)
 
 
 def new_state(p: Parts) -> TrainState:
@@ -85,7 +88,7 @@ def new_state(p: Parts) -> TrainState:
 
 
 def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on_eval: OnEval | None,
-        report: bool) -> rf.Run:
+        report: bool, score_test: bool = True) -> rf.Run:
     from .data.datasets import to_float
     from .diagnostics import Diagnostics
     from .report.progress import Progress
@@ -205,7 +208,7 @@ def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on
                 ckpts.save(st.step, model.state_dict(), st.state_dict())
                 tick = time.perf_counter()
 
-    return finish(p, run, log, st, message, quiet, report)
+    return finish(p, run, log, st, message, quiet, report, score_test)
 
 
 def running(s: dict[str, Any]) -> dict[str, float]:
@@ -229,7 +232,7 @@ def diverged(what: str, value: float, step: int, spe: int, opt, cfg: Config, sin
 
 
 def finish(p: Parts, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: str, quiet: bool,
-           report: bool) -> rf.Run:
+           report: bool, score_test: bool = True) -> rf.Run:
     """Restore the best weights, score the test split, write the summary (and plots and report)."""
     cfg, es = p.cfg, st.early
     best_path = run.ckpt_dir / "best.safetensors"
@@ -246,7 +249,8 @@ def finish(p: Parts, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: s
     if best_path.is_file():
         best_row = next((r for r in log.rows if r["step"] == es.best_step), {})
         summary["best"].update({k: v for k, v in best_row.items() if k.startswith("val_")})
-        summary["test"] = evaluate_split(p, p.data.test.x, p.data.test.y)
+        if score_test:
+            summary["test"] = evaluate_split(p, p.data.test.x, p.data.test.y)
     rf.write_json(run.path / "summary.json", summary)
     if st.status == "diverged":
         print(f"trainlab: run diverged: {message}")

@@ -15,9 +15,10 @@ from ..runs import Run  # noqa: E402
 TRAIN_C, VAL_C = "#1f77b4", "#d62728"
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, tight: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if tight:  # not for figures that place their own colorbar axes (Optuna's contour plot)
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

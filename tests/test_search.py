@@ -1,0 +1,172 @@
+"""`trainlab search` on Optuna: spaces, grids, shared storage (SQLite and a real PostgreSQL),
+workers that share one study, a worker killed mid-trial, bad input."""
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import trainlab
+from trainlab.cli import main
+from trainlab.experiments.search import search
+from trainlab.experiments.space import grid_values, parse_space
+
+BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64,
+        "model_options": {"depth": 1, "width": 32}}
+SPACE = {"lr": {"log_uniform": [0.01, 0.3]}, "dropout": {"uniform": [0.0, 0.5]}}
+
+
+def test_grid_fills_the_budget_evenly_and_log_spaced():
+    dims = parse_space({"lr": {"log_uniform": [1e-4, 1]}, "dropout": {"uniform": [0, 0.6]},
+                        "optimizer": {"grid": ["sgd", "adam"]}}, {})
+    g = grid_values(dims, trials=18)  # 2 fixed values -> 9 left -> 3 points per range
+    assert g["lr"] == pytest.approx([1e-4, 1e-2, 1.0]) and g["dropout"] == pytest.approx([0, 0.3, 0.6])
+    assert g["optimizer"] == ["sgd", "adam"]
+    assert grid_values(dims, trials=50)["lr"] == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])  # floor(sqrt(25))
+    ints = parse_space({"model_options.depth": {"int": [1, 4]}}, {})
+    assert grid_values(ints, trials=4) == {"model_options.depth": [1, 2, 3, 4]}
+
+
+def _states(result):
+    return [t["state"] for t in result.trials()]
+
+
+def _check_each_trial_once(result, budget):
+    trials = result.trials()
+    numbers = [t["number"] for t in trials]
+    assert numbers == list(range(len(trials)))  # every number once, none lost
+    ended = [t for t in trials if t["state"] in ("COMPLETE", "PRUNED")]
+    assert len(ended) >= budget
+    runs = [t["run"] for t in trials if t["state"] != "FAIL"]
+    assert len(runs) == len(set(runs))  # no trial shares a run folder with another
+    for t in ended:  # each trial trained once, in its own folder
+        run = trainlab.load_run(t["run"])
+        assert run.name == f"trial-{t['number']}"
+        steps = [r["step"] for r in run.metrics]
+        assert steps == sorted(set(steps))
+
+
+def test_search_in_process_then_continues(tmp_path):
+    r = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=4, name="s", pruner="none")
+    assert _states(r).count("COMPLETE") == 4 and r.best_value == max(t["value"] for t in r.trials())
+    best = trainlab.load_run(r.folder / f"trial-{r.best_trial}")
+    assert "test" not in best.summary  # trials never touch the test split
+    assert set(r.test) >= {"acc", "loss"}  # the best trial's, scored once at the end
+    assert (r.folder / "best.yaml").is_file() and (r.folder / "plots" / "history.png").is_file()
+    cfg = trainlab.config.load_config(r.folder / "best.yaml")
+    assert cfg.lr == pytest.approx(best.config["lr"]) and cfg.group is None
+    again = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=6, name="s", pruner="none")
+    assert len(again.trials()) == 6  # two more, not six more: the study continued
+
+
+def test_four_workers_on_one_sqlite_study(tmp_path):
+    r = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="tpe", trials=8, jobs=4, name="w4")
+    assert "FAIL" not in _states(r)
+    _check_each_trial_once(r, 8)
+
+
+# ---------------------------------------------------------------- a real PostgreSQL server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL is not installed here: `bash scripts/setup.sh --test` installs Debian's postgresql")
+    pytest.importorskip("psycopg", reason="psycopg is missing: `bash scripts/setup.sh --test` installs it")
+    bindir = Path(bins[-1]).parent
+    d = tempfile.mkdtemp(prefix="trainlab-pg-")
+    as_user = []
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres user
+        pw = pwd.getpwnam("postgres")
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    data = f"{d}/data"
+    subprocess.run(as_user + [str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "trainlab", "--no-sync"],
+                   check=True, capture_output=True)
+    subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", data, "-l", f"{d}/log", "-w", "-o",
+                              f"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://trainlab@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_four_workers_on_one_postgres_study(tmp_path, postgres):
+    r = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=8, jobs=4, name="pg4",
+               storage=postgres)
+    assert "FAIL" not in _states(r)
+    _check_each_trial_once(r, 8)
+    assert not (tmp_path / "pg4" / "study.db").exists()  # the study lives in the server
+
+
+@pytest.mark.slow
+def test_sigkill_one_of_two_workers_mid_trial(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("lr: {log_uniform: [0.01, 0.3]}\n")
+    base = tmp_path / "base.yaml"
+    base.write_text(f"dataset: digits\nmodel: mlp\nepochs: 12\nbatch_size: 16\nruns_dir: {tmp_path}\n")
+    cmd = [sys.executable, "-m", "trainlab", "search", str(base), str(space), "--name", "k", "--sampler", "random",
+           "--trials", "6", "--pruner", "none", "--heartbeat", "1", "--quiet"]
+    a = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    import optuna
+
+    deadline = time.time() + 60
+    killed = False
+    while time.time() < deadline and not killed:  # kill worker A while both run a trial
+        time.sleep(0.3)
+        try:
+            st = optuna.load_study(study_name="k", storage=f"sqlite:///{tmp_path / 'k' / 'study.db'}")
+        except Exception:
+            continue
+        running = [t for t in st.trials if t.state == optuna.trial.TrialState.RUNNING]
+        if len(running) == 2:
+            os.killpg(a.pid, signal.SIGKILL)
+            killed = True
+    a.wait()
+    out, err = b.communicate(timeout=240)
+    assert killed and b.returncode == 0, err
+    st = optuna.load_study(study_name="k", storage=f"sqlite:///{tmp_path / 'k' / 'study.db'}")
+    states = [t.state.name for t in st.trials]
+    assert states.count("COMPLETE") == 6 and states.count("FAIL") == 1  # the budget, and the killed trial
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as R
+
+    failed = next(t for t in st.trials if t.state.name == "FAIL")
+    retried = [t for t in st.trials if R.retried_trial_number(t) == failed.number]
+    assert len(retried) == 1 and retried[0].state.name == "COMPLETE" and retried[0].params == failed.params
+
+
+@pytest.mark.parametrize("space, argv, words", [
+    ("lrr: {uniform: [0, 1]}\n", [], "unknown key 'lrr' (did you mean 'lr'?)"),
+    ("lr: {uniform: [1, 0.1]}\n", [], "low 1 > high 0.1"),
+    ("lr: {log_uniform: [0, 1]}\n", [], "a log range must be > 0"),
+    ("optimizer: {grid: []}\n", [], "grid has 0 values"),
+    ("lr: {log_uniform: [1e-3, 1]}\n", ["--storage", "postgresql://nobody:s3cret@127.0.0.1:9/none"], "cannot be reached"),
+    ("lr: {log_uniform: [1e-3, 1]}\n", ["--sampler", "bayes"], "--sampler 'bayes'"),
+    ("lr: {log_uniform: [1e-3, 1]}\n", ["--objective", "test_acc"], "choose a validation metric"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, monkeypatch, space, argv, words):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "base.yaml").write_text("dataset: digits\nmodel: mlp\nepochs: 1\n")
+    (tmp_path / "space.yaml").write_text(space)
+    code = main(["search", "base.yaml", "space.yaml", "--trials", "2", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1, err
+    assert "s3cret" not in err and not (tmp_path / "runs").exists()  # a password is never printed

@@ -1,0 +1,53 @@
+"""Progress of a search, read from its storage: one line per ended trial, the best so far, time left."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+
+@contextlib.contextmanager
+def watch(study, s, quiet: bool, procs=None, every: float = 1.0):
+    """Print a line for each trial that ends while the block runs (a thread polls the storage)."""
+    if quiet:
+        yield
+        return
+    from optuna.trial import TrialState
+
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    start_n = len(seen)
+
+    def poll() -> None:
+        while True:
+            last = stop.is_set()  # one more look after the work ended, for the trials that ended last
+            trials = study.get_trials(deepcopy=False)
+            for t in sorted(trials, key=lambda t: t.number):
+                if t.state.is_finished() and t.number not in seen:
+                    seen.add(t.number)
+                    counted = sum(x.state in (TrialState.COMPLETE, TrialState.PRUNED) for x in trials)
+                    done = [x for x in trials if x.state == TrialState.COMPLETE and x.value is not None]
+                    best = (max if s.direction == "maximize" else min)(done, key=lambda x: x.value) if done else None
+                    fresh = len(seen) - start_n
+                    left = (time.perf_counter() - t0) / fresh * max(0, s.trials - counted) if fresh else None
+                    value = f" {s.objective} {t.value:.4f}" if t.value is not None else ""
+                    params = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
+                    print(f"[{counted}/{s.trials}] trial {t.number} {t.state.name.lower()}{value} ({params})"
+                          + (f"  best {best.value:.4f} (trial {best.number})" if best else "")
+                          + (f"  ~{left:.0f}s left" if left is not None and counted < s.trials else ""), flush=True)
+            if last:
+                return
+            stop.wait(every)
+
+    th = threading.Thread(target=poll, daemon=True)
+    th.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        th.join()
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
