@@ -30,6 +30,7 @@ _API = {
     "compare": "trainlab.experiments.compare",
     "Comparison": "trainlab.experiments.compare",
     "ensemble": "trainlab.experiments.ensemble",
+    "search": "trainlab.experiments.search",
     "finetune": "trainlab.transfer",
     "stylize": "trainlab.style",
     "Run": "trainlab.runs",

@@ -252,7 +252,7 @@ def finish(p: Parts, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: s
         if score_test:
             summary["test"] = evaluate_split(p, p.data.test.x, p.data.test.y)
     rf.write_json(run.path / "summary.json", summary)
-    if st.status == "diverged":
+    if st.status == "diverged" and not quiet:
         print(f"trainlab: run diverged: {message}")
     if report:
         from .saved import write_run_report
