@@ -50,7 +50,7 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
 
     for name, fn in wanted:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), plt.rc_context():  # Optuna sets a style; keep it to its own plots
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 warnings.simplefilter("ignore", UserWarning)  # tight_layout and colorbar axes
                 ax = fn(study)
