@@ -59,7 +59,7 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
                 n = n_params if name in ("slice", "contour") else 1
                 w, h = (3.4 * n + 1.6, 3.0 * n + 0.6) if name == "contour" else (max(6.5, 3.4 * n), 4.2)
                 fig.set_size_inches(w, h)
-                out.append(_save(fig, folder / "plots" / f"{name}.png", tight=name != "contour"))
+                out.append(_save(fig, folder / "plots" / f"{name}.png", tight=name not in ("contour", "slice")))
         except Exception as e:  # too few completed trials for an importance, one parameter for a contour
             plt.close("all")
             skipped.append(f"{name}: {str(e).splitlines()[0][:100] if str(e) else type(e).__name__}")
