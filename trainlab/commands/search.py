@@ -1,6 +1,6 @@
 """Hyperparameter search on Optuna: grid, random, TPE (Bayesian) or GP, one machine or many.
 
-    trainlab search configs/mlp-digits.yaml experiments/space-mlp-digits.yaml --sampler tpe --trials 30
+    trainlab search configs/mlp-digits.yaml experiments/spaces/mlp-digits.yaml --sampler tpe --trials 30
     trainlab search CONFIG SPACE --sampler grid --trials 16 --jobs 2
     trainlab search CONFIG SPACE --storage postgresql://user:pw@host/db --name shared   # on each machine
 
