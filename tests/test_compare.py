@@ -149,3 +149,12 @@ def test_numbers_do_not_depend_on_jobs(tmp_path):
             b = trainlab.load_run(tmp_path / "two" / arm / f"seed-{seed}")
             assert strip(a.metrics) == strip(b.metrics) and a.config["threads"] == b.config["threads"] == 1
     assert one.table() == two.table()
+
+
+def test_precision_auto_arms_are_not_retrained(tmp_path):
+    arms = {"a": {"precision": "auto"}}
+    compare(BASE, arms, seeds=1, jobs=1, name="p", runs_dir=str(tmp_path))
+    summary = tmp_path / "p" / "a" / "seed-0" / "summary.json"
+    stamp = summary.stat().st_mtime_ns
+    compare(BASE, arms, seeds=1, jobs=1, name="p", runs_dir=str(tmp_path))  # resolved to fp32 or bf16 on disk
+    assert summary.stat().st_mtime_ns == stamp

@@ -105,3 +105,24 @@ def test_activation_options_reach_the_model_and_bad_ones_refuse(tmp_path):
     with pytest.raises(TrainlabError, match="leaky_relu"):
         trainlab.train(cfg(tmp_path, **NO_DATA, activation="leaky_relu:slope=0.1"), quiet=True)
     assert len(list((tmp_path / "runs").iterdir())) == 1  # the refused config made no folder
+
+
+def test_precision_auto_measures_keeps_the_faster_and_changes_nothing_else(tmp_path):
+    import json
+
+    auto = trainlab.train(cfg(tmp_path, name="auto", model="convnet", dropout=0.3, precision="auto"), quiet=True,
+                          report=False)
+    env = json.loads((auto.path / "env.json").read_text())
+    ms = env["precision"]["ms_per_step"]
+    assert set(ms) == {"fp32", "bf16"} and env["precision"]["chosen"] == min(ms, key=ms.get)
+    assert auto.config["precision"] == env["precision"]["chosen"]  # the saved config says what ran
+    assert isinstance(env["cpu_flags"], list)
+    # the measurement used a copy and restored the random stream: the same run with the chosen precision
+    # set by hand gives the same numbers, and the same arm as any other `precision: auto` run
+    same = trainlab.train(cfg(tmp_path, name="same", model="convnet", dropout=0.3,
+                              precision=auto.config["precision"]), quiet=True, report=False)
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "elapsed")} for r in rows]  # noqa: E731
+    assert strip(auto.metrics) == strip(same.metrics)
+    again = trainlab.train(cfg(tmp_path, name="again", model="convnet", dropout=0.3, precision="auto", seed=1),
+                           quiet=True, report=False)
+    assert again.summary["arm"] == auto.summary["arm"] != same.summary["arm"]

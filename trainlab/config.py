@@ -40,7 +40,7 @@ class Config(BaseModel):
     seed: int = 0  # seeds weights, data order, dropout and augmentation
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda when available
     threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch's default (all cores)
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 = autocast for forward/backward
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 = autocast for forward/backward; auto = measure both, keep the faster
     channels_last: bool = False  # memory format for conv nets
 
     # --- data ---

@@ -166,6 +166,8 @@ def environment(seed: int, device: str, threads: int) -> dict[str, Any]:
 
     import numpy
 
+    from .precision import cpu_flags
+
     return {
         "trainlab": __import__("trainlab").__version__,
         "torch": torch.__version__,
@@ -177,5 +179,6 @@ def environment(seed: int, device: str, threads: int) -> dict[str, Any]:
         "device": device,
         "cuda": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
         "threads": threads,
+        "cpu_flags": cpu_flags(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

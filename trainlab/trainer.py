@@ -47,15 +47,23 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
     else:
         cfg = load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
     parts = build(cfg, data=data)
+    arm = rf.arm_hash(parts.cfg.resolved())  # of what was asked for: `precision: auto` stays one arm
+    measured = None
+    if parts.cfg.precision == "auto":  # measured here, on this machine: the saved config says what ran
+        from .precision import choose
+
+        chosen, measured = choose(parts)
+        parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
     cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
     name = cfg.name or f"{cfg.model}-{cfg.dataset.split(':')[-1].split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = rf.new_run_dir(cfg.runs_dir, name, cfg.group)
     resolved = cfg.resolved()
     resolved["name"] = run_dir.name
     rf.write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
-    rf.write_json(run_dir / "env.json", rf.environment(cfg.seed, str(parts.device), torch.get_num_threads()))
+    env = rf.environment(cfg.seed, str(parts.device), torch.get_num_threads())
+    rf.write_json(run_dir / "env.json", {**env, "precision": measured or {"chosen": cfg.precision}})
     rf.save_tensors(run_dir / "checkpoints" / "preprocess.safetensors", parts.preprocess.state_dict())
-    rf.write_json(run_dir / "summary.json", {"status": "running", "arm": rf.arm_hash(resolved),
+    rf.write_json(run_dir / "summary.json", {"status": "running", "arm": arm,
                                             "group": cfg.group, "tags": cfg.tags})
     run = rf.Run(run_dir)
     return fit(parts, run, new_state(parts), resumed=False, quiet=quiet, on_eval=on_eval, report=report,

@@ -53,8 +53,8 @@ def plan(jobs: list[Job]) -> list[Job]:
             job.action = "train"
             continue
         run = load_run(job.path)
-        try:
-            have = arm_hash(run.config)
+        try:  # the arm the run recorded (what was asked for, e.g. precision: auto), else its config's
+            have = run.summary.get("arm") or arm_hash(run.config)
         except Exception:  # unreadable config: we cannot tell what it is, so do not touch it
             raise TrainlabError(f"{str(job.path)!r} has an unreadable config.yaml; move it away and run again") from None
         if have != arm_hash(job.config):
