@@ -158,3 +158,13 @@ def test_precision_auto_arms_are_not_retrained(tmp_path):
     stamp = summary.stat().st_mtime_ns
     compare(BASE, arms, seeds=1, jobs=1, name="p", runs_dir=str(tmp_path))  # resolved to fp32 or bf16 on disk
     assert summary.stat().st_mtime_ns == stamp
+
+
+def test_from_with_another_baseline(tmp_path, capsys):
+    compare(BASE, {"a": {}, "b": {"dropout": 0.3}}, seeds=2, jobs=1, name="fb", runs_dir=str(tmp_path))
+    assert main(["compare", "--from", str(tmp_path / "fb"), "--baseline", "b"]) == 0
+    res = json.loads((tmp_path / "fb" / "results.json").read_text())
+    assert res["baseline"] == "b" and set(res["paired"]) == {"a"}
+    assert "a vs b" in capsys.readouterr().out
+    assert main(["compare", "--from", str(tmp_path / "fb"), "--baseline", "c"]) == 2
+    assert "baseline 'c' is not an arm" in capsys.readouterr().err

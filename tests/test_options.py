@@ -1,5 +1,7 @@
 """Every option takes effect or is refused with one line, before any data loads; the saved config
 is the truth of what ran."""
+import re
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -126,3 +128,34 @@ def test_precision_auto_measures_keeps_the_faster_and_changes_nothing_else(tmp_p
     again = trainlab.train(cfg(tmp_path, name="again", model="convnet", dropout=0.3, precision="auto", seed=1),
                            quiet=True, report=False)
     assert again.summary["arm"] == auto.summary["arm"] != same.summary["arm"]
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"log_every": 50}, "log_every: 50 steps is longer than the evaluation period (20 steps)"),
+    ({"keep_every": 30}, "keep_every: 30 is not a multiple of the checkpoint period (20 steps)"),
+    ({"keep_every": 30, "checkpoint_every": 10}, None),  # 30 is a multiple of 10: accepted
+])
+def test_loop_periods_that_could_not_act_are_refused(tmp_path, kw, words):
+    # digits: 1293 training examples / 64 = 20 steps per epoch, one evaluation per epoch
+    if words is None:
+        run = trainlab.train(cfg(tmp_path, epochs=3, **kw), quiet=True, report=False)
+        assert run.checkpoints.steps() == [30, 60]
+        return
+    with pytest.raises(TrainlabError, match=re.escape(words)):
+        trainlab.train(cfg(tmp_path, **kw), quiet=True)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["runs", "--reverse"], "--reverse reverses a --sort"),
+    (["compare", "--from", "x", "--seeds", "3"], "drop --seeds"),
+    (["ensemble", "r1", "r2", "--members", "3"], "give --train CONFIG with them"),
+    (["ensemble", "r1", "r2", "--samples", "5"], "give --mc-dropout RUN"),
+    (["ensemble", "--mc-dropout", "r", "--vote"], "--vote does not apply"),
+])
+def test_flags_that_would_be_ignored_are_refused(tmp_path, capsys, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1

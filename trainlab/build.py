@@ -256,11 +256,25 @@ def build(cfg: Config, data=None) -> Parts:
 
     groups = apply_transfer(cfg, model)
     steps_per_epoch = max(1, len(data.train.y) // cfg.batch_size)
+    check_periods(cfg, steps_per_epoch)
     params = groups if groups is not None else [p for p in model.parameters() if p.requires_grad]
     optimizer, sched = make_optimizer(cfg, params, steps_per_epoch)
     penalty = create_penalty(cfg.penalty, cfg.penalty_strength, beta=cfg.penalty_beta) if cfg.penalty else None
     return Parts(cfg, data, device, model, preprocess, augment, penalty, optimizer,
                  sched, steps_per_epoch, segmentation)
+
+
+def check_periods(cfg: Config, steps_per_epoch: int) -> None:
+    """log_every and keep_every must be able to act: one line with the fix when they cannot."""
+    eval_every = cfg.eval_every or steps_per_epoch
+    ckpt_every = cfg.checkpoint_every or eval_every
+    if cfg.log_every > eval_every:
+        raise TrainlabError(f"log_every: {cfg.log_every} steps is longer than the evaluation period ({eval_every} "
+                            "steps), which logs a row anyway; use a smaller log_every or leave it 0")
+    if cfg.keep_every and cfg.keep_every % ckpt_every:
+        raise TrainlabError(f"keep_every: {cfg.keep_every} is not a multiple of the checkpoint period "
+                            f"({ckpt_every} steps), so some of those steps would have no checkpoint to keep; "
+                            f"use a multiple such as {ckpt_every * max(1, round(cfg.keep_every / ckpt_every))}")
 
 
 def check_fits(model: nn.Module, data, preprocess, device, cfg: Config) -> None:

@@ -37,9 +37,15 @@ def run(args) -> int:
     from ..experiments.compare import Comparison, run_experiment
 
     if args.from_:
-        if args.config or args.arm:
-            raise TrainlabError("--from re-analyses a finished experiment folder; give no config or --arm with it")
+        given = [f for f, v in (("a config", args.config), ("--arm", args.arm), ("--set", args.sets),
+                                ("--seeds", args.seeds), ("--jobs", args.jobs), ("--name", args.name)) if v]
+        if given:
+            raise TrainlabError(f"--from re-analyses an experiment folder without training; drop {given[0]} "
+                                "(--baseline may be given to compare against another arm)")
         c = Comparison.load(args.from_)
+        if args.baseline:
+            c.paired(args.baseline)  # an unknown arm is refused here, before anything is written
+            c.spec["baseline"] = args.baseline
         c.write()
     else:
         if not args.config:

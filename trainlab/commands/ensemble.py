@@ -42,6 +42,12 @@ def run(args) -> int:
 
     if sum(bool(x) for x in (args.runs, args.group, args.train, args.snapshots, args.mc_dropout)) != 1:
         raise TrainlabError("give the members one way: RUN..., --group, --train, --snapshots or --mc-dropout")
+    if not args.train and (args.members != 5 or args.jobs is not None or args.sets):
+        raise TrainlabError("--members, --jobs and --set choose the runs --train trains; give --train CONFIG with them")
+    if not args.mc_dropout and args.samples != 20:
+        raise TrainlabError("--samples sets how many dropout masks --mc-dropout averages; give --mc-dropout RUN")
+    if args.mc_dropout and args.vote:
+        raise TrainlabError("--mc-dropout averages probabilities over masks; --vote does not apply to it")
     if args.mc_dropout:
         res = ens.mc_dropout(args.mc_dropout, args.samples)
         out = Path(args.out or Path(args.mc_dropout) / "ensemble")

@@ -32,6 +32,10 @@ def run(args) -> int:
     from ..runtable import fmt_epochs, fmt_score, fmt_time, select_runs
     from ..values import parse_pairs
 
+    from ..errors import TrainlabError
+
+    if args.reverse and not args.sort:
+        raise TrainlabError("--reverse reverses a --sort; give --sort COLUMN with it")
     root = args.path or args.dir or "runs"
     rows = select_runs(root, group=args.group, status=args.status,
                        where=parse_pairs(args.where, "--where", "dropout=0.5"), sort=args.sort, reverse=args.reverse)
