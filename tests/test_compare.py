@@ -36,8 +36,10 @@ def test_compare_runs_every_arm_and_seed_and_reanalyses(tmp_path):
     assert t["none"]["val_acc"]["mean"] == pytest.approx(sum(vals) / 2)
     # again: nothing is retrained; --from re-analyses without training
     stamp = (folder / "none" / "seed-0" / "summary.json").stat().st_mtime_ns
+    before = sorted(p for p in folder.rglob("*") if p.is_dir())
     again = compare(BASE, {"none": {}, "drop": {"dropout": 0.5}}, seeds=2, jobs=1, name="exp", runs_dir=str(tmp_path))
     assert (folder / "none" / "seed-0" / "summary.json").stat().st_mtime_ns == stamp
+    assert sorted(p for p in folder.rglob("*") if p.is_dir()) == before  # no run trained again elsewhere
     assert again.table() == t
     assert Comparison.load(folder).table() == t
 

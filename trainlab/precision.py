@@ -1,8 +1,8 @@
 """`precision: auto`: measure, on this machine, this model and this batch, which precision trains
 faster, and use it. CPUs differ: with AVX-512 bf16 a small CNN runs faster in bf16 autocast; with
 AVX2 only it runs several times slower. Nothing is hard-coded: a few timed forward/backward passes
-of each candidate, on a copy of the model (the run's weights, batch-norm statistics and random
-streams are not touched), decide. The choice goes into the saved config and the timings into
+of each candidate, on a copy of the model (the run's weights and batch-norm statistics are not
+touched), decide. The choice goes into the saved config and the timings into
 env.json, with the CPU's vector-instruction flags.
 """
 from __future__ import annotations
@@ -67,12 +67,10 @@ def choose(parts, steps: int = 5) -> tuple[str, dict[str, Any]]:
     if cfg.channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     y = parts.data.train.y[:b].to(dev)
-    rng = torch.get_rng_state()  # dropout draws here must not shift the run's own stream
-    try:
-        probe = copy.deepcopy(parts.model).train()
-        ms = {p: 1e3 * time_precision(probe, x, y, dev, p, steps) for p in candidates(dev)}
-    finally:
-        torch.set_rng_state(rng)
+    # a copy: the run's weights and batch-norm statistics stay as built (its random streams are
+    # seeded afresh when the loop starts, so the probe's dropout draws do not reach them either)
+    probe = copy.deepcopy(parts.model).train()
+    ms = {p: 1e3 * time_precision(probe, x, y, dev, p, steps) for p in candidates(dev)}
     chosen = min(ms, key=ms.get)
     return chosen, {"chosen": chosen, "ms_per_step": {k: round(v, 3) for k, v in ms.items()},
                     "measured": f"median of {steps} forward+backward passes, batch {b}, after 2 warm-up passes"}
