@@ -92,7 +92,7 @@ def run(args) -> int:
 
 
 def plot_size(res, path):
-    from ..report.plots import _save, plt
+    from ..report.plots import save_figure, plt
 
     cv = res["size_curve"]
     k = [c["size"] for c in cv]
@@ -108,4 +108,4 @@ def plot_size(res, path):
     ax.set_title(f"ensemble ({res['combine']}): gain {res['gain']['acc']:+.4f} over the mean member", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

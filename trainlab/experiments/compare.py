@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import TrainlabError
 from ..runs import iter_runs
+from ..runtable import fmt_time
 from . import stats
 from .runner import ENDED, Job, execute, plan
 from .spec import Experiment, arm_overrides
@@ -188,14 +189,8 @@ class Progress:
         print(f"[{self.done_n}/{self.total}] {job.arm} seed {job.seed}: {status}"
               + (f" (val {score:.4f})" if isinstance(score, (int, float)) else "")
               + (f"  best arm so far: {lead} {means[lead]:.4f}" if lead else "")
-              + (f"  ~{_short(left)} left" if left is not None and self.done_n < self.total else ""), flush=True)
+              + (f"  ~{fmt_time(left)} left" if left is not None and self.done_n < self.total else ""), flush=True)
 
     def close(self) -> None:
         if not self.quiet:
-            print(f"{self.exp.name}: {self.total} runs in {_short(time.perf_counter() - self.t0)}", flush=True)
-
-
-def _short(seconds: float) -> str:
-    from ..runtable import fmt_time
-
-    return fmt_time(seconds)
+            print(f"{self.exp.name}: {self.total} runs in {fmt_time(time.perf_counter() - self.t0)}", flush=True)

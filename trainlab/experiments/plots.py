@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report.plots import _save, plt
+from ..report.plots import save_figure, plt
 
 COLORS = plt.get_cmap("tab10").colors
 
@@ -41,7 +41,7 @@ def plot_dots(c, path: Path) -> Path:
         ax.set_title(m + (" (best epoch)" if m.startswith("val_") else " (reported, not chosen on)"), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.set_xlim(-0.5, len(arms) - 0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_curves(c, path: Path) -> Path | None:
@@ -71,7 +71,7 @@ def plot_curves(c, path: Path) -> Path | None:
         ax.legend(fontsize=8)
     axes[0].set_title("validation loss: mean over seeds, band = +-1 std", fontsize=9)
     axes[1].set_title("validation accuracy: mean over seeds, band = +-1 std", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_paired(c, path: Path) -> Path | None:
@@ -100,7 +100,7 @@ def plot_paired(c, path: Path) -> Path | None:
     ax.set_title(f"{m} minus {c.baseline!r}, paired by seed\n(dots: seeds; square: mean, 95% CI; p: paired t)",
                  fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_comparison(c) -> list[Path]:

@@ -169,7 +169,8 @@ def _worker_main(s: Settings, threads: int) -> None:
 def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
     """Check everything, then run `jobs` workers on the one study, then write the report."""
     from ..build import check_config
-    from ..config import make_config
+    from ..config import make_config, set_key
+    from .progress import watch
     from .runner import usable_cores
 
     if s.sampler not in SAMPLERS:
@@ -182,8 +183,6 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
         raise TrainlabError(f"--trials {s.trials} and --jobs {jobs} must be >= 1")
     check_config(make_config({**s.base, "monitor": s.objective}, source="search base"))
     for d in s.dims:  # every end of every range must make a valid config
-        from ..config import set_key
-
         for v in (d.values if not d.is_range else d.values[:2]):
             check_config(make_config(set_key({**s.base, "monitor": s.objective}, d.key, v, f"search space: {d.key}"),
                                      source=f"search space: {d.key}={v!r}"))
@@ -194,14 +193,10 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
               f"objective {s.objective}, pruner {s.pruner}, {jobs} worker(s); storage {masked(s.url)}"
               + (f"; continuing ({have} trials already ended)" if have else ""), flush=True)
     if jobs == 1:
-        from .progress import watch
-
         with watch(study, s, quiet):
             work(s, threads=max(1, usable_cores()))
     else:
         import multiprocessing as mp
-
-        from .progress import watch
 
         ctx = mp.get_context("spawn")
         threads = max(1, usable_cores() // jobs)

@@ -3,6 +3,7 @@ Optuna's plots (history, importances, slices, contours) and one self-contained H
 from __future__ import annotations
 
 import html
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
     import optuna.visualization.matplotlib as ov
     from optuna.exceptions import ExperimentalWarning
 
-    from ..report.plots import _save, plt
+    from ..report.plots import save_figure, plt
 
     import optuna
 
@@ -46,8 +47,6 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
     out, skipped = [], []
     wanted = [("history", ov.plot_optimization_history), ("importances", ov.plot_param_importances),
               ("slice", ov.plot_slice)] + ([("contour", ov.plot_contour)] if n_params >= 2 else [])
-    import warnings
-
     for name, fn in wanted:
         try:
             with warnings.catch_warnings(), plt.rc_context():  # Optuna sets a style; keep it to its own plots
@@ -59,7 +58,7 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
                 n = n_params if name in ("slice", "contour") else 1
                 w, h = (3.4 * n + 1.6, 3.0 * n + 0.6) if name == "contour" else (max(6.5, 3.4 * n), 4.2)
                 fig.set_size_inches(w, h)
-                out.append(_save(fig, folder / "plots" / f"{name}.png", tight=name not in ("contour", "slice")))
+                out.append(save_figure(fig, folder / "plots" / f"{name}.png", tight=name not in ("contour", "slice")))
         except Exception as e:  # too few completed trials for an importance, one parameter for a contour
             plt.close("all")
             skipped.append(f"{name}: {str(e).splitlines()[0][:100] if str(e) else type(e).__name__}")

@@ -15,7 +15,7 @@ from ..runs import Run  # noqa: E402
 TRAIN_C, VAL_C = "#1f77b4", "#d62728"
 
 
-def _save(fig, path: Path, tight: bool = True) -> Path:
+def save_figure(fig, path: Path, tight: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if tight:  # not for figures that place their own colorbar axes (Optuna's contour plot)
         fig.tight_layout()
@@ -58,7 +58,7 @@ def plot_curves(run: Run) -> list[Path]:
     axes[0].set_title(f"{run.name}: loss")
     if len(axes) > 1:
         axes[1].set_title("accuracy" if acc_keys[0] == "acc" else "mean IoU")
-    out.append(_save(fig, run.path / "plots" / "curves.png"))
+    out.append(save_figure(fig, run.path / "plots" / "curves.png"))
 
     fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.4))
     axes[0].plot(*_series(rows, "lr"), "-o", ms=3, c="#2ca02c")
@@ -69,7 +69,7 @@ def plot_curves(run: Run) -> list[Path]:
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    out.append(_save(fig, run.path / "plots" / "lr_gradnorm.png"))
+    out.append(save_figure(fig, run.path / "plots" / "lr_gradnorm.png"))
     return out
 
 
@@ -103,7 +103,7 @@ def plot_diagnostics(run: Run) -> list[Path]:
             ax.set_xticklabels([_short(n) for n in layers], rotation=60, ha="right", fontsize=7)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        out.append(_save(fig, run.path / "plots" / "gradient_flow.png"))
+        out.append(save_figure(fig, run.path / "plots" / "gradient_flow.png"))
 
     acts = rows[-1].get("activations", {})
     if acts:
@@ -126,7 +126,7 @@ def plot_diagnostics(run: Run) -> list[Path]:
                 ax.legend(fontsize=7, ncol=2)
             else:
                 ax.text(0.5, 0.5, "no such units in this model", ha="center", va="center", transform=ax.transAxes)
-        out.append(_save(fig, run.path / "plots" / "dead_saturated.png"))
+        out.append(save_figure(fig, run.path / "plots" / "dead_saturated.png"))
 
         k = len(names)
         cols = min(k, 4)
@@ -143,7 +143,7 @@ def plot_diagnostics(run: Run) -> list[Path]:
         for ax in list(axes.flat)[k:]:
             ax.axis("off")
         fig.suptitle(f"activation histograms per layer (epoch {rows[-1]['epoch']:g})", fontsize=10)
-        out.append(_save(fig, run.path / "plots" / "activation_histograms.png"))
+        out.append(save_figure(fig, run.path / "plots" / "activation_histograms.png"))
     return out
 
 
@@ -166,7 +166,7 @@ def plot_confusion(conf, classes: Sequence[str], path: Path, title: str = "") ->
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def plot_masks(images, true_masks, pred_masks, num_classes: int, path: Path) -> Path:
@@ -184,4 +184,4 @@ def plot_masks(images, true_masks, pred_masks, num_classes: int, path: Path) -> 
             axes[i, j].set_yticks([])
     for i, t in enumerate(("image", "true mask", "predicted")):
         axes[i, 0].set_ylabel(t)
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
