@@ -39,6 +39,12 @@ class Parts:
     steps_per_epoch: int
     segmentation: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    world: Any = None  # trainlab.distributed.World; None = one plain process
+    net: nn.Module | None = None  # what the loop calls: `model`, wrapped in DDP and/or torch.compile
+
+    @property
+    def train_net(self) -> nn.Module:
+        return self.net if self.net is not None else self.model
 
 
 def run_config(run: rf.Run) -> Config:
@@ -225,17 +231,20 @@ def select(cfg: Config, data):
 
 
 # ============================================================== build
-def build(cfg: Config, data=None) -> Parts:
-    """Check the config, load and select data, fit preprocessing, build model and optimizer."""
+def build(cfg: Config, data=None, world=None) -> Parts:
+    """Check the config, load and select data, fit preprocessing, build model and optimizer.
+    world: this process's place in a distributed run (trainlab.distributed.setup), None for one process."""
     from .data.augment import build_augmentation, label_risk_warnings
     from .data.datasets import to_float
+    from .distributed import SINGLE, device_for, sync_batchnorm, wrap
     from .optim.penalties import create_penalty
     from .transfer import apply_transfer, make_preprocessing
 
     cfg = check_config(cfg)
+    world = world or SINGLE
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
+    device = device_for(world, resolve_device(cfg.device))
     if data is None:
         data, cfg = load_data_or_fallback(cfg)
     data = select(cfg, data)
@@ -244,7 +253,7 @@ def build(cfg: Config, data=None) -> Parts:
         raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {data.task}: "
                             "use val_loss or val_acc")
     augment = build_augmentation(cfg.augment)
-    for line in label_risk_warnings(augment, cfg.dataset, data.classes):  # "think twice" (deck 000)
+    for line in label_risk_warnings(augment, cfg.dataset, data.classes) if world.main else ():  # "think twice" (deck 000)
         print(f"trainlab: {line}", file=sys.stderr, flush=True)
     preprocess = make_preprocessing(cfg, lambda: to_float(data.train.x))
 
@@ -253,6 +262,9 @@ def build(cfg: Config, data=None) -> Parts:
     if cfg.channels_last and data.is_image:
         model = model.to(memory_format=torch.channels_last)
     check_fits(model, data, preprocess, device, cfg)
+    if cfg.sync_bn and sync_batchnorm(model, device) == 0:
+        raise TrainlabError(f"sync_bn: true does nothing: {cfg.model!r} has no batch norm here; remove sync_bn "
+                            "or set norm: batch")
 
     groups = apply_transfer(cfg, model)
     steps_per_epoch = max(1, len(data.train.y) // cfg.batch_size)
@@ -260,8 +272,11 @@ def build(cfg: Config, data=None) -> Parts:
     params = groups if groups is not None else [p for p in model.parameters() if p.requires_grad]
     optimizer, sched = make_optimizer(cfg, params, steps_per_epoch)
     penalty = create_penalty(cfg.penalty, cfg.penalty_strength, beta=cfg.penalty_beta) if cfg.penalty else None
+    net = wrap(model, world, device)
+    if cfg.compile:
+        net = torch.compile(net)
     return Parts(cfg, data, device, model, preprocess, augment, penalty, optimizer,
-                 sched, steps_per_epoch, segmentation)
+                 sched, steps_per_epoch, segmentation, world=world, net=net)
 
 
 def check_periods(cfg: Config, steps_per_epoch: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -35,8 +36,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except TrainlabError as e:
-        print(f"trainlab {args.command}: error: {e}", file=sys.stderr)
+        line = f"trainlab {args.command}: error: {e}"
+        if os.environ.get("TRAINLAB_ERROR_DIR"):  # a rank of `--nproc`'s job: the launcher says it, once
+            from pathlib import Path
+
+            Path(os.environ["TRAINLAB_ERROR_DIR"], f"rank-{os.environ.get('RANK', '0')}").write_text(line)
+        else:
+            print(line, file=sys.stderr)
         return 2
+    except Exception:
+        if not os.environ.get("TRAINLAB_ERROR_DIR"):
+            raise
+        import traceback  # a rank of `--nproc`'s job: the launcher decides what to show (a peer's death
+        from pathlib import Path  # makes the survivors fail too; their tracebacks would only bury it)
+
+        Path(os.environ["TRAINLAB_ERROR_DIR"], f"crash-{os.environ.get('RANK', '0')}").write_text(traceback.format_exc())
+        return 1
     except KeyboardInterrupt:
         print(f"trainlab {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -40,7 +40,10 @@ class Config(BaseModel):
     seed: int = 0  # seeds weights, data order, dropout and augmentation
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto = cuda when available
     threads: int = Field(0, ge=0)  # torch intra-op threads; 0 = torch's default (all cores)
-    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 = autocast for forward/backward; auto = measure both, keep the faster
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"  # bf16/fp16 = autocast (fp16 with a GradScaler); auto = measure fp32 and bf16, keep the faster
+    compile: bool = False  # torch.compile the model for training (first steps are slow while it compiles)
+    dist_backend: Literal["auto", "gloo", "nccl"] = "auto"  # distributed runs (--nproc/torchrun): auto = nccl on CUDA, gloo on CPU
+    sync_bn: bool = False  # distributed runs: batch norm over the global batch instead of each rank's slice
     channels_last: bool = False  # memory format for conv nets
 
     # --- data ---

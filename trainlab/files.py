@@ -121,9 +121,10 @@ class MetricsLog:
     """metrics.jsonl and metrics.csv, rewritten whole at each evaluation (a few KB): the
     files always match the rows up to the last checkpoint, so a resumed run appends cleanly."""
 
-    def __init__(self, run_dir: Path, name: str = "metrics", rows: list[dict[str, Any]] | None = None):
-        self.jsonl = run_dir / f"{name}.jsonl"
-        self.csv = run_dir / f"{name}.csv" if name == "metrics" else None
+    def __init__(self, run_dir: Path | None, name: str = "metrics", rows: list[dict[str, Any]] | None = None):
+        """run_dir None keeps the rows in memory only (the ranks of a distributed run other than 0)."""
+        self.jsonl = run_dir / f"{name}.jsonl" if run_dir is not None else None
+        self.csv = run_dir / f"{name}.csv" if name == "metrics" and run_dir is not None else None
         self.rows: list[dict[str, Any]] = list(rows or [])
 
     def append(self, row: dict[str, Any]) -> None:
@@ -135,6 +136,8 @@ class MetricsLog:
         self.flush()
 
     def flush(self) -> None:
+        if self.jsonl is None:
+            return
         write_text(self.jsonl, "".join(json.dumps(r, default=_json_default) + "\n" for r in self.rows))
         if self.csv is not None:
             cols: list[str] = []

@@ -60,7 +60,15 @@ def new_sums(device: torch.device) -> dict[str, Any]:
     give the same numbers as adding Python floats."""
     z = lambda dtype: torch.zeros((), dtype=dtype, device=device)  # noqa: E731
     return {"loss": z(torch.float64), "correct": z(torch.int64), "gnorm": z(torch.float64),
-            "count": 0, "examples": 0, "steps": 0, "time": 0.0}
+            "count": 0, "examples": 0, "steps": 0, "time": 0.0, "skipped": 0}
+
+
+RANK_STREAM = 7_919  # rank r's augmentation and dropout streams start at seed + r * RANK_STREAM
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """Rank 0 draws exactly as a single process does; the other ranks draw their own seeded streams."""
+    return seed + rank * RANK_STREAM
 
 
 @dataclass
@@ -78,41 +86,69 @@ class TrainState:
     diagnostics_rows: int = 0
     status: str = ""  # "" while running; then finished | early_stopped | stopped | diverged
     sums: dict[str, Any] = field(default_factory=dict)
+    rank: int = 0  # this process's rank in a distributed run
+    scaler: Any = None  # torch.amp.GradScaler of `precision: fp16`
 
     def __post_init__(self) -> None:
-        self.order_gen = torch.Generator().manual_seed(self.seed)  # data order
-        self.aug_gen = torch.Generator().manual_seed(self.seed + 1_000_003)  # augmentation draws
+        self.order_gen = torch.Generator().manual_seed(self.seed)  # data order: one stream for every rank
         self.epoch_order_state = self.order_gen.get_state()  # where this epoch's permutation was drawn
         self.sums = new_sums(self.device)
-        torch.manual_seed(self.seed)  # dropout masks
+        self.seed_rank_streams(rank_seed(self.seed, self.rank))
 
-    def state_dict(self) -> dict[str, Any]:
+    def seed_rank_streams(self, seed: int) -> None:
+        self.aug_gen = torch.Generator().manual_seed(seed + 1_000_003)  # augmentation draws
+        torch.manual_seed(seed)  # dropout masks
+
+    def rank_state(self) -> dict[str, torch.Tensor]:
+        """This rank's own random streams (a checkpoint keeps one such dict per rank)."""
+        s = {"aug_gen": self.aug_gen.get_state(), "torch_rng": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            s["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return s
+
+    def state_dict(self, world=None) -> dict[str, Any] | None:
+        """The checkpoint's state; in a distributed run every rank must call it (the random streams
+        are gathered) and rank 0 gets the dict, the others None."""
+        own = self.rank_state()
+        ranks = world.gather(own) if world is not None and world.distributed else [own]
+        if ranks is None:
+            return None
         s = {
             "step": self.step, "batch_in_epoch": self.batch_in_epoch, "order_gen": self.epoch_order_state,
-            "aug_gen": self.aug_gen.get_state(), "torch_rng": torch.get_rng_state(),
+            **ranks[0], "ranks": ranks,
             "optimizer": self.optimizer.state_dict(), "early_stopping": self.early.state_dict(),
             "sums": {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in self.sums.items()},
             "elapsed": self.elapsed, "metrics_rows": self.metrics_rows,
             "diagnostics_rows": self.diagnostics_rows, "stopped": self.status,
         }
-        if self.device.type == "cuda":
-            s["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        if self.scaler is not None:
+            s["scaler"] = self.scaler.state_dict()
         return s
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
-        """Restore everything but the permutation, which `replay_order()` draws again."""
+        """Restore everything but the permutation, which `replay_order()` draws again.
+
+        A rank the checkpoint has no streams for (the run resumes on more processes than it was
+        written by) seeds fresh ones from (seed, rank, step): correct, not bit-exact."""
         self.step, self.batch_in_epoch = int(s["step"]), int(s["batch_in_epoch"])
         self.epoch_order_state = s["order_gen"]
         self.order_gen.set_state(self.epoch_order_state)
-        self.aug_gen.set_state(s["aug_gen"])
-        torch.set_rng_state(s["torch_rng"])
-        if self.device.type == "cuda" and "cuda_rng" in s:
-            torch.cuda.set_rng_state(s["cuda_rng"], self.device)
+        ranks = s.get("ranks") or [{k: s[k] for k in ("aug_gen", "torch_rng", "cuda_rng") if k in s}]
+        if self.rank < len(ranks):
+            own = ranks[self.rank]
+            self.aug_gen.set_state(own["aug_gen"])
+            torch.set_rng_state(own["torch_rng"])
+            if self.device.type == "cuda" and "cuda_rng" in own:
+                torch.cuda.set_rng_state(own["cuda_rng"], self.device)
+        else:
+            self.seed_rank_streams(rank_seed(self.seed, self.rank) + 104_729 * self.step)
+        if self.scaler is not None and "scaler" in s:
+            self.scaler.load_state_dict(s["scaler"])
         self.optimizer.load_state_dict(s["optimizer"])
         self.early.load_state_dict(s["early_stopping"])
         fresh = new_sums(self.device)  # older checkpoints hold Python numbers: same keys, same values
         self.sums = {k: torch.as_tensor(s["sums"][k], dtype=v.dtype).to(self.device) if isinstance(v, torch.Tensor)
-                     else type(v)(s["sums"][k]) for k, v in fresh.items()}
+                     else type(v)(s["sums"].get(k, v)) for k, v in fresh.items()}
         self.elapsed = float(s["elapsed"])
         self.metrics_rows = int(s["metrics_rows"])
         self.diagnostics_rows = int(s.get("diagnostics_rows", 0))

@@ -12,6 +12,7 @@ same weights, bit for bit, on CPU.
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +20,7 @@ from typing import Any, Callable
 import torch
 import yaml
 
+from . import distributed
 from . import runs as rf
 from .build import Parts, build, load_weights, run_config
 from .config import Config, load_config
@@ -27,6 +29,7 @@ from .evaluation import autocast, evaluate_split, loss_fn
 from .state import EarlyStopping, TrainState, new_sums
 
 OnEval = Callable[[dict[str, Any]], Any]  # called with each evaluation row; a true result stops the run
+RUN_FILE = "TRAINLAB_RUN_FILE"  # set by the --nproc launcher: rank 0 writes the run folder's path there
 
 
 def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides: list[str] | None = None,
@@ -46,95 +49,132 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
         cfg = load_config(None, overrides, **config)
     else:
         cfg = load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
-    parts = build(cfg, data=data)
-    arm = rf.arm_hash(parts.cfg.resolved())  # of what was asked for: `precision: auto` stays one arm
-    measured = None
-    if parts.cfg.precision == "auto":  # measured here, on this machine: the saved config says what ran
-        from .precision import choose
+    world = distributed.setup(cfg)
+    try:
+        parts = build(cfg, data=data, world=world)
+        arm = rf.arm_hash(parts.cfg.resolved())  # of what was asked for: `precision: auto` stays one arm
+        measured = None
+        if parts.cfg.precision == "auto":  # measured here, on this machine: the saved config says what ran
+            from .precision import choose
 
-        chosen, measured = choose(parts)
-        parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
-    cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
+            chosen, measured = world.agree(choose(parts))  # every rank runs what rank 0 measured
+            parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
+        cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
+        run = new_run(parts, arm, measured) if world.main else None  # only rank 0 writes
+        return fit(parts, run, new_state(parts), resumed=False, quiet=quiet or not world.main, on_eval=on_eval,
+                   report=report, score_test=score_test)
+    finally:
+        world.close()
+
+
+def new_run(parts: Parts, arm: str, measured: dict[str, Any] | None) -> rf.Run:
+    """The run folder, with the resolved config, the environment and the fitted preprocessing."""
+    cfg, world = parts.cfg, parts.world
     name = cfg.name or f"{cfg.model}-{cfg.dataset.split(':')[-1].split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = rf.new_run_dir(cfg.runs_dir, name, cfg.group)
+    if os.environ.get(RUN_FILE):  # `--nproc`'s launcher names the folder if the job fails
+        Path(os.environ[RUN_FILE]).write_text(str(run_dir))
     resolved = cfg.resolved()
     resolved["name"] = run_dir.name
     rf.write_text(run_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False))
     env = rf.environment(cfg.seed, str(parts.device), torch.get_num_threads())
+    env["distributed"] = {"world_size": world.size, "backend": world.backend}
     rf.write_json(run_dir / "env.json", {**env, "precision": measured or {"chosen": cfg.precision}})
     rf.save_tensors(run_dir / "checkpoints" / "preprocess.safetensors", parts.preprocess.state_dict())
     rf.write_json(run_dir / "summary.json", {"status": "running", "arm": arm,
                                             "group": cfg.group, "tags": cfg.tags})
-    run = rf.Run(run_dir)
-    return fit(parts, run, new_state(parts), resumed=False, quiet=quiet, on_eval=on_eval, report=report,
-               score_test=score_test)
+    return rf.Run(run_dir)
 
 
 def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None = None, report: bool = True,
            score_test: bool = True) -> rf.Run:
-    """Continue an interrupted run from its newest checkpoint."""
+    """Continue an interrupted run from its newest checkpoint.
+
+    A distributed run resumes under torchrun (or `trainlab resume RUN --nproc N`): bit for bit with
+    the world size it was written by; with another, correctly but not bit for bit. Every rank
+    reads the run folder, so on several machines it must be on a filesystem they share."""
     run = rf.load_run(run_path)
     status = run.summary.get("status")
     if status in ("finished", "early_stopped", "stopped"):
         raise TrainlabError(f"run {str(run.path)!r} already ended ({status}); start a new run with `trainlab train`")
     weights_path, state_path = run.latest_checkpoint()
-    parts = build(run_config(run))
-    parts.preprocess.load_state_dict(rf.load_tensors(run.ckpt_dir / "preprocess.safetensors"))
-    load_weights(parts.model, rf.load_tensors(weights_path), str(weights_path))
-    st = new_state(parts)
+    cfg = run_config(run)
+    world = distributed.setup(cfg)
     try:
-        st.load_state_dict(rf.load_state(state_path))
-    except (KeyError, ValueError, RuntimeError) as e:
-        raise TrainlabError(f"checkpoint state {str(state_path)!r} does not match the run ({e}); "
-                            "the run's config changed since the checkpoint was written") from None
-    return fit(parts, run, st, resumed=True, quiet=quiet, on_eval=on_eval, report=report, score_test=score_test)
+        parts = build(cfg, world=world)
+        parts.preprocess.load_state_dict(rf.load_tensors(run.ckpt_dir / "preprocess.safetensors"))
+        load_weights(parts.model, rf.load_tensors(weights_path), str(weights_path))
+        st = new_state(parts)
+        try:
+            state = rf.load_state(state_path)
+            st.load_state_dict(state)
+        except (KeyError, ValueError, RuntimeError) as e:
+            raise TrainlabError(f"checkpoint state {str(state_path)!r} does not match the run ({e}); "
+                                "the run's config changed since the checkpoint was written") from None
+        was = len(state.get("ranks") or [None])
+        if was != world.size and world.main and not quiet:
+            print(f"trainlab: resuming a run written by {was} process(es) on {world.size}: same data order, but "
+                  "other augmentation and dropout draws, so not bit for bit what it would have been")
+        return fit(parts, run if world.main else None, st, resumed=True, quiet=quiet or not world.main,
+                   on_eval=on_eval, report=report, score_test=score_test)
+    finally:
+        world.close()
 
 
 def new_state(p: Parts) -> TrainState:
     es = EarlyStopping(p.cfg.monitor, p.cfg.patience, p.cfg.min_delta)
-    return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es)
+    scaler = torch.amp.GradScaler(p.device.type) if p.cfg.precision == "fp16" else None
+    return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es,
+                      rank=p.world.rank if p.world is not None else 0, scaler=scaler)
 
 
-def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on_eval: OnEval | None,
-        report: bool, score_test: bool = True) -> rf.Run:
+def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: bool, on_eval: OnEval | None,
+        report: bool, score_test: bool = True) -> rf.Run | None:
+    """The loop. In a distributed run every rank runs it on its slice of each batch; rank 0 alone
+    (run is None elsewhere) writes rows, checkpoints and the summary, and gets the Run back."""
     from .data.datasets import to_float
     from .diagnostics import Diagnostics
     from .report.progress import Progress
 
-    cfg, model, opt, dev = p.cfg, p.model, p.optimizer, p.device
+    cfg, model, net, opt, dev = p.cfg, p.model, p.train_net, p.optimizer, p.device
+    world = p.world or distributed.SINGLE
+    main, scaler = world.main, st.scaler
     train_x, train_y = p.data.train.x.to(dev), p.data.train.y.to(dev)  # uint8 images stay small in memory
     n, bsz, spe = len(train_y), min(cfg.batch_size, len(train_y)), p.steps_per_epoch
     total_steps = cfg.epochs * spe
     eval_every = cfg.eval_every or spe
     log_every = cfg.log_every or eval_every
     ckpt_every = cfg.checkpoint_every or eval_every
-    ckpts = rf.Checkpoints(run.ckpt_dir, cfg.keep_checkpoints, cfg.keep_every)
+    ckpts = rf.Checkpoints(run.ckpt_dir, cfg.keep_checkpoints, cfg.keep_every) if main else None
     sync_free = dev.type == "cuda"  # on a GPU, read metrics and check finiteness only when a row is logged
-    log = rf.MetricsLog(run.path, rows=run.metrics[: st.metrics_rows] if resumed else [])
+    log = rf.MetricsLog(run.path if main else None, rows=run.metrics[: st.metrics_rows] if resumed and main else [])
     log.flush()
-    diag = Diagnostics(model, p, run.path) if cfg.diagnostics else None
+    diag = Diagnostics(model, p, run.path) if cfg.diagnostics and main else None
     if diag is not None:
         diag.truncate(st.diagnostics_rows if resumed else 0)
     perm = st.replay_order(n, dev) if resumed else None
     message = ""
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
-        row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y).items()})
+        row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world).items()})
         if diag is not None:
             diag.record(row["step"], row["epoch"])
-        if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]):
+        if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
             rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
         if cfg.early_stopping and st.early.should_stop():
             st.status = "early_stopped"
-        if on_eval is not None and on_eval(dict(row)) and not st.status:
+        if on_eval is not None and main and on_eval(dict(row)) and not st.status:
             st.status = "stopped"
+        st.status = world.agree(st.status)  # rank 0 decides: every rank leaves the loop at the same step
 
-    rf.write_json(run.path / "summary.json", {**run.summary, "status": "running"})
+    if main:
+        rf.write_json(run.path / "summary.json", {**run.summary, "status": "running"})
     if not quiet:
         d = p.data
         print(f"{cfg.model} on {cfg.dataset} ({len(d.train.y):,} train / {len(d.val.y):,} val / {len(d.test.y):,} "
               f"test), {sum(t.numel() for t in model.parameters()):,} parameters, {cfg.epochs} epochs of {spe} "
               f"steps, {dev.type}, {torch.get_num_threads()} threads"
+              + (f" x {world.size} processes ({world.backend})" if world.distributed else "")
               + (f", resuming at step {st.step}" if st.step else "") + f"\nrun folder: {run.path}", flush=True)
     progress = Progress(total_steps, spe, quiet=quiet, start_step=st.step, batch_size=bsz)
     if cfg.eval_at_start and st.step == 0 and not log.rows:
@@ -149,7 +189,7 @@ def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on
             # ---- batch: slice, augment, preprocess (all on whole tensors)
             if st.batch_in_epoch == 0:
                 perm = st.next_order(n, dev)
-            idx = perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz]
+            idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
             x, y = to_float(train_x[idx]), train_y[idx]
             if p.augment:
                 x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None)
@@ -160,20 +200,27 @@ def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on
 
             # ---- forward, loss + penalty, backward, step
             with autocast(p):
-                out = model(x)
+                out = net(x)
             loss = loss_fn(out, y, cfg.label_smoothing)
             total = loss + p.penalty(model) if p.penalty is not None else loss
-            if not sync_free and not torch.isfinite(total):
+            # (in a distributed run a bad loss shows in every rank's all-reduced gradient norm below)
+            if not sync_free and not world.distributed and not torch.isfinite(total):
                 st.status, message = "diverged", diverged("loss", float(total.detach()), st.step + 1, spe, opt, cfg)
                 continue
             opt.zero_grad(set_to_none=True)
-            total.backward()
+            (scaler.scale(total) if scaler else total).backward()
             diag_now = diag is not None and ((st.step + 1) % eval_every == 0 or st.step + 1 == total_steps)
+            if scaler:
+                scaler.unscale_(opt)  # fp16: clipping, the recorded norm and diagnostics see true gradients
             if diag_now:
                 diag.before_step()
-            opt.step()
-            gnorm = opt.stats["grad_norm"]
-            if not sync_free and not torch.isfinite(gnorm):
+            if scaler:
+                skipped = amp_step(scaler, opt)
+            else:
+                opt.step()
+                skipped = False
+            gnorm = None if skipped else opt.stats["grad_norm"]
+            if gnorm is not None and not sync_free and not torch.isfinite(gnorm):
                 st.status, message = "diverged", diverged("gradient norm", float(gnorm), st.step + 1, spe, opt, cfg)
                 continue
             if diag_now:
@@ -186,10 +233,12 @@ def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on
             with torch.no_grad():
                 s["loss"] += loss.detach().double() * len(y)
                 s["correct"] += (out.argmax(1) == y).sum()
-                s["gnorm"] += gnorm.double()
+                if gnorm is not None:
+                    s["gnorm"] += gnorm.double()
             s["count"] += y.numel()
             s["examples"] += len(y)
-            s["steps"] += 1
+            s["steps"] += gnorm is not None
+            s["skipped"] += gnorm is None
             progress.update(st.step, None if sync_free else lambda: running(s))
 
             # ---- log, evaluate, early-stop check, checkpoint
@@ -198,7 +247,9 @@ def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on
                 now = time.perf_counter()
                 s["time"] += now - tick
                 st.elapsed += now - tick
-                row = train_row(st, spe, opt)
+                row = train_row(st, spe, opt, world)
+                if scaler:
+                    row["fp16_skipped_steps"], row["fp16_scale"] = s["skipped"], scaler.get_scale()
                 if sync_free and not all(map(torch.isfinite, (s["loss"], s["gnorm"]))):
                     st.status, message = "diverged", diverged("loss or gradient norm", float("nan"), st.step, spe, opt,
                                                              cfg, since=st.step - s["steps"] + 1)
@@ -213,10 +264,21 @@ def fit(p: Parts, run: rf.Run, st: TrainState, *, resumed: bool, quiet: bool, on
                 st.status = "finished"
             if st.step % ckpt_every == 0 or st.status:
                 st.metrics_rows, st.diagnostics_rows = len(log.rows), diag.rows if diag is not None else 0
-                ckpts.save(st.step, model.state_dict(), st.state_dict())
+                state = st.state_dict(world)  # gathers every rank's random streams
+                if main:
+                    ckpts.save(st.step, model.state_dict(), state)
                 tick = time.perf_counter()
 
-    return finish(p, run, log, st, message, quiet, report, score_test)
+    return finish(p, run, log, st, message, quiet, report, score_test) if main else None
+
+
+def amp_step(scaler, opt) -> bool:
+    """fp16's step (gradients already unscaled): step unless a gradient overflowed, then update
+    the scale. True when the step was skipped (the scale went down)."""
+    before = scaler.get_scale()
+    scaler.step(opt)
+    scaler.update()
+    return scaler.get_scale() < before
 
 
 def running(s: dict[str, Any]) -> dict[str, float]:
@@ -224,8 +286,11 @@ def running(s: dict[str, Any]) -> dict[str, float]:
     return {"loss": float(s["loss"]) / max(1, s["examples"]), "acc": float(s["correct"]) / max(1, s["count"])}
 
 
-def train_row(st: TrainState, spe: int, opt) -> dict[str, Any]:
+def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE) -> dict[str, Any]:
     s = st.sums
+    if world.distributed:  # every rank's share of the period: the row one process would log
+        keys = ("loss", "correct", "count", "examples")
+        s = {**s, **dict(zip(keys, world.sum([s[k] for k in keys], st.device)))}
     return {"epoch": round(st.step / spe, 4), "step": st.step,
             **{f"train_{k}": v for k, v in running(s).items()},
             "lr": float(opt.stats["lr"]), "grad_norm": float(s["gnorm"]) / max(1, s["steps"]),

@@ -17,6 +17,9 @@ def add_arguments(p) -> None:
     p.add_argument("--name", help="run folder name (never reuses an existing one)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--help-config", action="store_true", help="list every config key with its default and exit")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="train on N processes with DDP (through torch.distributed.run, as torchrun would); "
+                        "batch_size stays the global batch")
 
 
 def run(args) -> int:
@@ -28,5 +31,14 @@ def run(args) -> int:
         return 0
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     cfg = load_config(args.config, overrides)
+    if args.nproc is not None:  # checked here, once, before any process starts
+        from ..distributed import check
+        from ..launch import launch
+
+        check(cfg, args.nproc)
+        argv = ["train"] + ([args.config] if args.config else []) + [a for o in overrides for a in ("--set", o)]
+        return launch(args.nproc, argv + (["--quiet"] if args.quiet else []))
     result = train(cfg, quiet=args.quiet)
+    if result is None:  # a rank other than 0 of a distributed run: rank 0 reports
+        return 0
     return 1 if result.summary.get("status") == "diverged" else 0

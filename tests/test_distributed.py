@@ -1,0 +1,178 @@
+"""Distributed data parallel (torch.distributed, gloo on CPU): the semantics the README promises,
+checked against one process, and the failures a user meets (a killed rank, bad input)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import trainlab
+from trainlab.runs import load_run
+from trainlab.files import load_state, load_tensors
+
+# no dropout, no augmentation: one process and two must compute the same thing up to float order.
+# clip_norm is small enough to clip every step, so clipping by a rank's own norm would show.
+MLP = ["dataset=digits", "model=mlp", "dropout=0.0", "epochs=2", "batch_size=64", "clip_norm=0.5", "eval_every=10"]
+BN = ["dataset=digits", "model=convnet", "norm=batch", "epochs=1", "batch_size=64", "lr=0.05", "eval_every=10"]
+
+
+def cli(*args: str, cwd: Path, check: bool = True, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    out = subprocess.run([sys.executable, "-m", "trainlab", *args], cwd=cwd, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, **(env or {})}, **kw)
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def sets(values: list[str]) -> list[str]:
+    return [a for v in values for a in ("--set", v)]
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return load_tensors(load_run(run_dir).latest_checkpoint()[0])
+
+
+def single(tmp_path: Path, values: list[str], name: str) -> Path:
+    return trainlab.train({}, overrides=values + [f"runs_dir={tmp_path}", f"name={name}"], quiet=True,
+                          report=False).path
+
+
+def max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    assert a.keys() == b.keys()  # saved without DDP's `module.` prefix
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point())
+
+
+def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
+    ref = single(tmp_path, MLP, "one")
+    cli("train", *sets(MLP + [f"runs_dir={tmp_path}"]), "--name", "two", "--nproc", "2", "--quiet", cwd=tmp_path)
+    two = tmp_path / "two"
+    assert max_diff(final_weights(ref), final_weights(two)) < 1e-5
+    rows1, rows2 = load_run(ref).metrics, load_run(two).metrics
+    assert [r["step"] for r in rows1] == [r["step"] for r in rows2] == [10, 20, 30, 40]
+    for r1, r2 in zip(rows1, rows2):  # all-reduced: the rows one process logs
+        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "grad_norm", "lr"):
+            assert r2[k] == pytest.approx(r1[k], rel=1e-5, abs=1e-7), k
+    env = load_run(two).env
+    assert env["distributed"] == {"world_size": 2, "backend": "gloo"}
+    # one run folder, written by rank 0 alone; weights load into a single-process model
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["one", "two"]
+    assert trainlab.evaluate(two)["acc"] == pytest.approx(load_run(two).summary["test"]["acc"])
+
+
+def test_sync_bn_matches_one_process_and_per_rank_bn_does_not(tmp_path):
+    ref = final_weights(single(tmp_path, BN, "one"))
+    cli("train", *sets(BN + [f"runs_dir={tmp_path}", "sync_bn=true"]), "--name", "sync", "--nproc", "2", "--quiet",
+        cwd=tmp_path)
+    cli("train", *sets(BN + [f"runs_dir={tmp_path}"]), "--name", "local", "--nproc", "2", "--quiet", cwd=tmp_path)
+    synced, local = max_diff(ref, final_weights(tmp_path / "sync")), max_diff(ref, final_weights(tmp_path / "local"))
+    assert synced < 1e-4
+    assert local > 100 * synced  # per-rank statistics of 32 examples are another computation
+
+
+def _rank_pids(parent: int) -> dict[int, int]:
+    """{local rank: pid} of the worker processes below `parent` (read from /proc)."""
+    found = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            env = dict(kv.split("=", 1) for kv in (d / "environ").read_text(errors="replace").split("\0") if "=" in kv)
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and "LOCAL_RANK" in env:
+            found[int(env["LOCAL_RANK"])] = int(d.name)
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_rank_ends_the_job_and_resume_finishes_it_bit_for_bit(tmp_path):
+    values = MLP[:-1] + ["epochs=8", "eval_every=5", "dropout=0.2", "augment=[noise]", f"runs_dir={tmp_path}"]
+    cli("train", *sets(values), "--name", "whole", "--nproc", "2", "--quiet", cwd=tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "trainlab", "train", *sets(values), "--name", "cut", "--nproc", "2",
+                             "--quiet"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    latest = tmp_path / "cut" / "checkpoints" / "latest.json"
+    deadline = time.time() + 120
+    while not latest.is_file() and time.time() < deadline:
+        time.sleep(0.05)
+    pids = _rank_pids(proc.pid)
+    assert set(pids) == {0, 1}, pids
+    os.kill(pids[1], signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "rank 1" in lines[0] and "SIGKILL" in lines[0], err
+    assert f"trainlab resume {tmp_path / 'cut'} --nproc 2" in lines[0]
+    run = load_run(tmp_path / "cut")
+    assert run.summary["status"] == "running"
+    assert 0 < load_state(run.latest_checkpoint()[1])["step"] < 8 * 20  # cut mid-run
+
+    shutil.copytree(tmp_path / "cut", tmp_path / "cut-on-one")
+    cli("resume", str(tmp_path / "cut"), "--nproc", "2", "--quiet", cwd=tmp_path)
+    assert load_run(tmp_path / "cut").summary["status"] == "finished"
+    whole, resumed = final_weights(tmp_path / "whole"), final_weights(tmp_path / "cut")
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    # on another world size: correct (it finishes and learns), said not to be bit for bit
+    out = cli("resume", str(tmp_path / "cut-on-one"), cwd=tmp_path)
+    assert "not bit for bit" in out.stdout
+    assert load_run(tmp_path / "cut-on-one").summary["test"]["acc"] > 0.8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_on_localhost_give_the_two_process_result(tmp_path):
+    values = sets(MLP + [f"runs_dir={tmp_path}"])
+    cli("train", *values, "--name", "local", "--nproc", "2", "--quiet", cwd=tmp_path)
+    port = free_port()
+    node = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "t",
+            "-m", "trainlab", "train", *values, "--name", "nodes", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(node, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["local", "nodes"]  # rank 0 alone writes
+    a, b = final_weights(tmp_path / "local"), final_weights(tmp_path / "nodes")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--nproc", "0"], "--nproc 0: the number of processes must be at least 1"),
+    (["--set", "dist_backend=nccl", "--nproc", "2"], "dist_backend: nccl needs CUDA GPUs"),
+    (["--set", "batch_size=65", "--nproc", "2"], "batch_size 65 does not divide among 2 processes"),
+    (["--set", "sync_bn=true"], "sync_bn: true takes effect only in a distributed run"),
+    (["--set", "dist_backend=gloo"], "dist_backend: gloo takes effect only in a distributed run"),
+])
+def test_bad_distributed_input_is_one_line_and_exit_2(tmp_path, args, says):
+    if "nccl" in " ".join(args) and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: nccl is a valid request here")
+    out = cli("train", "--set", "dataset=digits", "--set", "model=mlp", "--set", f"runs_dir={tmp_path}", *args,
+              cwd=tmp_path, check=False)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], out.stderr
+    assert not any(tmp_path.iterdir())  # nothing was started, nothing written
+
+
+def test_sync_bn_on_a_model_without_batch_norm_is_refused(tmp_path):
+    out = cli("train", *sets(MLP + [f"runs_dir={tmp_path}", "sync_bn=true"]), "--nproc", "2", cwd=tmp_path,
+              check=False)
+    assert out.returncode == 2
+    assert "sync_bn: true does nothing: 'mlp' has no batch norm" in out.stderr
+    assert "Traceback" not in out.stderr
