@@ -61,8 +61,10 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
             parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
         cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
         run = new_run(parts, arm, measured) if world.main else None  # only rank 0 writes
-        return fit(parts, run, new_state(parts), resumed=False, quiet=quiet or not world.main, on_eval=on_eval,
+        done = fit(parts, run, new_state(parts), resumed=False, quiet=quiet or not world.main, on_eval=on_eval,
                    report=report, score_test=score_test)
+        world.barrier()  # the ranks leave together, after rank 0 has written the summary and report
+        return done
     finally:
         world.close()
 
@@ -115,8 +117,10 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
         if was != world.size and world.main and not quiet:
             print(f"trainlab: resuming a run written by {was} process(es) on {world.size}: same data order, but "
                   "other augmentation and dropout draws, so not bit for bit what it would have been")
-        return fit(parts, run if world.main else None, st, resumed=True, quiet=quiet or not world.main,
+        done = fit(parts, run if world.main else None, st, resumed=True, quiet=quiet or not world.main,
                    on_eval=on_eval, report=report, score_test=score_test)
+        world.barrier()
+        return done
     finally:
         world.close()
 
