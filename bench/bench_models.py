@@ -18,6 +18,7 @@ before each model gives a same-moment reference, so rows stay comparable on a bu
     .venv/bin/python bench/bench_models.py                      # all models, 2.5-5 min on 2 cores
     .venv/bin/python bench/bench_models.py --threads 1          # steadier when other jobs share the cores
     .venv/bin/python bench/bench_models.py --models resnet20 plain20 --min-time 5
+    .venv/bin/python bench/bench_models.py --device cuda --precision bf16   # a GPU (timed with synchronize)
 """
 from __future__ import annotations
 
@@ -55,44 +56,61 @@ def aliases() -> set[str]:
     return out
 
 
-def matmul_gflops() -> float:
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(device: torch.device = torch.device("cpu")) -> float:
     """Reference measured next to each model: fp32 1024x1024 matmul GFLOP/s (best of 5).
 
     On a shared machine the cores' speed moves with other jobs; a model's GFLOP/s over this
     reference (its efficiency) stays comparable where raw images/s do not.
     """
-    a = torch.randn(1024, 1024)
+    a = torch.randn(1024, 1024, device=device)
     best = float("inf")
     for _ in range(5):
+        sync(device)
         t = time.perf_counter()
         a @ a
+        sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * 1024**3 / best / 1e9
 
 
-def bench(name: str, batch: int, min_time: float, channels_last: bool = False) -> dict:
+def bench(name: str, batch: int, min_time: float, channels_last: bool = False, device: str = "cpu",
+          precision: str = "fp32") -> dict:
     torch.manual_seed(0)
+    dev = torch.device(device)
     model = create_model(name, in_shape=IN_SHAPE, num_classes=CLASSES)
     s = summarize(model, IN_SHAPE)
-    x = torch.randn(batch, *IN_SHAPE)
+    model = model.to(dev)
+    x = torch.randn(batch, *IN_SHAPE, device=dev)
     if channels_last:
         model, x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     segmentation = s.output_shape != (CLASSES,)
-    y = torch.randint(0, CLASSES, (batch, *IN_SHAPE[1:]) if segmentation else (batch,))
+    y = torch.randint(0, CLASSES, (batch, *IN_SHAPE[1:]) if segmentation else (batch,), device=dev)
     model.train()
 
     def step():
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            out = model(x)
+        F.cross_entropy(out.float(), y).backward()
         opt.step()
 
-    step()  # warm-up
-    ref = matmul_gflops()
+    for _ in range(3 if dev.type == "cuda" else 1):  # warm-up
+        step()
+    ref = matmul_gflops(dev)
+    sync(dev)
     steps, t0 = 0, time.perf_counter()
     while steps < 1 or time.perf_counter() - t0 < min_time:  # one step of a big model is already > min_time
         step()
         steps += 1
+        if dev.type == "cuda" and steps % 20 == 0:
+            sync(dev)
+    sync(dev)
     dt = (time.perf_counter() - t0) / steps
     return {"name": name, "params": s.trainable, "macs": s.macs, "ms": 1e3 * dt, "ips": batch / dt, "steps": steps, "ref": ref}
 
@@ -104,6 +122,8 @@ def main(argv=None) -> None:
     p.add_argument("--min-time", type=float, default=3.0, help="seconds of timed steps per model (at least 1 step)")
     p.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default (all cores)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format for model and batch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 = autocast")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)  # on a shared machine 1 thread can beat 2: no OpenMP barrier waits
@@ -111,13 +131,14 @@ def main(argv=None) -> None:
 
     t_start, rows = time.perf_counter(), []
     for name in names:
-        r = bench(name, args.batch, args.min_time, args.channels_last)
+        r = bench(name, args.batch, args.min_time, args.channels_last, args.device, args.precision)
         print(f"{name}: {r['ips']:.0f} img/s ({r['steps']} steps)", file=sys.stderr)
         rows.append(r)
 
     print(f"\nTraining throughput, input {'x'.join(map(str, IN_SHAPE))}, {CLASSES} classes, batch {args.batch}, "
-          f"SGD momentum, fp32{', channels_last' if args.channels_last else ''}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.machine()} CPU.\n")
+          f"SGD momentum, {args.precision}{', channels_last' if args.channels_last else ''}; torch {torch.__version__}, "
+          + (f"{torch.cuda.get_device_name(0)}.\n" if args.device == "cuda" else
+             f"{torch.get_num_threads()} threads, {platform.machine()} CPU.\n"))
     print("| model | params | MACs / image | train images/s | ms / step | GFLOP/s | matmul GFLOP/s | efficiency |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

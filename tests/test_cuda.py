@@ -44,3 +44,32 @@ def test_cuda_run_matches_its_own_rerun_and_trains(tmp_path):
     run = trainlab.train(cfg, quiet=True, report=False)
     assert run.summary["status"] == "finished" and run.summary["test"]["acc"] > 0.5
     assert run.env["device"].startswith("cuda") and run.env["cuda"]
+
+
+@cuda
+def test_ddp_on_cuda_uses_nccl_and_matches_one_process(tmp_path):
+    """torchrun with nccl on the GPUs there are (1 or 2 ranks); the weights match one process."""
+    import subprocess
+    import sys
+
+    from trainlab.files import load_tensors
+
+    n = min(2, torch.cuda.device_count())
+    values = ["dataset=digits", "model=mlp", "dropout=0.0", "epochs=1", "batch_size=64", "device=cuda",
+              f"runs_dir={tmp_path}"]
+    one = trainlab.train({}, overrides=values + ["name=one"], quiet=True, report=False)
+    out = subprocess.run([sys.executable, "-m", "trainlab", "train", *[a for v in values for a in ("--set", v)],
+                          "--name", "ddp", "--nproc", str(n), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ddp = trainlab.load_run(tmp_path / "ddp")
+    assert ddp.env["distributed"] == {"world_size": n, "backend": "nccl"}
+    a, b = load_tensors(one.latest_checkpoint()[0]), load_tensors(ddp.latest_checkpoint()[0])
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-4
+
+
+@cuda
+def test_fp16_on_cuda_trains_with_a_grad_scaler(tmp_path):
+    cfg = {"dataset": "digits", "model": "convnet", "epochs": 2, "batch_size": 64, "device": "cuda",
+           "runs_dir": str(tmp_path), "precision": "fp16"}
+    run = trainlab.train(cfg, quiet=True, report=False)
+    assert run.summary["test"]["acc"] > 0.5 and "fp16_scale" in run.metrics[-1]
