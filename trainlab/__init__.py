@@ -23,6 +23,8 @@ _API = {
     "list_models": "trainlab.models",
     "create_optimizer": "trainlab.optim.recipes",
     "create_schedule": "trainlab.optim.schedules",
+    "trajectory": "trainlab.optim.trajectory",
+    "descend": "trainlab.optim.trajectory",
     "train": "trainlab.trainer",
     "resume": "trainlab.trainer",
     "evaluate": "trainlab.saved",

@@ -66,7 +66,8 @@ def _finite(what: str, x: Any) -> float:
     return float(x)
 
 
-@FUNCTIONS.register("ill_conditioned", description="0.5 (a x^2 + b y^2), b = condition * a: steep in y, flat in x; min 0 at (0, 0)")
+@FUNCTIONS.register("ill_conditioned",
+                    description="0.5 (a x^2 + b y^2), b = condition * a: steep in y, flat in x; min 0 at (0, 0)")
 def ill_conditioned(condition: float = 25.0, a: float = 1.0) -> Surface:
     """The quadratic of deck 001's picture: the Hessian diag(a, b) has condition number b / a."""
     condition, a = _finite("ill_conditioned condition", condition), _finite("ill_conditioned a", a)
@@ -97,7 +98,8 @@ def saddle() -> Surface:
                    (-1.5, 1.5, -1.5, 1.5), (1.0, 0.01), "0.5 x² + 0.25 y⁴ - 0.5 y²")
 
 
-@FUNCTIONS.register("beale", description="(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2: flat plateaus, steep walls; min 0 at (3, 0.5)")
+@FUNCTIONS.register("beale", description="(1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2: "
+                                         "flat plateaus, steep walls; min 0 at (3, 0.5)")
 def beale() -> Surface:
     def f(x, y):
         return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
@@ -183,7 +185,8 @@ class Trajectory:
 def _surface(function: str | Surface) -> Surface:
     if isinstance(function, Surface):
         return function
-    check(isinstance(function, str), f"function={function!r} must be a test function name ({', '.join(FUNCTIONS.list())}) or a Surface")
+    check(isinstance(function, str),
+          f"function={function!r} must be a test function name ({', '.join(FUNCTIONS.list())}) or a Surface")
     return create_surface(function)
 
 

@@ -132,8 +132,8 @@ def plot_trajectories(runs: Sequence[Trajectory], path: Path, title: str | None 
     if len(calm) and any(_blew_up(r) for r in runs):  # a diverging curve would flatten the others: it runs off the top
         ax_loss.set_ylim(calm.min() / 3, 30 * calm.max())
     noise = {r.noise for r in runs}
-    ax_loss.set_title("loss against step" + (f" (gradient noise std {noise.pop():g})" if noise != {0.0} and len(noise) == 1 else ""),
-                      fontsize=10)
+    noisy = f" (gradient noise std {next(iter(noise)):g})" if len(noise) == 1 and noise != {0.0} else ""
+    ax_loss.set_title(f"loss against step{noisy}", fontsize=10)
     ax_loss.grid(alpha=0.3, which="major")
     ax_loss.legend(fontsize=8, loc="best", framealpha=0.9)
     if title:
