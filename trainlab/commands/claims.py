@@ -1,0 +1,62 @@
+"""The lecture claims: list them, run them (each ends in a verdict with numbers and a picture),
+and write the catalogue's HTML page.
+
+    trainlab claims list
+    trainlab claims run                    # the whole catalogue, quick settings
+    trainlab claims run bn-higher-lr relu-faster-than-tanh --full
+    trainlab claims report                 # runs/claims/report.html and claims.json
+"""
+from __future__ import annotations
+
+NAME = "claims"
+HELP = "the lecture claims as experiments with verdicts: list, run, report"
+ORDER = 9
+
+
+def add_arguments(p) -> None:
+    p.add_argument("action", choices=["list", "run", "report"], help="list the claims, run them, or write the page")
+    p.add_argument("ids", nargs="*", metavar="ID", help="claims to run (default: all); see `trainlab claims list`")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_const", const="quick", dest="mode",
+                      help="few seeds and epochs: the whole catalogue in about 15 minutes on 2 cores (default)")
+    mode.add_argument("--full", action="store_const", const="full", dest="mode",
+                      help="more seeds and epochs: firmer verdicts")
+    p.add_argument("--jobs", type=int, help="training processes at once (default: measured from the cores)")
+    p.add_argument("--dir", default="runs/claims", help="where results and the page go (default runs/claims)")
+
+
+def run(args) -> int:
+    from ..errors import TrainlabError
+    from ..experiments.claims import get, ordered
+
+    if args.action != "run" and (args.mode or args.jobs is not None or (args.ids and args.action == "report")):
+        raise TrainlabError(f"claims {args.action} takes no {'claim ids, ' if args.action == 'report' else ''}"
+                            "--quick/--full or --jobs; they belong to `trainlab claims run`")
+    if args.action == "list":
+        return list_claims([get(i) for i in args.ids] if args.ids else ordered())
+    from ..experiments.claims.page import write_page
+
+    if args.action == "run":
+        from ..experiments.claims.engine import run_claims
+
+        if args.jobs is not None and args.jobs < 1:
+            raise TrainlabError(f"--jobs {args.jobs} must be >= 1")
+        for i in args.ids:
+            get(i)  # every id checked before anything runs
+        run_claims(args.ids, args.mode or "quick", args.dir, args.jobs)
+    page = write_page(args.dir)
+    print(f"report: {page}")
+    return 0
+
+
+def list_claims(claims) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(claims)} lecture claims", show_lines=False)
+    for col in ("id", "deck", "topic", "claim", "measured"):
+        t.add_column(col, overflow="fold")
+    for c in claims:
+        t.add_row(c.id, c.deck, c.topic, c.text, c.measures)
+    Console().print(t)
+    return 0

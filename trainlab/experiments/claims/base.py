@@ -1,0 +1,132 @@
+"""What a lecture claim is: its words and source, an experiment, a verdict rule fixed in advance,
+and a plot.
+
+An experiment returns `data`, a JSON-able dict of the numbers measured; `judge(data)` turns them
+into a `Verdict` (supported, refuted or inconclusive, with a sentence and the numbers); `plot(data,
+path)` draws them. Two kinds of experiment:
+
+- arms of training runs (`arms_experiment`): config overrides run through `trainlab.compare`
+  across seeds; data["arms"][arm][quantity] is the per-seed list of a quantity (a final metric,
+  a train/validation gap, a weight norm, ...);
+- a short function for claims that need no training (derivatives, parameter counts, 2-D
+  trajectories): it returns its numbers directly.
+
+Every claim can be *swapped*: `swap(data)` exchanges the two things the claim compares, and the
+rule must then say something else. Tests check this for every registered claim: a rule that
+cannot come out "refuted" is a defect.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import stats
+
+SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
+ALPHA = 0.05
+
+
+@dataclass
+class Verdict:
+    verdict: str  # supported | refuted | inconclusive
+    because: str  # one sentence with the numbers
+    test: str  # the rule and the test used, said before the numbers were seen
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "because": self.because, "test": self.test, "numbers": self.numbers}
+
+
+@dataclass
+class Claim:
+    id: str  # short, e.g. "bn-higher-lr"
+    deck: str  # "000" .. "004", as in shared/seeds/
+    topic: str
+    text: str  # the claim in the deck's words
+    measures: str  # what is measured
+    why: str  # why these settings show the effect at quick settings
+    caveat: str  # when the claim would not hold
+    run: Callable[[dict[str, Any], "Context"], dict[str, Any]]  # (settings, context) -> data
+    judge: Callable[[dict[str, Any]], Verdict]
+    plot: Callable[[dict[str, Any], Path], None]
+    swap: Callable[[dict[str, Any]], dict[str, Any]]  # data with the compared things exchanged
+    quick: dict[str, Any] = field(default_factory=dict)  # settings: seeds, epochs, ...
+    full: dict[str, Any] = field(default_factory=dict)
+    version: int = 1  # bump when the experiment or rule changes: cached results are then redone
+
+    def settings(self, mode: str) -> dict[str, Any]:
+        return {**self.quick, **(self.full if mode == "full" else {})}
+
+
+@dataclass
+class Context:
+    """Where a claim's runs go and how many workers they may use."""
+
+    folder: Path
+    jobs: int | None = None
+    quiet: bool = True
+
+
+# ============================================================== verdict rules
+def paired_rule(data: dict[str, Any], arm: str, base: str, quantity: str, direction: str,
+                min_effect: float = 0.0) -> Verdict:
+    """Supported when `arm` minus `base` on `quantity` is significantly (paired t, 5%) in `direction`
+    ("higher" or "lower") by more than `min_effect`; refuted when it is significant the other way;
+    inconclusive otherwise (no significant difference, or one too small to matter)."""
+    a, b = data["arms"][arm][quantity], data["arms"][base][quantity]
+    n = min(len(a), len(b))
+    p = stats.paired(a[:n], b[:n])
+    sign = 1 if direction == "higher" else -1
+    diff = p["mean_diff"]
+    lo, hi = p["ci"]
+    test = (f"paired t-test over {n} seeds at 5%: {arm} against {base} on {quantity}; supported if "
+            f"{direction} by more than {min_effect:g}, refuted if significantly {'lower' if sign > 0 else 'higher'}")
+    nums = {"arm": arm, "base": base, "quantity": quantity, "mean_arm": _mean(a), "mean_base": _mean(b),
+            "mean_diff": diff, "ci": [lo, hi], "p": p["p_t"], "n": n}
+    head = (f"{quantity}: {arm} {_mean(a):.4g} vs {base} {_mean(b):.4g}, difference {diff:+.4g} "
+            f"(95% CI {lo:+.4g} to {hi:+.4g}, p={p['p_t']:.3g}, n={n})")
+    if p["significant"] and sign * diff > min_effect:
+        return Verdict(SUPPORTED, head, test, nums)
+    if p["significant"] and sign * diff < 0:
+        return Verdict(REFUTED, head + ": significantly the other way", test, nums)
+    return Verdict(INCONCLUSIVE, head + ": not a significant difference in the claimed direction", test, nums)
+
+
+def threshold_rule(value: float, op: str, threshold: float, what: str, numbers: dict[str, Any] | None = None,
+                   margin: float | None = None) -> Verdict:
+    """Supported when `value op threshold` holds ("<", ">"); refuted when it does not. With `margin`,
+    a value within margin of the threshold is inconclusive."""
+    ok = value < threshold if op == "<" else value > threshold
+    near = margin is not None and abs(value - threshold) <= margin
+    test = f"{what} {op} {threshold:g}" + (f" (inconclusive within {margin:g})" if margin is not None else "")
+    nums = {"value": value, "threshold": threshold, **(numbers or {})}
+    sentence = f"{what} = {value:.4g} ({'meets' if ok else 'misses'} {op} {threshold:g})"
+    if near:
+        return Verdict(INCONCLUSIVE, sentence + ", too close to call", test, nums)
+    return Verdict(SUPPORTED if ok else REFUTED, sentence, test, nums)
+
+
+def all_of(verdicts: list[Verdict], test: str) -> Verdict:
+    """Supported when every part is; refuted when any part is refuted; inconclusive otherwise."""
+    kinds = [v.verdict for v in verdicts]
+    verdict = REFUTED if REFUTED in kinds else SUPPORTED if all(k == SUPPORTED for k in kinds) else INCONCLUSIVE
+    return Verdict(verdict, "; ".join(v.because for v in verdicts), test,
+                   {f"part{i}": v.numbers for i, v in enumerate(verdicts)})
+
+
+def swap_arms(a: str, b: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The swap of an arms claim: the two compared arms exchange their numbers."""
+
+    def swap(data: dict[str, Any]) -> dict[str, Any]:
+        arms = dict(data["arms"])
+        arms[a], arms[b] = data["arms"][b], data["arms"][a]
+        return {**data, "arms": arms}
+
+    return swap
+
+
+def _mean(x: list[float]) -> float:
+    x = [v for v in x if isinstance(v, (int, float)) and math.isfinite(v)]
+    return sum(x) / len(x) if x else math.nan

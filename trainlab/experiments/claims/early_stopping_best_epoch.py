@@ -1,0 +1,34 @@
+"""Deck 003: overfitting, and early stopping picking the best epoch on the validation set.
+
+A wide MLP on 20 digits per class, trained far past the point where it fits the training set;
+the validation loss falls, then rises. Judged: the best epoch's validation loss against the last
+epoch's, paired by seed (early stopping keeps the former). Swapped: best and last exchange.
+"""
+from . import register
+from .arms import arms_run, best, last
+from .base import Claim, paired_rule, swap_arms
+from .plots import dots_and_curves
+
+_run = arms_run({"dataset": "digits", "model": "mlp", "model_options": {"width": 512}, "train_per_class": 20,
+                 "optimizer": "adam", "lr": 0.003, "batch_size": 32, "epochs": 60, "dropout": 0.0},
+                {"overfit": {}}, {"best": best("val_loss"), "last": last("val_loss")}, curve="val_loss")
+
+
+def run(settings, ctx):
+    d = _run(settings, ctx)
+    per = d["arms"]["overfit"]
+    return {"arms": {"best epoch": {"val_loss": per["best"]}, "last epoch": {"val_loss": per["last"]}},
+            "curves": d["curves"], "curve": "val_loss"}
+
+
+register(Claim(
+    id="early-stopping-best-epoch", deck="003", topic="validation and early stopping",
+    text="Early stopping: stop training when the validation error starts to increase, and keep the best model",
+    measures="validation loss at the best epoch (what early stopping keeps) against the last epoch, 60 epochs",
+    why="20 examples per class and a 512-wide MLP trained with Adam for 60 epochs overfit clearly",
+    caveat="with strong regularization or little training the last epoch may be the best one, and stopping early gains "
+           "nothing",
+    run=run, judge=lambda d: paired_rule(d, "best epoch", "last epoch", "val_loss", "lower"),
+    plot=lambda d, p: dots_and_curves(d, "val_loss", p, "early stopping keeps the best epoch",
+                                      qlabel="validation loss", log=True),
+    swap=swap_arms("best epoch", "last epoch"), quick={"seeds": 5}, full={"seeds": 10}))

@@ -1,0 +1,102 @@
+"""`trainlab claims run`: run claims one after another, cache each result, show progress.
+
+A claim's result lives in `<folder>/<id>/result.json` with its picture beside it. The result is
+keyed by the claim's version and settings: a finished claim is not run again with the same ones,
+an interrupted one continues (its training runs are `trainlab.compare` runs, which skip what is
+done and resume what was cut), and a claim whose version or settings changed is run afresh.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from ...errors import TrainlabError
+from ...files import write_json
+from . import get, ordered
+from .base import Claim, Context
+
+
+def settings_key(claim: Claim, mode: str) -> str:
+    blob = json.dumps({"version": claim.version, "settings": claim.settings(mode)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def clean(v: Any) -> Any:
+    """JSON for machines: NaN and infinities become null."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [clean(x) for x in v]
+    return v
+
+
+def cached(folder: Path, claim: Claim, mode: str) -> dict[str, Any] | None:
+    f = folder / claim.id / "result.json"
+    if not f.is_file():
+        return None
+    try:
+        res = json.loads(f.read_text())
+    except json.JSONDecodeError:
+        return None
+    return res if res.get("key") == settings_key(claim, mode) and res.get("mode") == mode else None
+
+
+def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None) -> dict[str, Any]:
+    """Run one claim (or take its cached result) and write result.json and plot.png."""
+    hit = cached(folder, claim, mode)
+    if hit is not None:
+        return {**hit, "cached": True}
+    key = settings_key(claim, mode)
+    out = folder / claim.id
+    t0 = time.perf_counter()
+    settings = claim.settings(mode)
+    data = claim.run(settings, Context(out / f"runs-{mode}-{key}", jobs=jobs))
+    verdict = claim.judge(data)
+    swapped = claim.judge(claim.swap(data))
+    plot = out / "plot.png"
+    claim.plot(data, plot)
+    res = {"id": claim.id, "deck": claim.deck, "topic": claim.topic, "text": claim.text, "measures": claim.measures,
+           "version": claim.version, "mode": mode, "key": key, "settings": settings, "data": data,
+           **verdict.as_dict(), "swapped": swapped.verdict, "plot": str(plot.name),
+           "seconds": round(time.perf_counter() - t0, 1), "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    write_json(out / "result.json", clean(res))
+    return {**clean(res), "cached": False}
+
+
+def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = "runs/claims",
+               jobs: int | None = None, quiet: bool = False) -> list[dict[str, Any]]:
+    """Run the chosen claims (all when `ids` is empty) in catalogue order; one line per claim."""
+    if mode not in ("quick", "full"):
+        raise TrainlabError(f"mode {mode!r} must be quick or full")
+    claims = [get(i) for i in ids] if ids else ordered()
+    folder = Path(folder)
+    results, t0 = [], time.perf_counter()
+    for i, claim in enumerate(claims, 1):
+        if not quiet:
+            print(f"[{i}/{len(claims)}] {claim.id} (deck {claim.deck}, {claim.topic}) ...", end=" ", flush=True)
+        res = run_claim(claim, mode, folder, jobs)
+        results.append(res)
+        if not quiet:
+            spent = time.perf_counter() - t0
+            took = "cached" if res["cached"] else f"{res['seconds']:.0f} s"
+            print(f"{res['verdict']} ({took}; {spent / 60:.1f} min so far)", flush=True)
+    return results
+
+
+def load_results(folder: str | Path) -> list[dict[str, Any]]:
+    """Every registered claim's newest result in `folder` (claims not run yet are left out)."""
+    out = []
+    for claim in ordered():
+        f = Path(folder) / claim.id / "result.json"
+        if f.is_file():
+            try:
+                out.append(json.loads(f.read_text()))
+            except json.JSONDecodeError:
+                continue
+    return out

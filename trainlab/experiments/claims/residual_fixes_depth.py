@@ -1,0 +1,18 @@
+"""Decks 000/003: skip connections fix it: resnet56 against plain56, same depth, same budget.
+"""
+from . import register
+from .arms import last, paired_claim
+
+register(paired_claim(
+    id="residual-fixes-depth", deck="000", topic="architectures: skip connections",
+    text="Problem: gradient vanishing; a very deep network is difficult to train. Solution: make skip connections, so "
+         "back-propagation can be done without gradient vanishing problem",
+    measures="training loss after 4 epochs, resnet56 against plain56",
+    why="the same 56 layers with and without identity shortcuts, trained identically for a few epochs",
+    caveat="at modest depth (20 layers) plain and residual nets train about equally well",
+    base={"dataset": "digits", "model": "plain56", "optimizer": "momentum", "lr": 0.05, "batch_size": 64,
+          "epochs": 4},
+    arms={"plain56": {"model": "plain56"}, "resnet56": {"model": "resnet56"}},
+    quantities={"train_loss": last("train_loss")}, arm="resnet56", against="plain56", quantity="train_loss",
+    direction="lower", curve="train_loss", title="residual connections fix depth", qlabel="train loss after 4 epochs",
+    log=True, quick={"seeds": 3}, full={"seeds": 6, "set": {"epochs": 10}}))
