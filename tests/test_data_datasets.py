@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import time
 from pathlib import Path
@@ -16,18 +17,21 @@ from trainlab.data import datasets as dsmod
 from trainlab.data.datasets import DATASETS, TEST_SEED, list_datasets, load_dataset, split_indices, to_float
 from trainlab.errors import TrainlabError
 
-OFFLINE = ["digits", "spirals", "moons", "shapes", "textures"]  # need no files
+OFFLINE = ["digits", "spirals", "moons", "shapes", "textures", "poly"]  # need no files
 
 
 # ---------------------------------------------------------------- built-ins and the interface
 @pytest.mark.parametrize("name", OFFLINE)
 def test_builtin_interface(name):
     ds = load_dataset(name, seed=0)
-    assert ds.name == name and ds.task in ("classification", "segmentation")
+    assert ds.name == name and ds.task in ("classification", "segmentation", "regression")
     for s in (ds.train, ds.val, ds.test):
         assert s.x.shape[1:] == ds.input_shape and len(s.x) == len(s.y) > 0
-        assert s.y.dtype == torch.int64
         assert s.x.dtype == (torch.uint8 if ds.is_image else torch.float32)
+        if ds.task == "regression":  # real-valued targets, one column per name in `classes`
+            assert s.y.dtype == torch.float32 and s.y.shape[1:] == (ds.num_classes,)
+            continue
+        assert s.y.dtype == torch.int64
         assert int(s.y.min()) >= 0 and int(s.y.max()) < ds.num_classes
     if ds.task == "segmentation":
         assert ds.train.y.shape[1:] == ds.input_shape[1:]
@@ -59,6 +63,25 @@ def test_synthetic_same_seed_same_data_and_sizes():
     assert not torch.equal(a.train.x, c.train.x)
     m = load_dataset("moons", n=200)
     assert m.input_shape == (2,) and len(m.train) + len(m.val) + len(m.test) == 200
+
+
+def test_poly_is_a_noisy_sine_with_a_test_set_that_stays_put():
+    ds = load_dataset("poly", n_train=40, noise=0.0, val_fraction=0.25)
+    assert ds.task == "regression" and ds.input_shape == (1,) and ds.classes == ["y"]
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (30, 10, 500)
+    for s in (ds.train, ds.val, ds.test):  # noise 0: exactly sin(pi x) on [-1, 1]
+        assert s.x.abs().max() <= 1 and torch.allclose(s.y, torch.sin(math.pi * s.x), atol=1e-6)
+    noisy, other = load_dataset("poly", n_train=40, noise=0.3), load_dataset("poly", n_train=15, noise=0.3)
+    resid = noisy.test.y - torch.sin(math.pi * noisy.test.x)
+    assert abs(float(resid.std()) - 0.3) < 0.03 and abs(float(resid.mean())) < 0.05
+    assert torch.equal(noisy.test.x, other.test.x) and len(other.train) + len(other.val) == 15
+    assert not torch.equal(noisy.test.x, load_dataset("poly", data_seed=1).test.x)
+    # regression targets are split at random (no classes to stratify on), seeded
+    take = split_indices(np.linspace(0, 1, 20).astype(np.float32), 0.25, seed=3)[1]
+    assert len(take) == 5 and np.array_equal(take, split_indices(np.zeros(20, np.float32), 0.25, seed=3)[1])
+    for kw, words in (({"n_train": 2}, "n_train=2 must be an integer of at least 3"), ({"noise": -1}, "noise=-1")):
+        with pytest.raises(TrainlabError, match=words):
+            load_dataset("poly", **kw)
 
 
 def test_shapes_masks_match_images():

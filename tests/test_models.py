@@ -5,6 +5,7 @@ Parameter counts are checked against formulas written from each architecture's d
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,7 @@ from trainlab.models import MODELS, create_model, layer_names, list_models, repl
 from trainlab.models.blocks import ConvNormAct, Dense
 from trainlab.models.resnet import PadShortcut
 from trainlab.models.summary import count_parameters
+from trainlab.nn import accepted_kwargs
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]  # Fashion-MNIST, CIFAR, digits
 K = 5  # classes
@@ -61,7 +63,19 @@ def test_forward_backward(name, shape):
         assert torch.isfinite(p.grad).all(), f"{name}: non-finite gradient for {pname}"
 
 
-@pytest.mark.parametrize("name", list_models())
+def taking(option):
+    """The registered models that take `option` (polyfit, a linear model on powers, takes neither norm nor dropout)."""
+    return [n for n in list_models() if option in accepted_kwargs(MODELS.get(n))]
+
+
+def test_every_model_takes_norm_and_dropout_but_polyfit():
+    assert set(list_models()) - set(taking("norm")) == set(list_models()) - set(taking("dropout")) == {"polyfit"}
+    for option in ("norm", "dropout"):  # refused in one line, naming what it accepts
+        with pytest.raises(TrainlabError, match=rf"^unknown hyperparameter '{option}' for model 'polyfit'; accepted: degree$"):
+            build("polyfit", (1,), **{option: "batch" if option == "norm" else 0.5})
+
+
+@pytest.mark.parametrize("name", taking("norm"))
 def test_batch_norm_train_vs_eval(name):
     model = build(name, (1, 28, 28), norm="batch", dropout=0.0)
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -80,7 +94,7 @@ def test_batch_norm_train_vs_eval(name):
         assert torch.allclose(model(x[:1]), y1[:1], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", taking("dropout"))
 def test_dropout_train_vs_eval(name):
     model = build(name, (1, 28, 28), dropout=0.3)
     x = torch.randn(B, 1, 28, 28)
@@ -315,3 +329,26 @@ def test_stochastic_depth_only_with_skips():
         assert torch.equal(model(x), model(x))
     with pytest.raises(TrainlabError, match="drop_path=0.5 needs residual=True"):
         build("plain20", (1, 8, 8), drop_path=0.5)
+
+
+# ---------------------------------------------------------------- polyfit against numpy's polynomials
+
+
+def test_polyfit_computes_the_polynomial_numpy_evaluates():
+    theta = np.array([0.5, -1.25, 2.0, 0.75])  # theta_0 .. theta_3: f(x) = 0.5 - 1.25 x + 2 x^2 + 0.75 x^3
+    model = create_model("polyfit", in_shape=(1,), num_classes=1, degree=3)
+    with torch.no_grad():
+        model.head.weight.copy_(torch.tensor(theta[1:]).view(1, 3))
+        model.head.bias.fill_(theta[0])
+    x = np.linspace(-1.5, 1.5, 7)
+    got = model(torch.tensor(x, dtype=torch.float32).view(-1, 1)).detach().numpy().ravel()
+    np.testing.assert_allclose(got, np.polynomial.polynomial.polyval(x, theta), rtol=1e-5, atol=1e-6)
+    assert count_parameters(model) == (3 + 1, 0)  # degree weights + bias, no buffers
+
+
+def test_polyfit_powers_each_feature_of_a_flattened_input():
+    model = create_model("polyfit", in_shape=(1, 2, 1), num_classes=2, degree=2)
+    assert model.features(model.flatten(torch.tensor([[[[2.0], [-3.0]]]]))).tolist() == [[2.0, 4.0, -3.0, 9.0]]
+    assert model.head.in_features == 2 * 2 and model(torch.zeros(4, 1, 2, 1)).shape == (4, 2)
+    with pytest.raises(TrainlabError, match=r"^polyfit degree=0 must be an integer >= 1$"):
+        build("polyfit", (1,), degree=0)

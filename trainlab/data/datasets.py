@@ -1,7 +1,8 @@
 """Datasets as in-memory tensors with train / validation / test splits.
 
 Images are uint8 (N, C, H, W) (convert batches with `to_float`), tabular features float32
-(N, D); labels int64 (N,), or (N, H, W) masks for segmentation.
+(N, D); labels int64 (N,), or (N, H, W) masks for segmentation; regression targets float32
+(N, T), with one name per target in `classes` (T model outputs).
 
 Splits:
   * validation: a stratified `val_fraction` of the train split, drawn with the run's `seed`;
@@ -39,7 +40,7 @@ USER_PREFIXES = ("npz", "csv", "folder")
 @dataclass
 class Split:
     x: torch.Tensor  # images: uint8 (N, C, H, W); tabular: float32 (N, D)
-    y: torch.Tensor  # int64 (N,) class labels; segmentation: int64 (N, H, W) masks
+    y: torch.Tensor  # int64 (N,) class labels; segmentation: int64 (N, H, W) masks; regression: float32 (N, T)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -51,8 +52,8 @@ class Dataset:
     train: Split
     val: Split
     test: Split
-    classes: list[str]
-    task: str  # "classification" or "segmentation"
+    classes: list[str]  # class names; regression: target names (the model's T outputs)
+    task: str  # "classification", "segmentation" or "regression"
 
     @property
     def input_shape(self) -> tuple:
@@ -115,7 +116,7 @@ def split_indices(y: np.ndarray, fraction: float, seed: int, what: str = "split"
     (round(fraction * n) in all, apportioned by largest remainder).
 
     Stratified for class labels (every class keeps at least one sample in `keep`);
-    a plain random subset for segmentation masks. Deterministic in `seed`.
+    a plain random subset for segmentation masks and regression targets. Deterministic in `seed`.
 
     Example:
         >>> keep, take = split_indices(np.array([0, 0, 0, 0, 1, 1]), 0.5, seed=0)
@@ -125,7 +126,7 @@ def split_indices(y: np.ndarray, fraction: float, seed: int, what: str = "split"
     rng = np.random.default_rng(seed)
     n = len(y)
     key = rng.random(n)
-    if y.ndim > 1:  # masks: no class per sample to stratify on
+    if y.ndim > 1 or not np.issubdtype(y.dtype, np.integer):  # masks, real values: no class to stratify on
         take = np.sort(np.argsort(key, kind="stable")[: int(np.floor(fraction * n + 0.5))])
     else:
         order = np.lexsort((key, y))  # by class, random within class
@@ -368,6 +369,7 @@ DATASET_SYMMETRIES: dict[str, Symmetry | None] = {
     "textures": Symmetry(frozenset(SYMMETRIES), {}),  # patterns at random angles, centres and phases
     "spirals": None,
     "moons": None,
+    "poly": None,
 }
 
 
@@ -376,4 +378,4 @@ def dataset_symmetry(name: str) -> Symmetry | None:
     return DATASET_SYMMETRIES.get(name)
 
 
-from . import textures  # noqa: E402,F401  (registers "textures", a colour dataset made from a seed)
+from . import regression, textures  # noqa: E402,F401  (register "poly" and "textures", made from a seed)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..errors import TrainlabError, check
 from ..nn import check_kwargs
-from . import alexnet, convnet, densenet, inception, mlp, resnet, segmentation, vgg  # noqa: F401  (register)
+from . import alexnet, convnet, densenet, inception, mlp, polyfit, resnet, segmentation, vgg  # noqa: F401  (register)
 from .common import MODELS, InputTooSmall, ShapeError
 
 __all__ = ["MODELS", "create_model", "list_models", "replace_head", "layer_names"]
