@@ -17,10 +17,8 @@ import torch
 from torch import nn
 
 from . import runs as rf
-from .config import Config, make_config
+from .config import METRICS, Config, make_config
 from .errors import TrainlabError
-
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_miou")
 
 
 @dataclass
@@ -77,6 +75,7 @@ def check_config(cfg: Config) -> Config:
     config resolved to what will run (weight_decay's recipe default, piecewise's first rate)."""
     from .data.augment import build_augmentation
     from .data.preprocess import PREPROCESSING
+    from .losses import check_loss
     from .models import MODELS
     from .nn.activations import check_activation
     from .nn.init import INITS
@@ -84,6 +83,7 @@ def check_config(cfg: Config) -> Config:
     from .optim.penalties import PENALTIES
 
     MODELS.get(cfg.model)
+    check_loss(cfg.loss, cfg.label_smoothing)
     PREPROCESSING.get(cfg.preprocessing)
     INITS.get(cfg.init)
     if cfg.activation is not None:
@@ -249,9 +249,7 @@ def build(cfg: Config, data=None, world=None) -> Parts:
         data, cfg = load_data_or_fallback(cfg)
     data = select(cfg, data)
     segmentation = data.task == "segmentation"
-    if cfg.monitor == "val_miou" and not segmentation:
-        raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {data.task}: "
-                            "use val_loss or val_acc")
+    check_task(cfg, data)
     augment = build_augmentation(cfg.augment)
     for line in label_risk_warnings(augment, cfg.dataset, data.classes) if world.main else ():  # "think twice" (deck 000)
         print(f"trainlab: {line}", file=sys.stderr, flush=True)
@@ -277,6 +275,24 @@ def build(cfg: Config, data=None, world=None) -> Parts:
         net = torch.compile(net)
     return Parts(cfg, data, device, model, preprocess, augment, penalty, optimizer,
                  sched, steps_per_epoch, segmentation, world=world, net=net)
+
+
+def check_task(cfg: Config, data) -> None:
+    """The loss and the monitored metric must fit the data's task: one line with the fix when not."""
+    from .losses import check_loss_fits
+
+    check_loss_fits(cfg.loss, data.task, cfg.dataset)
+    m, task = cfg.monitor, data.task
+    if m == "val_miou" and task != "segmentation":
+        raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {task}: "
+                            f"use val_loss{' or val_acc' if task == 'classification' else ''}")
+    if m in ("train_acc", "val_acc") and task == "regression":
+        raise TrainlabError(f"monitor {m} needs class labels; {cfg.dataset!r} is a regression task, which logs "
+                            "losses only: use val_loss")
+    if m == "val_top5" and (task != "classification" or data.num_classes <= 5):
+        what = f"has {data.num_classes} classes" if task == "classification" else f"is {task}"
+        raise TrainlabError(f"monitor val_top5 needs a classification dataset with more than 5 classes; "
+                            f"{cfg.dataset!r} {what}: use val_acc or val_loss")
 
 
 def check_periods(cfg: Config, steps_per_epoch: int) -> None:
@@ -308,10 +324,11 @@ def check_fits(model: nn.Module, data, preprocess, device, cfg: Config) -> None:
                             "this input, see `trainlab list models`") from None
     finally:
         model.train(was)
+    # classes: (B, K) scores; segmentation: (B, K, H, W); regression: (B, T) predictions, T targets (`classes`)
     want = (2, data.num_classes) + (tuple(data.input_shape[1:]) if data.task == "segmentation" else ())
     if tuple(out.shape) != want:
         raise TrainlabError(f"model {cfg.model!r} outputs shape {tuple(out.shape[1:])} per example but dataset "
-                            f"{cfg.dataset!r} needs {want[1:]}; use a {'segmentation' if data.task == 'segmentation' else 'classification'} model")
+                            f"{cfg.dataset!r} needs {want[1:]}; use a {data.task} model")
 
 
 def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:

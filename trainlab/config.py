@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import TrainlabError
 from .values import load_yaml, split_pair
 
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_miou")  # what `monitor` can watch
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou")  # what `monitor` can watch
 OpSpec = Union[str, dict[str, Any]]
 
 
@@ -72,7 +72,8 @@ class Config(BaseModel):
     backbone_lr_mult: float = Field(1.0, ge=0)  # lr multiplier for every layer but the head (fine-tuning)
 
     # --- loss ---
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    loss: str = "cross_entropy"  # cross_entropy | hinge (multiclass SVM) for classes, mse for regression
+    label_smoothing: float = Field(0.0, ge=0, lt=1)  # cross_entropy only: target = (1 - eps) one-hot + eps / K
     penalty: str | None = None  # l1 | l2 | elastic_net, added to the loss
     penalty_strength: float = Field(0.0, ge=0)  # lambda in L + lambda * R(W)
     penalty_beta: float = Field(1.0, ge=0)  # elastic net: R = sum beta * w^2 + |w|
@@ -105,7 +106,7 @@ class Config(BaseModel):
     diagnostics: bool = False  # per-layer activations, dead/saturated units, grad norms, update/weight ratios
     diagnostics_batch: int = Field(256, gt=0)  # fixed validation examples used for activation statistics
 
-    @field_validator("dataset", "model", "preprocessing", "init", "schedule")
+    @field_validator("dataset", "model", "preprocessing", "init", "schedule", "loss")
     @classmethod
     def _not_empty(cls, v: str) -> str:
         if not v.strip():

@@ -1,19 +1,38 @@
-"""Scoring: the loss, and a split's mean loss, accuracy and (segmentation) mean IoU.
+"""Scoring: the loss, and a split's mean loss, accuracy, top-5 accuracy (more than 5 classes)
+and (segmentation) mean IoU; a regression split is scored by its loss alone.
 
-The validation loss uses the training loss function, label smoothing included, so the
-training and validation curves compare.
+The validation loss uses the training loss function (`loss`, label smoothing included), so
+the training and validation curves compare.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+
+from .losses import LOSSES
+
+TOP_K = 5  # top-5 accuracy is reported when a classification dataset has more than 5 classes
 
 
-def loss_fn(out: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    # classification: out (B, K), y (B,); segmentation: out (B, K, H, W), y (B, H, W)
-    return F.cross_entropy(out.float(), y, label_smoothing=label_smoothing)
+def loss_fn(out: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0, loss: str = "cross_entropy",
+            reduction: str = "mean") -> torch.Tensor:
+    """The run's data loss (see trainlab.losses); label_smoothing is cross_entropy's (refused for the others).
+    classification: out (B, K), y (B,); segmentation: out (B, K, H, W), y (B, H, W); regression: out (B, T)."""
+    fn = LOSSES.get(loss)
+    return fn(out, y, reduction, label_smoothing=label_smoothing) if label_smoothing else fn(out, y, reduction)
+
+
+def in_top_k(out: torch.Tensor, y: torch.Tensor, k: int = TOP_K) -> torch.Tensor:
+    """Per example: is the true class among the k highest scores? out (B, K), y (B,) -> (B,) bool.
+    A tie counts in the true class's favour (fewer than k classes score strictly higher), so an
+    example argmax gets right is always in the top k."""
+    return (out > out.gather(1, y.unsqueeze(1))).sum(1) < k
+
+
+def has_top_k(data) -> bool:
+    """Whether a dataset's scores include top-5 accuracy: classification with more than 5 classes."""
+    return data.task == "classification" and data.num_classes > TOP_K
 
 
 AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -40,9 +59,11 @@ def batches(p, x_all: torch.Tensor, size: int, world=None):
 
 @torch.no_grad()
 def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = False, world=None) -> dict[str, Any]:
-    """Mean loss and accuracy (plus mean IoU for segmentation) over a split; `p` is a build.Parts.
+    """Mean loss and accuracy over a split (plus top-5 accuracy with more than 5 classes, mean IoU
+    for segmentation; the loss alone for regression); `p` is a build.Parts.
 
-    collect=True adds the confusion matrix (rows: true class) and the predictions.
+    collect=True adds the predictions: class ids and the confusion matrix (rows: true class), or
+    for regression the predicted values (N, T).
     world: a distributed World: each rank scores its share of the batches and the sums are
     all-reduced (the same batches as one process, so the same numbers up to summation order).
     """
@@ -50,8 +71,11 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
     was = model.training
     model.eval()
     k = p.data.num_classes
+    classify = p.data.task != "regression"
+    top = has_top_k(p.data)
     loss_sum = torch.zeros((), dtype=torch.float64, device=p.device)
     correct = torch.zeros((), dtype=torch.int64, device=p.device)
+    correct_top = torch.zeros((), dtype=torch.int64, device=p.device)
     conf = torch.zeros(k, k, dtype=torch.int64, device=p.device)  # rows: true class, columns: predicted
     count = 0
     preds = []
@@ -59,9 +83,15 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
         y = y_all[sl].to(p.device)
         with autocast(p):
             out = model(x)
-        loss_sum += F.cross_entropy(out.float(), y, reduction="sum", label_smoothing=cfg.label_smoothing) / y[0].numel()
+        loss_sum += loss_fn(out, y, cfg.label_smoothing, cfg.loss, reduction="sum") / y[0].numel()
+        if not classify:
+            if collect:
+                preds.append(out.float().cpu())
+            continue
         pred = out.argmax(1)
         correct += (pred == y).sum()
+        if top:
+            correct_top += in_top_k(out, y).sum()
         conf += torch.bincount((y * k + pred).flatten(), minlength=k * k).view(k, k)
         count += y.numel()
         if collect:
@@ -69,17 +99,24 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
     model.train(was)
     if world is not None and world.distributed:
         assert not collect, "predictions are collected by one process"
-        total = world.sum_(torch.cat([loss_sum.view(1), correct.double().view(1), conf.double().flatten()]))
-        loss_sum, correct, conf = total[0], total[1], total[2:].round().long().view(k, k)
+        total = world.sum_(torch.cat([loss_sum.view(1), correct.double().view(1), correct_top.double().view(1),
+                                      conf.double().flatten()]))
+        loss_sum, correct, correct_top = total[0], total[1], total[2]
+        conf = total[3:].round().long().view(k, k)
         count = int(conf.sum())
     n = len(y_all)
-    res: dict[str, Any] = {"loss": float(loss_sum) / max(1, n), "acc": float(correct) / max(1, count)}
+    res: dict[str, Any] = {"loss": float(loss_sum) / max(1, n)}
+    if classify:
+        res["acc"] = float(correct) / max(1, count)
+    if top:
+        res["top5"] = float(correct_top) / max(1, count)
     if p.segmentation:
         inter = conf.diag().double()
         union = conf.sum(0).double() + conf.sum(1).double() - inter
         present = union > 0
         res["miou"] = float((inter[present] / union[present]).mean()) if present.any() else 0.0
     if collect:
-        res["confusion"] = conf.cpu()
+        if classify:
+            res["confusion"] = conf.cpu()
         res["pred"] = torch.cat(preds) if preds else torch.empty(0)
     return res

@@ -35,6 +35,9 @@ from .files import (MetricsLog, environment, load_state, load_tensors, read_json
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
 # keys that never change what an arm is: identity, place, and how many threads ran it
 NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads")
+# keys added later, at the value every run had before they existed: left out of the hash, so the
+# runs made before a key existed still count as the same arm
+IMPLIED = {"loss": "cross_entropy"}
 
 
 def arm_hash(resolved: dict[str, Any]) -> str:
@@ -43,7 +46,7 @@ def arm_hash(resolved: dict[str, Any]) -> str:
     >>> arm_hash({"lr": 0.1, "seed": 0}) == arm_hash({"lr": 0.1, "seed": 7})
     True
     """
-    arm = {k: v for k, v in resolved.items() if k not in NOT_ARM}
+    arm = {k: v for k, v in resolved.items() if k not in NOT_ARM and not (k in IMPLIED and v == IMPLIED[k])}
     return hashlib.sha256(json.dumps(arm, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 

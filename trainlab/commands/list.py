@@ -33,6 +33,7 @@ KINDS = {
     "transforms": ("trainlab.optim.transforms", ("TRANSFORMS",), "links of an optimizer chain (optimizer: [...])"),
     "schedules": ("trainlab.optim.schedules", ("SCHEDULES",), "learning-rate schedules (schedule:)"),
     "penalties": ("trainlab.optim.penalties", ("PENALTIES",), "weight penalties added to the loss (penalty:)"),
+    "losses": ("trainlab.losses", ("LOSSES",), "data losses, per task (loss:)"),
     "functions": ("trainlab.optim.trajectory", ("FUNCTIONS",),
                   "2-D test functions for optimizer paths (trainlab trajectories --function)"),
 }

@@ -1,0 +1,69 @@
+"""The data loss L of `loss + penalty`, one registry (LOSSES) for the `loss` config key.
+
+Every loss is `fn(out, y, reduction="mean") -> Tensor`: "mean" over examples (and pixels,
+for segmentation), "sum" over them, "none" one value per example (or pixel). The
+validation loss uses the same function as training (`trainlab.evaluation`).
+
+    cross_entropy  -log softmax(f)_y                              classification, segmentation
+    hinge          sum_{j != y} max(0, f_j - f_y + 1)             classification, segmentation
+    mse            (f - y)^2, mean over examples and targets     regression
+
+    >>> out, y = torch.tensor([[3.2, 5.1, -1.7]]), torch.tensor([0])
+    >>> round(float(hinge(out, y)), 4)  # deck 001's cat example: max(0, 5.1 - 3.2 + 1) + max(0, -1.7 - 3.2 + 1)
+    2.9
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import TrainlabError
+from .registry import Registry
+
+LOSSES = Registry("loss")
+TASKS = {  # the tasks a loss can score: class ids (per example or per pixel), or real-valued targets
+    "cross_entropy": ("classification", "segmentation"),
+    "hinge": ("classification", "segmentation"),
+    "mse": ("regression",),
+}
+FIX = {"classification": "cross_entropy or hinge", "segmentation": "cross_entropy or hinge", "regression": "mse"}
+
+
+@LOSSES.register("cross_entropy", description="-log softmax(f)_y, mean over examples (pixels); label_smoothing "
+                 "mixes the uniform distribution into the target")
+def cross_entropy(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> torch.Tensor:
+    # out (B, K) logits, y (B,) class ids; segmentation: out (B, K, H, W), y (B, H, W)
+    return F.cross_entropy(out.float(), y, reduction=reduction, label_smoothing=label_smoothing)
+
+
+@LOSSES.register("hinge", description="multiclass SVM (deck 001): sum over j != y of max(0, f_j - f_y + 1), "
+                 "mean over examples (pixels)")
+def hinge(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    s = out.float()  # (B, K) scores, or (B, K, H, W)
+    true = y.unsqueeze(1)  # (B, 1) or (B, 1, H, W)
+    margins = (s - s.gather(1, true) + 1.0).clamp_min(0.0)  # the j = y term is max(0, 1) = 1 ...
+    margins = margins.scatter(1, true, 0.0)  # ... and is not part of the sum
+    per = margins.sum(1)  # (B,) or (B, H, W)
+    return per.mean() if reduction == "mean" else per.sum() if reduction == "sum" else per
+
+
+@LOSSES.register("mse", description="mean squared error (f - y)^2, mean over examples and targets (regression)")
+def mse(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    # out (B, T) predictions, y (B, T) or (B,) targets (T = 1); "sum" adds every example's T squares,
+    # as cross_entropy's adds every pixel's loss
+    return F.mse_loss(out.float(), y.float().reshape(out.shape), reduction=reduction)
+
+
+def check_loss(name: str, label_smoothing: float = 0.0) -> None:
+    """Refuse an unknown loss, or label smoothing where it would do nothing (before any data loads)."""
+    LOSSES.get(name)
+    if label_smoothing and name != "cross_entropy":
+        raise TrainlabError(f"label_smoothing: {label_smoothing} does nothing with loss: {name} (it smooths "
+                            "cross-entropy's target distribution); remove it or use loss: cross_entropy")
+
+
+def check_loss_fits(name: str, task: str, dataset: str) -> None:
+    """Refuse a loss that cannot score the dataset's task (class ids against real-valued targets)."""
+    if task not in TASKS[name]:
+        raise TrainlabError(f"loss: {name} does not fit dataset {dataset!r}, a {task} task; use loss: {FIX[task]}")
