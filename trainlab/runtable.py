@@ -18,7 +18,7 @@ from .errors import TrainlabError
 from .runs import Run, iter_runs
 from .values import parse_value
 
-HIGHER_IS_BETTER = ("acc", "miou")
+HIGHER_IS_BETTER = ("acc", "top5", "miou")
 
 
 def run_row(run: Run, root: Path) -> dict[str, Any]:

@@ -141,6 +141,7 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
     from .report.progress import Progress
 
     cfg, model, net, opt, dev = p.cfg, p.model, p.train_net, p.optimizer, p.device
+    classify = p.data.task != "regression"  # class scores: train accuracy too; regression: the loss alone
     world = p.world or distributed.SINGLE
     main, scaler = world.main, st.scaler
     train_x, train_y = p.data.train.x.to(dev), p.data.train.y.to(dev)  # uint8 images stay small in memory
@@ -180,7 +181,7 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
               f"steps, {dev.type}, {torch.get_num_threads()} threads"
               + (f" x {world.size} processes ({world.backend})" if world.distributed else "")
               + (f", resuming at step {st.step}" if st.step else "") + f"\nrun folder: {run.path}", flush=True)
-    progress = Progress(total_steps, spe, quiet=quiet, start_step=st.step, batch_size=bsz)
+    progress = Progress(total_steps, spe, quiet=quiet, start_step=st.step, batch_size=bsz, accuracy=classify)
     if cfg.eval_at_start and st.step == 0 and not log.rows:
         row = {"epoch": 0.0, "step": 0, "lr": float(p.lr_at(0.0)), "elapsed": 0.0}
         evaluate(row)
@@ -205,7 +206,7 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
             # ---- forward, loss + penalty, backward, step
             with autocast(p):
                 out = net(x)
-            loss = loss_fn(out, y, cfg.label_smoothing)
+            loss = loss_fn(out, y, cfg.label_smoothing, cfg.loss)
             total = loss + p.penalty(model) if p.penalty is not None else loss
             # (in a distributed run a bad loss shows in every rank's all-reduced gradient norm below)
             if not sync_free and not world.distributed and not torch.isfinite(total):
@@ -236,14 +237,15 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
             s = st.sums
             with torch.no_grad():
                 s["loss"] += loss.detach().double() * len(y)
-                s["correct"] += (out.argmax(1) == y).sum()
+                if classify:
+                    s["correct"] += (out.argmax(1) == y).sum()
                 if gnorm is not None:
                     s["gnorm"] += gnorm.double()
             s["count"] += y.numel()
             s["examples"] += len(y)
             s["steps"] += gnorm is not None
             s["skipped"] += gnorm is None
-            progress.update(st.step, None if sync_free else lambda: running(s))
+            progress.update(st.step, None if sync_free else lambda: running(s, classify))
 
             # ---- log, evaluate, early-stop check, checkpoint
             evaluating = st.step % eval_every == 0 or st.step == total_steps
@@ -251,7 +253,7 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
                 now = time.perf_counter()
                 s["time"] += now - tick
                 st.elapsed += now - tick
-                row = train_row(st, spe, opt, world)
+                row = train_row(st, spe, opt, world, classify)
                 if scaler:
                     row["fp16_skipped_steps"], row["fp16_scale"] = s["skipped"], scaler.get_scale()
                 if sync_free and not all(map(torch.isfinite, (s["loss"], s["gnorm"]))):
@@ -285,18 +287,19 @@ def amp_step(scaler, opt) -> bool:
     return scaler.get_scale() < before
 
 
-def running(s: dict[str, Any]) -> dict[str, float]:
-    """Train loss and accuracy of the current log period so far (reads the device's sums)."""
-    return {"loss": float(s["loss"]) / max(1, s["examples"]), "acc": float(s["correct"]) / max(1, s["count"])}
+def running(s: dict[str, Any], classify: bool = True) -> dict[str, float]:
+    """Train loss and (classify) accuracy of the current log period so far (reads the device's sums)."""
+    loss = {"loss": float(s["loss"]) / max(1, s["examples"])}
+    return {**loss, "acc": float(s["correct"]) / max(1, s["count"])} if classify else loss
 
 
-def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE) -> dict[str, Any]:
+def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE, classify: bool = True) -> dict[str, Any]:
     s = st.sums
     if world.distributed:  # every rank's share of the period: the row one process would log
         keys = ("loss", "correct", "count", "examples")
         s = {**s, **dict(zip(keys, world.sum([s[k] for k in keys], st.device)))}
     return {"epoch": round(st.step / spe, 4), "step": st.step,
-            **{f"train_{k}": v for k, v in running(s).items()},
+            **{f"train_{k}": v for k, v in running(s, classify).items()},
             "lr": float(opt.stats["lr"]), "grad_norm": float(s["gnorm"]) / max(1, s["steps"]),
             "time": s["time"], "images_per_s": s["examples"] / max(s["time"], 1e-9), "elapsed": st.elapsed}
 
@@ -342,9 +345,12 @@ def finish(p: Parts, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: s
 
 
 def final_line(summary: dict[str, Any], monitor: str) -> str:
-    """'finished: test acc 0.9137  test loss 0.2409  (best val_loss 0.2041 at epoch 8)'."""
+    """'finished: test acc 0.9137  test loss 0.2409  (best val_loss 0.2041 at epoch 8)'; a regression
+    run has no accuracy: 'finished: test loss 0.0412  (...)'."""
     t, best = summary.get("test", {}), summary.get("best", {})
-    line = f"test acc {t['acc']:.4f}  test loss {t['loss']:.4f}" if t else "no test score"
+    line = (f"test acc {t['acc']:.4f}  " if "acc" in t else "") + f"test loss {t['loss']:.4f}" if t else "no test score"
+    if "top5" in t:
+        line += f"  test top-5 {t['top5']:.4f}"
     if "miou" in t:
         line += f"  test mean IoU {t['miou']:.4f}"
     if best.get(monitor) is not None:

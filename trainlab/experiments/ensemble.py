@@ -91,13 +91,13 @@ def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0,
             return Member(name or run.name, {s: t[f"{s}_probs"] for s in ("val", "test")},
                           {s: t[f"{s}_y"] for s in ("val", "test")})
     parts = load_saved(run, device="cpu")
+    if parts.data.task != "classification":
+        raise TrainlabError(f"run {str(run.path)!r} is a {parts.data.task} run; ensembles here average class "
+                            "probabilities of classification runs")
     if weights is not None:
         load_weights(parts.model, load_tensors(weights), str(weights))
     probs = {s: _predict(parts, s, dropout_samples) for s in ("val", "test")}
     ys = {s: getattr(parts.data, s).y.clone() for s in ("val", "test")}
-    if parts.segmentation:
-        raise TrainlabError(f"run {str(run.path)!r} is a segmentation run; ensembles here average class "
-                            "probabilities of classification runs")
     save_tensors(cache, {**{f"{s}_probs": p for s, p in probs.items()}, **{f"{s}_y": y for s, y in ys.items()}},
                  {"weights": key})
     return Member(name or run.name, probs, ys)

@@ -45,10 +45,14 @@ def plot_dots(c, path: Path) -> Path:
 
 
 def plot_curves(c, path: Path) -> Path | None:
-    fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.8))
+    # a regression run logs no accuracy: then the loss panel alone, not an empty accuracy panel
+    acc = any(p[1] is not None for runs in c.runs.values() for r in runs.values() for p in r["curve"] or ())
+    fig, axes = plt.subplots(1, 1 + acc, figsize=(5.2 * (1 + acc), 3.8), squeeze=False)
+    axes = axes[0]
+    panels = ((axes[0], 2, "val_loss"),) + (((axes[1], 1, "val_acc"),) if acc else ())
     drew = False
     for i, (arm, runs) in enumerate(c.runs.items()):
-        for ax, col, name in ((axes[0], 2, "val_loss"), (axes[1], 1, "val_acc")):
+        for ax, col, name in panels:
             curves = [r["curve"] for r in runs.values() if r["curve"]]
             if not curves:
                 continue
@@ -70,7 +74,8 @@ def plot_curves(c, path: Path) -> Path | None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title("validation loss: mean over seeds, band = +-1 std", fontsize=9)
-    axes[1].set_title("validation accuracy: mean over seeds, band = +-1 std", fontsize=9)
+    if acc:
+        axes[1].set_title("validation accuracy: mean over seeds, band = +-1 std", fontsize=9)
     return save_figure(fig, path)
 
 

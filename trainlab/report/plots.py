@@ -36,7 +36,8 @@ def _series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarra
 
 
 def plot_curves(run: Run) -> list[Path]:
-    """Loss and accuracy (train against validation), learning rate, gradient norm."""
+    """Loss and accuracy (train against validation; no accuracy panel for a regression run, which
+    logs losses alone), learning rate, gradient norm."""
     rows = run.metrics
     if not rows:
         return []
@@ -49,6 +50,8 @@ def plot_curves(run: Run) -> list[Path]:
         if any(f"train_{key}" in r for r in rows):
             ax.plot(*_series(rows, f"train_{key}"), "-o", ms=3, c=TRAIN_C, label=f"train {key}")
         ax.plot(*_series(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {key}")
+        if key == "acc" and any("val_top5" in r for r in rows):  # more than 5 classes: top-5 beside top-1
+            ax.plot(*_series(rows, "val_top5"), "--o", ms=3, c=VAL_C, alpha=0.6, label="validation top-5")
         if best is not None:
             ax.axvline(best, ls="--", c="gray", lw=1, label=f"best (epoch {best:g})")
         ax.set_xlabel("epoch")

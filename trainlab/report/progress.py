@@ -15,8 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgres
 
 class Progress:
     def __init__(self, total_steps: int, steps_per_epoch: int, quiet: bool = False, start_step: int = 0,
-                 batch_size: int = 1):
+                 batch_size: int = 1, accuracy: bool = True):
+        """accuracy=False: the bar shows the loss alone (a regression run has no accuracy)."""
         self.total, self.spe, self.quiet, self.batch_size = total_steps, steps_per_epoch, quiet, batch_size
+        self.accuracy = accuracy
         self.console = Console(stderr=False, highlight=False)
         self.live = not quiet and self.console.is_terminal
         self._last = 0.0
@@ -28,7 +30,7 @@ class Progress:
         if self.live:
             self._bar = RichProgress(
                 TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.4f}"),
+                TextColumn("loss {task.fields[loss]:.4f}" + ("  acc {task.fields[acc]:.4f}" if self.accuracy else "")),
                 TextColumn("{task.fields[speed]} img/s"), TimeRemainingColumn(), console=self.console,
                 transient=True)
             self._bar.__enter__()
@@ -60,7 +62,7 @@ class Progress:
         if self.quiet:
             return
         parts = [f"epoch {row['epoch']:g}/{epochs}"]
-        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_miou"):
+        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou"):
             if k in row:
                 parts.append(f"{k} {row[k]:.4f}")
         parts.append(f"lr {row['lr']:.3g}")
@@ -68,7 +70,7 @@ class Progress:
             parts.append(f"{row['time']:.1f}s")
             parts.append(f"{row['images_per_s']:.0f} img/s")
         if self._bar is not None and "train_loss" in row:
-            self._bar.update(self._task, loss=row["train_loss"], acc=row["train_acc"])
+            self._bar.update(self._task, loss=row["train_loss"], acc=row.get("train_acc", float("nan")))
         line = "  ".join(parts)
         if self._bar is not None:
             self._bar.console.print(line)
