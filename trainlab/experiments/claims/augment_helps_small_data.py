@@ -17,4 +17,4 @@ register(paired_claim(
           "batch_size": 20, "epochs": 40},
     arms={"none": {}, "augment": {"augment": ["crop:magnitude=1", "rotate:magnitude=10"]}},
     quantities={"val_acc": best("val_acc")}, arm="augment", against="none", quantity="val_acc", direction="higher",
-    title="augmentation helps small data", qlabel="best val acc"))
+    title="augmentation helps small data", qlabel="best val acc", quick={"seeds": 10}, full={"seeds": 20}))

@@ -55,6 +55,7 @@ class Claim:
     quick: dict[str, Any] = field(default_factory=dict)  # settings: seeds, epochs, ...
     full: dict[str, Any] = field(default_factory=dict)
     version: int = 1  # bump when the experiment or rule changes: cached results are then redone
+    source: str = ""  # the claim's module file (set by `register`); its text is part of the cache key
 
     def settings(self, mode: str) -> dict[str, Any]:
         return {**self.quick, **(self.full if mode == "full" else {})}
@@ -75,9 +76,11 @@ def paired_rule(data: dict[str, Any], arm: str, base: str, quantity: str, direct
     """Supported when `arm` minus `base` on `quantity` is significantly (paired t, 5%) in `direction`
     ("higher" or "lower") by more than `min_effect`; refuted when it is significant the other way;
     inconclusive otherwise (no significant difference, or one too small to matter)."""
-    a, b = data["arms"][arm][quantity], data["arms"][base][quantity]
-    n = min(len(a), len(b))
-    p = stats.paired(a[:n], b[:n])
+    pairs = [(x, y) for x, y in zip(data["arms"][arm][quantity], data["arms"][base][quantity])
+             if _finite(x) and _finite(y)]  # a seed without a number in either arm (diverged early) drops out
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    n = len(pairs)
+    p = stats.paired(a, b)
     sign = 1 if direction == "higher" else -1
     diff = p["mean_diff"]
     lo, hi = p["ci"]
@@ -125,6 +128,10 @@ def swap_arms(a: str, b: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         return {**data, "arms": arms}
 
     return swap
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def _mean(x: list[float]) -> float:

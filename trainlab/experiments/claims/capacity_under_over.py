@@ -1,7 +1,7 @@
 """Deck 004: under- and over-fitting with capacity: a model too small cannot even fit its training
 set; a large one fits it and generalizes worse than it fits (a gap opens).
 
-MLPs of width 2 and width 512 (one hidden layer) on 20 digits per class, 40 epochs of Adam.
+MLPs of width 2 and width 512 (one hidden layer) on 10 digits per class, 40 epochs of Adam.
 Judged: the large model's training accuracy is higher (the small one underfits) AND its
 train-validation gap is larger (it overfits). Swapped: the arms exchange numbers.
 """
@@ -15,9 +15,9 @@ register(Claim(
     text="Underfitting: the model is too simple to fit even the training data; overfitting: the model fits the training "
          "data too well and fails to generalize",
     measures="training accuracy and train-validation accuracy gap, MLP width 512 against width 2",
-    why="width 2 is a bottleneck of 2 numbers for 10 classes; width 512 on 200 examples memorises",
+    why="width 2 is a bottleneck of 2 numbers for 10 classes; width 512 on 100 examples memorises",
     caveat="the gap needs few examples; with a big data set the large model may not overfit at all",
-    run=arms_run({"dataset": "digits", "model": "mlp", "model_options": {"depth": 1}, "train_per_class": 20,
+    run=arms_run({"dataset": "digits", "model": "mlp", "model_options": {"depth": 1}, "train_per_class": 10,
                   "optimizer": "adam", "lr": 0.003, "batch_size": 32, "epochs": 40, "dropout": 0.0},
                  {"small": {"model_options": {"depth": 1, "width": 2}}, "large": {"model_options": {"depth": 1, "width": 512}}},
                  {"train_acc": last("train_acc"), "gap": gap(), "val_acc": best("val_acc")}, curve="train_acc"),

@@ -27,4 +27,4 @@ register(Claim(
     plot=lambda d, p: dots_and_curves(d, "gap", p, "dropout narrows the train-validation gap",
                                       qlabel="train acc - val acc (end)", clabel="val_loss", log=True),
     swap=swap_arms("dropout", "none"),
-    quick={"seeds": 5, "set": {"epochs": 40}}, full={"seeds": 10, "set": {"epochs": 80}}))
+    quick={"seeds": 10, "set": {"epochs": 40}}, full={"seeds": 20, "set": {"epochs": 80}}))

@@ -1,9 +1,10 @@
 """`trainlab claims run`: run claims one after another, cache each result, show progress.
 
-A claim's result lives in `<folder>/<id>/result.json` with its picture beside it. The result is
-keyed by the claim's version and settings: a finished claim is not run again with the same ones,
-an interrupted one continues (its training runs are `trainlab.compare` runs, which skip what is
-done and resume what was cut), and a claim whose version or settings changed is run afresh.
+A claim's result lives in `<folder>/<id>/result.json` with its picture beside it. The measured
+numbers are keyed by the claim's version, settings and module text: with the same key a finished
+claim is not run again, an interrupted one continues (its training runs are `trainlab.compare`
+runs, which skip what is done and resume what was cut), and a changed claim is run afresh. The
+rule is applied again to cached numbers every time, so a corrected rule needs no new training.
 """
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ from .base import Claim, Context
 
 
 def settings_key(claim: Claim, mode: str) -> str:
-    blob = json.dumps({"version": claim.version, "settings": claim.settings(mode)}, sort_keys=True, default=str)
+    """The cache key: the claim's version, its settings in this mode, and its module's text (an edited
+    claim is run again even if nobody bumped its version)."""
+    code = hashlib.sha256(Path(claim.source).read_bytes()).hexdigest() if claim.source and Path(claim.source).is_file() else ""
+    blob = json.dumps({"version": claim.version, "settings": claim.settings(mode), "code": code}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
 
@@ -50,7 +55,13 @@ def cached(folder: Path, claim: Claim, mode: str) -> dict[str, Any] | None:
 def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None) -> dict[str, Any]:
     """Run one claim (or take its cached result) and write result.json and plot.png."""
     hit = cached(folder, claim, mode)
-    if hit is not None:
+    if hit is not None:  # the measured numbers are reused; the rule is applied again (it may have been fixed)
+        verdict, swapped = claim.judge(hit["data"]), claim.judge(claim.swap(hit["data"]))
+        if (verdict.verdict, verdict.because, swapped.verdict) != (hit["verdict"], hit["because"], hit.get("swapped")):
+            hit = clean({**hit, **verdict.as_dict(), "swapped": swapped.verdict})
+            write_json(folder / claim.id / "result.json", hit)
+        if not (folder / claim.id / hit.get("plot", "plot.png")).is_file():
+            claim.plot(hit["data"], folder / claim.id / "plot.png")
         return {**hit, "cached": True}
     key = settings_key(claim, mode)
     out = folder / claim.id
@@ -80,7 +91,15 @@ def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = 
     for i, claim in enumerate(claims, 1):
         if not quiet:
             print(f"[{i}/{len(claims)}] {claim.id} (deck {claim.deck}, {claim.topic}) ...", end=" ", flush=True)
-        res = run_claim(claim, mode, folder, jobs)
+        try:
+            res = run_claim(claim, mode, folder, jobs)
+        except TrainlabError:
+            raise
+        except Exception as e:  # one broken claim does not stop the catalogue; it is reported and not cached
+            if not quiet:
+                print(f"error: {type(e).__name__}: {e}", flush=True)
+            results.append({"id": claim.id, "verdict": "error", "because": f"{type(e).__name__}: {e}"})
+            continue
         results.append(res)
         if not quiet:
             spent = time.perf_counter() - t0

@@ -42,4 +42,4 @@ register(Claim(
     run=run, judge=lambda d: paired_rule(d, "transfer", "scratch", "val_acc", "higher"),
     plot=lambda d, p: dots_and_curves(d, "val_acc", p, "transfer beats scratch with 5 labels per class",
                                       qlabel="best val acc (digits 5-9)"),
-    swap=swap_arms("transfer", "scratch"), quick={"seeds": 5, "epochs": 30}, full={"seeds": 10, "epochs": 60}))
+    swap=swap_arms("transfer", "scratch"), quick={"seeds": 10, "epochs": 30}, full={"seeds": 10, "epochs": 60}))

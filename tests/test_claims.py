@@ -1,0 +1,122 @@
+"""The lecture claims: the registry, the verdict rules (each must be able to come out refuted), the
+cached engine, the page and the CLI.
+
+tests/data/claims_quick.json holds the numbers (`data`) each claim measured in a real quick run of
+the catalogue (`trainlab claims run`, then `python tests/data/make_claims_fixture.py`); every
+claim's rule is applied to them and to their swap here, without training.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainlab.experiments.claims import CLAIMS, get, ordered
+from trainlab.experiments.claims.base import (INCONCLUSIVE, REFUTED, SUPPORTED, Context, paired_rule,
+                                              swap_arms, threshold_rule)
+from trainlab.experiments.claims.engine import run_claim, settings_key
+from trainlab.experiments.claims.page import write_page
+
+FIXTURE = Path(__file__).parent / "data" / "claims_quick.json"
+CHEAP = ["sigmoid-saturation", "adam-bias-correction", "bn-parameter-count", "inception-1x1-reduction"]
+
+
+def test_catalogue_covers_the_five_decks_with_30_or_more_claims():
+    assert len(CLAIMS) >= 30
+    assert {c.deck for c in CLAIMS.values()} == {"000", "001", "002", "003", "004"}
+    for c in CLAIMS.values():
+        assert c.text and c.measures and c.why and c.caveat and c.topic, c.id
+        assert c.source.endswith(".py")
+    assert [c.id for c in ordered()] == sorted(CLAIMS, key=lambda i: (CLAIMS[i].deck, i))
+
+
+def recorded() -> dict:
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.mark.parametrize("claim_id", sorted(CLAIMS))
+def test_every_rule_changes_its_verdict_when_the_compared_things_swap(claim_id):
+    """On the numbers a real quick run measured: the rule gives the recorded verdict, and with the
+    compared arms (or optimizers, modes, activations) swapped it gives another one."""
+    data = recorded()
+    if claim_id not in data:
+        pytest.fail(f"{claim_id} has no recorded quick-run numbers: run the catalogue and remake {FIXTURE.name}")
+    c, rec = get(claim_id), data[claim_id]
+    verdict = c.judge(rec["data"]).verdict
+    assert verdict == rec["verdict"]
+    swapped = c.judge(c.swap(rec["data"])).verdict
+    assert swapped != verdict, f"{claim_id}: the rule says {verdict} either way"
+    if verdict == SUPPORTED:
+        assert swapped == REFUTED
+
+
+def test_paired_rule_outcomes():
+    up = {"arms": {"a": {"q": [1.0, 1.1, 1.2, 1.05]}, "b": {"q": [0.5, 0.6, 0.55, 0.5]}}}
+    assert paired_rule(up, "a", "b", "q", "higher").verdict == SUPPORTED
+    assert paired_rule(up, "a", "b", "q", "lower").verdict == REFUTED
+    assert paired_rule(up, "a", "b", "q", "higher", min_effect=1.0).verdict == INCONCLUSIVE  # real but too small
+    noise = {"arms": {"a": {"q": [1.0, 0.9, 1.1, 1.0]}, "b": {"q": [1.0, 1.0, 1.0, 1.05]}}}
+    assert paired_rule(noise, "a", "b", "q", "higher").verdict == INCONCLUSIVE
+    assert paired_rule(swap_arms("a", "b")(up), "a", "b", "q", "higher").verdict == REFUTED
+
+
+def test_threshold_rule_outcomes():
+    assert threshold_rule(0.1, "<", 0.2, "x").verdict == SUPPORTED
+    assert threshold_rule(0.3, "<", 0.2, "x").verdict == REFUTED
+    assert threshold_rule(0.21, "<", 0.2, "x", margin=0.05).verdict == INCONCLUSIVE
+
+
+@pytest.mark.parametrize("claim_id", CHEAP)
+def test_cheap_claims_run_for_real_and_their_swap_refutes(claim_id, tmp_path):
+    c = get(claim_id)
+    data = c.run(c.settings("quick"), Context(tmp_path))
+    assert c.judge(data).verdict == SUPPORTED
+    assert c.judge(c.swap(data)).verdict == REFUTED
+
+
+def test_engine_caches_and_reruns_when_the_settings_change(tmp_path):
+    c = get("bn-parameter-count")
+    first = run_claim(c, "quick", tmp_path)
+    assert not first["cached"] and (tmp_path / c.id / "plot.png").is_file()
+    again = run_claim(c, "quick", tmp_path)
+    assert again["cached"] and again["when"] == first["when"]
+    assert settings_key(c, "full") == settings_key(c, "quick")  # no full settings of its own: same numbers
+    other = get("adam-bias-correction")
+    assert settings_key(other, "quick") != settings_key(other, "full") or other.full == {}
+
+
+def test_cli_run_report_and_json(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "trainlab", "claims", "run", "bn-parameter-count", "sigmoid-saturation",
+                          "--dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "[1/2] bn-parameter-count" in out.stdout and "supported" in out.stdout
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "trainlab claims run sigmoid-saturation --quick" in page
+    j = json.loads((tmp_path / "claims.json").read_text())
+    assert j["counts"] == {"supported": 2} and {c["id"] for c in j["claims"]} == {"bn-parameter-count", "sigmoid-saturation"}
+    listing = subprocess.run([sys.executable, "-m", "trainlab", "claims", "list"], capture_output=True, text=True,
+                             timeout=120, env={"COLUMNS": "200", "PATH": ""})
+    assert listing.returncode == 0 and f"{len(CLAIMS)} lecture claims" in listing.stdout
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "no-such-claim"], "unknown claim 'no-such-claim'"),
+    (["report", "bn-higher-lr"], "claims report takes no claim ids"),
+    (["list", "--full"], "claims list takes no --quick/--full or --jobs"),
+    (["run", "--jobs", "0"], "--jobs 0 must be >= 1"),
+])
+def test_bad_claims_input_is_one_line_and_exit_2(tmp_path, args, says):
+    out = subprocess.run([sys.executable, "-m", "trainlab", "claims", *args, "--dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_page_lists_claims_not_run_yet(tmp_path):
+    run_claim(get("sigmoid-saturation"), "quick", tmp_path)
+    page = write_page(tmp_path).read_text()
+    assert "1 of " in page and "Not run yet:" in page and "bn-higher-lr" in page
