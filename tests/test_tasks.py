@@ -11,6 +11,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import trainlab
+from trainlab.cli import main
 from trainlab.data.datasets import to_float
 from trainlab.losses import hinge
 from trainlab.saved import load_saved, write_run_report
@@ -68,6 +69,10 @@ def test_regression_run_logs_losses_alone_and_fits_least_squares(tmp_path, capsy
     assert "<th>val_loss</th>" in html and "val_acc" not in html
     row = trainlab.load_runs(tmp_path / "runs")[0]
     assert row["test_loss"] == run.summary["test"]["loss"] and "test_acc" not in row
+    capsys.readouterr()
+    assert main(["runs", str(tmp_path / "runs")]) == 0  # the table shows losses where there is no accuracy
+    out = " ".join(capsys.readouterr().out.split())
+    assert "val: best validation loss; test: test loss" in out and f"{run.summary['test']['loss']:.4f}" in out
 
 
 def test_regression_run_interrupted_then_resumed_is_bit_identical(tmp_path):

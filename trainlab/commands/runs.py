@@ -44,14 +44,15 @@ def run(args) -> int:
         console.print(f"no runs in {root}" + (" match the filters" if args.group or args.status or args.where else ""))
         return 0
     seg = any("test_miou" in r for r in rows)
+    kind = "accuracy" if any("val_acc" in r or "test_acc" in r for r in rows) else "loss"  # loss: regression runs
     # model and dataset: a column only when they differ between the rows, else said once in the title
     same = {k: {str(r.get(k)) for r in rows if r.get("status") != "unreadable"} for k in ("model", "dataset")}
     shared = ", ".join(f"{k} {next(iter(v))}" for k, v in same.items() if len(v) == 1)
     title = f"{len(rows)} runs in {root}" + (f" ({shared})" if shared else "")
-    table = Table(title=title + "\nval: best validation accuracy; test: test accuracy" + ("; IoU: test mean IoU" if seg else ""),
+    table = Table(title=title + f"\nval: best validation {kind}; test: test {kind}" + ("; IoU: test mean IoU" if seg else ""),
                   title_justify="left", box=None, pad_edge=False, padding=(0, 1), header_style="bold")
     varying = [k for k, v in same.items() if len(v) > 1]
-    scores = ["val_acc", "test_acc"] + (["test_miou"] if seg else [])
+    scores = (["val_acc", "test_acc"] if kind == "accuracy" else ["val_loss", "test_loss"]) + (["test_miou"] if seg else [])
     heads = ["run", "status", "ep", "val", "test"] + (["IoU"] if seg else []) + ["time"]
     body = []
     for r in rows:
