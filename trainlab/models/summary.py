@@ -9,6 +9,9 @@ included, through the output size), ConvTranspose2d and Linear; every other laye
 (norms, activations, pooling are a few ops per element, small next to the convs). One
 Convention: FLOPs ~ 2 x MACs (one multiply and one add each).
 
+Convolutional models also get each layer's receptive field and jump in input pixels (RF and
+Jump columns; computed in receptive.py): three 3x3 convs see 7x7 pixels.
+
     >>> from trainlab.models import create_model
     >>> s = summarize(create_model("resnet20", in_shape=(3, 32, 32), num_classes=10), (3, 32, 32))
     >>> s.trainable, round(s.macs / 1e6, 1)
@@ -21,6 +24,8 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
+
+from .receptive import display, field_map
 
 # ---------------------------------------------------------------- parameter counts
 
@@ -99,6 +104,8 @@ class Row:
     trainable: int
     non_trainable: int
     macs: int  # multiply-accumulates per image
+    rf: Any = None  # receptive field, input pixels ("all" after global pooling; None: not convolutional)
+    jump: Any = None  # input pixels between neighbouring output units (cumulative stride)
 
     @property
     def params(self) -> int:
@@ -113,6 +120,7 @@ class Summary:
     trainable: int = 0
     non_trainable: int = 0
     macs: int = 0  # per image
+    convolutional: bool = False  # has convolutions or pooling: rows carry receptive fields
 
     @property
     def params(self) -> int:
@@ -134,12 +142,13 @@ def _shape(x: Any) -> tuple | list | None:
 
 @torch.no_grad()
 def summarize(model: nn.Module, in_shape: Sequence[int], device: str | torch.device | None = None,
-              depth: int | None = None) -> Summary:
+              depth: int | None = None, receptive: bool = True) -> Summary:
     """Run one all-zeros image through `model` (eval mode) and tabulate every layer.
 
     Zeros, not random numbers: a summary must not move the random state a run is seeded with.
     The model's train/eval flags are restored afterwards and it is not moved: the input is
     made on `device` (default: where the model's parameters are). `depth` groups rows (see _select).
+    `receptive`: also give each row its receptive field and jump (a second pass; see receptive.py).
 
     Example:
         >>> s = summarize(nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten()), (3, 5, 5))
@@ -173,16 +182,18 @@ def summarize(model: nn.Module, in_shape: Sequence[int], device: str | torch.dev
         for m, flag in flags.items():
             m.training = flag
 
+    fields, convolutional = field_map(model, in_shape) if receptive else ({}, False)
     rows = []
     for name, m, recurse in selected:
         key = names[m]
         inside = [n for n in macs if key == "" or n == key or n.startswith(key + ".")] if recurse else []
         t, nt = count_parameters(m, recurse)
-        row = Row(name, type(m).__name__, shapes.get(key), t, nt, sum(macs[n] for n in inside))
+        rf, jump = display(fields.get(key)) if convolutional else (None, None)
+        row = Row(name, type(m).__name__, shapes.get(key), t, nt, sum(macs[n] for n in inside), rf, jump)
         rows.append((order.get(key, len(order)), row))
     rows = [r for _, r in sorted(rows, key=lambda kr: kr[0])]  # forward order, as Keras; never-called modules last
     t, nt = count_parameters(model)
-    return Summary(tuple(in_shape), _shape(out), rows, t, nt, sum(macs.values()))
+    return Summary(tuple(in_shape), _shape(out), rows, t, nt, sum(macs.values()), convolutional)
 
 
 # ---------------------------------------------------------------- display
@@ -204,6 +215,15 @@ def _fmt_shape(s: Any) -> str:
     return "(" + ", ".join(["B", *map(str, s)]) + ")"
 
 
+def _fmt_field(v: Any) -> str:
+    """7 -> '7'; [7, 5] -> '7x5' (height x width); 'all' stays; None -> ''; 3.5 -> '3.5'."""
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return "x".join(_fmt_field(a) for a in v)
+    return v if isinstance(v, str) else f"{v:g}"
+
+
 def format_summary(summary: Summary, title: str = "Model"):
     """A rich Table in the look of Keras's model.summary(), totals in the caption.
 
@@ -219,9 +239,15 @@ def format_summary(summary: Summary, title: str = "Model"):
     table.add_column("Param #", justify="right")
     table.add_column("Non-trainable", justify="right")
     table.add_column("MACs", justify="right")
+    if summary.convolutional:  # receptive field and jump, in input pixels
+        table.add_column("RF", justify="right")
+        table.add_column("Jump", justify="right")
     for r in summary.rows:
-        table.add_row(f"{r.name} ({r.type})", _fmt_shape(r.output_shape), f"{r.params:,}",
-                      f"{r.non_trainable:,}" if r.non_trainable else "", human(r.macs) if r.macs else "")
+        cells = [f"{r.name} ({r.type})", _fmt_shape(r.output_shape), f"{r.params:,}",
+                 f"{r.non_trainable:,}" if r.non_trainable else "", human(r.macs) if r.macs else ""]
+        if summary.convolutional:
+            cells += [_fmt_field(r.rf), _fmt_field(r.jump)]
+        table.add_row(*cells)
     table.caption = (f"Total params: {summary.params:,}\n"
                      f"Trainable params: {summary.trainable:,}\n"
                      f"Non-trainable params: {summary.non_trainable:,}\n"
