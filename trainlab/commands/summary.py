@@ -1,6 +1,8 @@
-"""Print a model's layers, output shapes, parameter counts and MACs per image (like Keras's model.summary()).
+"""Print a model's layers, output shapes, parameter counts and MACs per image (like Keras's model.summary()),
+and for convolutional models each layer's receptive field and jump in input pixels (RF, Jump).
 
     trainlab summary resnet20
+    trainlab summary convnet --set dilation=2   # same parameters, larger RF
     trainlab summary vgg11 --input 1x28x28 --set width=0.5 --set norm=none
     trainlab summary resnet56 --depth 2          # one row per residual block
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 from ..errors import TrainlabError
 
 NAME = "summary"
-HELP = "show a model's layers, output shapes, parameters (trainable / non-trainable) and MACs"
+HELP = "show a model's layers, output shapes, parameters (trainable / non-trainable), MACs and receptive fields"
 ORDER = 40
 
 
