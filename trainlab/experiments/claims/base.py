@@ -72,12 +72,16 @@ class Context:
 
 # ============================================================== verdict rules
 def paired_rule(data: dict[str, Any], arm: str, base: str, quantity: str, direction: str,
-                min_effect: float = 0.0) -> Verdict:
+                min_effect: float = 0.0, log: bool = False) -> Verdict:
     """Supported when `arm` minus `base` on `quantity` is significantly (paired t, 5%) in `direction`
     ("higher" or "lower") by more than `min_effect`; refuted when it is significant the other way;
-    inconclusive otherwise (no significant difference, or one too small to matter)."""
+    inconclusive otherwise (no significant difference, or one too small to matter). log=True compares
+    the logarithms (for losses whose spread across seeds spans orders of magnitude: ratios compare)."""
     pairs = [(x, y) for x, y in zip(data["arms"][arm][quantity], data["arms"][base][quantity])
              if _finite(x) and _finite(y)]  # a seed without a number in either arm (diverged early) drops out
+    if log:
+        pairs = [(math.log(x), math.log(y)) for x, y in pairs if x > 0 and y > 0]
+        quantity = f"log {quantity}"
     a, b = [x for x, _ in pairs], [y for _, y in pairs]
     n = len(pairs)
     p = stats.paired(a, b)

@@ -3,7 +3,8 @@
 A wide MLP on 10 digits per class (momentum SGD, lr 0.1, 100 epochs), trained far past the point
 where it fits the training set;
 the validation loss falls, then rises. Judged: the best epoch's validation loss against the last
-epoch's, paired by seed (early stopping keeps the former). Swapped: best and last exchange.
+epoch's, paired by seed (early stopping keeps the former), on the log scale: an overconfident
+net's last validation loss can be 2x or 50x its best, so ratios are what compare. Swapped: best and last exchange.
 """
 from . import register
 from .arms import arms_run, best, last
@@ -29,7 +30,7 @@ register(Claim(
     why="10 examples per class and a 512-wide MLP trained for 100 epochs become overconfident: the validation loss climbs",
     caveat="with strong regularization or little training the last epoch may be the best one, and stopping early gains "
            "nothing",
-    run=run, judge=lambda d: paired_rule(d, "best epoch", "last epoch", "val_loss", "lower"),
+    run=run, judge=lambda d: paired_rule(d, "best epoch", "last epoch", "val_loss", "lower", log=True),
     plot=lambda d, p: dots_and_curves(d, "val_loss", p, "early stopping keeps the best epoch",
                                       qlabel="validation loss", log=True),
     swap=swap_arms("best epoch", "last epoch"), quick={"seeds": 5}, full={"seeds": 10}))

@@ -1,8 +1,8 @@
 """Decks 000/001: model ensembles: "train multiple independent models; at test time average their
 results. Enjoy 2% extra performance".
 
-Eight MLPs on small data (digits, 30 per class, so single models make mistakes to
-average away), seeds 0..7; `trainlab.ensemble` averages their probabilities on the test split.
+Eight MLPs on 3,000 Fashion-MNIST images (digits where it is not installed), seeds 0..7, so
+single models make mistakes to average away (on digits they reach 96% and agree on most errors); `trainlab.ensemble` averages their probabilities on the test split.
 Judged on the gain over the mean member, with its bootstrap CI over members: supported when the
 CI's lower end is above 0; refuted when its upper end is below 0. The deck's "2%" is reported, not
 required. Swapped: the gain's sign is flipped (the ensemble's and the mean member's accuracy
@@ -16,8 +16,8 @@ from . import register
 from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict
 from .plots import figure, save_figure
 
-BASE = {"dataset": "digits", "model": "mlp", "train_per_class": 30, "optimizer": "adam", "lr": 0.003,
-        "batch_size": 32, "epochs": 15, "threads": 1}
+BASE = {"dataset": "fashion-mnist", "fallback_dataset": "digits", "train_subset": 3000, "model": "mlp",
+        "optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 8, "threads": 1}
 
 
 def run(settings, ctx) -> dict:
@@ -61,7 +61,7 @@ register(Claim(
     text="Model ensembles: 1. train multiple independent models; 2. at test time average their results. "
          "Enjoy 2% extra performance",
     measures="test accuracy of the averaged probabilities of 8 MLPs against the mean member, with a bootstrap CI",
-    why="30 examples per class leave single models with errors that differ between seeds, which averaging removes",
+    why="3,000 Fashion-MNIST images leave single models at about 83% with errors that differ between seeds",
     caveat="members that make the same mistakes (same seed, same data order) gain nothing; the size of the gain "
            "depends on the data (2% is the deck's ImageNet-era figure)",
     run=run, judge=judge, plot=plot, swap=swap, quick={"members": 8}, full={"members": 10}))
