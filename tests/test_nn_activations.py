@@ -22,7 +22,9 @@ FORMULAS = {
     "elu": ({"alpha": 0.7}, lambda x: torch.where(x >= 0, x, 0.7 * (torch.exp(x) - 1))),
     "gelu": ({}, lambda x: x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))),
     "silu": ({}, lambda x: x / (1 + torch.exp(-x))),
+    "step": ({}, lambda x: torch.where(x > 0, 1.0, 0.0).double()),  # deck 004: g(y) = 1 if y > 0 else 0
 }
+ZERO_GRADIENT = {"step"}  # derivative 0 almost everywhere: gradient descent cannot train through it
 
 
 def test_every_entry_has_a_reference():
@@ -34,6 +36,46 @@ def test_matches_formula(name):
     kw, f = FORMULAS[name]
     act = create_activation(name, channels=4, **kw).double()
     torch.testing.assert_close(act(X), f(X), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS.list()))
+def test_gradient_flows_through_every_activation_but_step(name):
+    x = X.clone().requires_grad_(True)
+    act = create_activation(name, channels=len(X)).double()
+    act(x[None]).sum().backward()
+    if name in ZERO_GRADIENT:
+        assert x.grad is not None and torch.equal(x.grad, torch.zeros_like(X))  # exact zeros, not None
+    else:
+        assert x.grad.abs().max() > 0.1
+
+
+def test_step_values_and_exactly_zero_gradient():
+    x = torch.tensor([-3.0, -1e-30, 0.0, 1e-30, 2.0, float("inf"), float("-inf")], requires_grad=True)
+    y = create_activation("step")(x)
+    assert y.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0] and y.dtype == x.dtype
+    (y * torch.arange(7.0)).sum().backward()
+    assert x.grad.tolist() == [0.0] * 7
+
+
+def test_layers_below_a_step_get_zero_gradient():
+    """The lecture's point: with step activations only the layer after the last step learns."""
+    torch.manual_seed(0)
+    net = create_model("mlp", in_shape=(6,), num_classes=3, depth=2, width=8, activation="step")
+    assert any(type(m).__name__ == "Step" for m in net.modules())
+    x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    below = {n: p.grad for n, p in net.named_parameters() if not n.startswith("head")}
+    assert below and all(g is not None and torch.equal(g, torch.zeros_like(g)) for g in below.values())
+    assert net.head.weight.grad.abs().sum() > 0
+    relu = create_model("mlp", in_shape=(6,), num_classes=3, depth=2, width=8, activation="relu")
+    torch.nn.functional.cross_entropy(relu(x), y).backward()
+    assert relu.fc1.linear.weight.grad.abs().sum() > 0  # the same net with ReLU: every layer gets gradient
+
+
+def test_step_init_gain():
+    from trainlab.nn.init import gain
+
+    assert gain("step") == pytest.approx(math.sqrt(2))  # 1 / sqrt(E[step(z)^2]), E = P(z > 0) = 1/2
 
 
 def test_leaky_relu_default_slope():

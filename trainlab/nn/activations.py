@@ -73,6 +73,35 @@ class Maxout(nn.Module):
         return f"k={self.k}, conv={self.conv}"
 
 
+class _Heaviside(torch.autograd.Function):
+    """1 for x > 0 else 0, with the derivative it has almost everywhere: 0 (torch.heaviside has none at all)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(grad)  # dg/dx = 0 for x != 0 (undefined at 0): nothing flows back
+
+
+class Step(nn.Module):
+    """The step activation of the first neurons, g(y) = 1 if y > 0 else 0 (deck 004).
+
+    Its derivative is zero almost everywhere, so backpropagation passes exact zeros through it:
+    every layer below a step gets zero gradient and never learns, only the layers above it
+    do. That is why smooth activations (sigmoid, tanh, ReLU) replaced it.
+
+        >>> x = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+        >>> y = Step()(x); y.sum().backward()
+        >>> y.tolist(), x.grad.tolist()
+        ([0.0, 0.0, 1.0], [0.0, 0.0, 0.0])
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _Heaviside.apply(x)
+
+
 def _number(what: str, x: Any, lo: float, hi: float | None = None, lo_open: bool = False) -> float:
     """x as a float in [lo, hi) (or (lo, hi) when lo_open), else a one-line TrainlabError."""
     ok = isinstance(x, (int, float)) and not isinstance(x, bool) and (x > lo if lo_open else x >= lo)
@@ -85,6 +114,11 @@ def _number(what: str, x: Any, lo: float, hi: float | None = None, lo_open: bool
 @ACTIVATIONS.register("sigmoid", description="1 / (1 + exp(-x))")
 def sigmoid(channels=None, conv=False) -> nn.Module:
     return nn.Sigmoid()
+
+
+@ACTIVATIONS.register("step", description="1 if x > 0 else 0 (Heaviside, deck 004); gradient 0: layers below never learn")
+def step(channels=None, conv=False) -> nn.Module:
+    return Step()
 
 
 @ACTIVATIONS.register("tanh", description="tanh(x) = (e^x - e^-x) / (e^x + e^-x)")
@@ -219,4 +253,4 @@ def check_activation(spec: str) -> None:
         pass  # everything checkable without channels was checked
 
 
-__all__ = ["ACTIVATIONS", "Maxout", "create_activation", "check_activation", "parse_activation"]
+__all__ = ["ACTIVATIONS", "Maxout", "Step", "create_activation", "check_activation", "parse_activation"]

@@ -64,8 +64,8 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
     `nonlinearity` is a name or an activation spec ("leaky_relu:negative_slope=0.1"), checked
     like the activation itself. torch.nn.init.calculate_gain where torch has one; leaky_relu
     /prelu use their slope (the spec's negative_slope / init, or `param`; 0.01 / 0.25 by
-    default); maxout is a max of linear pieces -> 1; elu/gelu/silu use the second-moment
-    gain above. An explicit `param` wins over the spec's value.
+    default); maxout is a max of linear pieces -> 1; step -> sqrt(2) (E[step(z)^2] = 1/2);
+    elu/gelu/silu use the second-moment gain above. An explicit `param` wins over the spec's value.
 
     Example:
         >>> round(gain("relu") ** 2, 6)
@@ -95,10 +95,12 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
         return nn.init.calculate_gain("leaky_relu", slope)
     if nonlinearity == "maxout":
         return 1.0
+    if nonlinearity == "step":
+        return math.sqrt(2.0)  # E[step(z)^2] = P(z > 0) = 1/2 exactly; a Riemann sum blurs the jump at 0
     computed = {"elu": lambda z: torch.nn.functional.elu(z, param if param is not None else 1.0),
                 "gelu": torch.nn.functional.gelu, "silu": torch.nn.functional.silu}
     check(nonlinearity in computed, f"unknown nonlinearity {nonlinearity!r} for init; choose one of: "
-          f"{', '.join(torch_names + ('leaky_relu', 'prelu', 'maxout') + tuple(computed))}")
+          f"{', '.join(torch_names + ('leaky_relu', 'prelu', 'maxout', 'step') + tuple(computed))}")
     return _second_moment_gain(computed[nonlinearity])
 
 
