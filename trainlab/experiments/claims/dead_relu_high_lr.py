@@ -48,4 +48,4 @@ register(paired_claim(
     base={**BASE, "lr": 0.4}, arms={"relu": {"activation": "relu"}, "leaky": {"activation": "leaky_relu:negative_slope=0.1"}},
     quantities={"dead": dead_fraction(), "val_acc": best("val_acc")}, arm="leaky", against="relu",
     quantity="dead", direction="lower", curve="val_acc", title="Leaky ReLU stays alive at a high learning rate",
-    qlabel="share of dead units", quick={"seeds": 10}, full={"seeds": 20}))
+    qlabel="share of dead units", quick={"seeds": 20}, full={"seeds": 40}))

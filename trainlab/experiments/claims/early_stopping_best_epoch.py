@@ -33,4 +33,4 @@ register(Claim(
     run=run, judge=lambda d: paired_rule(d, "best epoch", "last epoch", "val_loss", "lower", log=True),
     plot=lambda d, p: dots_and_curves(d, "val_loss", p, "early stopping keeps the best epoch",
                                       qlabel="validation loss", log=True),
-    swap=swap_arms("best epoch", "last epoch"), quick={"seeds": 5}, full={"seeds": 10}))
+    swap=swap_arms("best epoch", "last epoch"), quick={"seeds": 10}, full={"seeds": 20}))

@@ -41,6 +41,15 @@ def clean(v: Any) -> Any:
     return v
 
 
+def restore(v: Any) -> Any:
+    """The inverse of `clean` inside lists of numbers: null back to NaN (a diverged seed)."""
+    if isinstance(v, dict):
+        return {k: restore(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [math.nan if x is None else restore(x) for x in v]
+    return v
+
+
 def cached(folder: Path, claim: Claim, mode: str) -> dict[str, Any] | None:
     f = folder / claim.id / "result.json"
     if not f.is_file():
@@ -55,13 +64,13 @@ def cached(folder: Path, claim: Claim, mode: str) -> dict[str, Any] | None:
 def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None) -> dict[str, Any]:
     """Run one claim (or take its cached result) and write result.json and plot.png."""
     hit = cached(folder, claim, mode)
-    if hit is not None:  # the measured numbers are reused; the rule is applied again (it may have been fixed)
-        verdict, swapped = claim.judge(hit["data"]), claim.judge(claim.swap(hit["data"]))
+    if hit is not None:  # the measured numbers are reused; rule and picture are made again (cheap)
+        data = restore(hit["data"])
+        verdict, swapped = claim.judge(data), claim.judge(claim.swap(data))
         if (verdict.verdict, verdict.because, swapped.verdict) != (hit["verdict"], hit["because"], hit.get("swapped")):
             hit = clean({**hit, **verdict.as_dict(), "swapped": swapped.verdict})
             write_json(folder / claim.id / "result.json", hit)
-        if not (folder / claim.id / hit.get("plot", "plot.png")).is_file():
-            claim.plot(hit["data"], folder / claim.id / "plot.png")
+        claim.plot(data, folder / claim.id / "plot.png")
         return {**hit, "cached": True}
     key = settings_key(claim, mode)
     out = folder / claim.id

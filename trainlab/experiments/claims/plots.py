@@ -3,6 +3,7 @@ arm (one thin line per seed, the mean thick). A claim with its own picture draws
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,10 +46,15 @@ def curves(ax, data: dict[str, Any], arms: Sequence[str] | None = None, label: s
         per_seed = [np.array(c, dtype=float) for c in data["curves"].get(arm, []) if len(c)]
         for c in per_seed:
             ax.plot(c[:, 0], c[:, 1], color=color, alpha=0.25, lw=0.8)
-        if per_seed:
-            n = min(len(c) for c in per_seed)
-            mean = np.nanmean(np.stack([c[:n, 1] for c in per_seed]), axis=0)
-            ax.plot(per_seed[0][:n, 0], mean, color=color, lw=2, label=arm)
+        if per_seed:  # the mean over the seeds that reached each row (a diverged run stops early)
+            longest = max(per_seed, key=len)
+            padded = np.full((len(per_seed), len(longest)), np.nan)
+            for i, c in enumerate(per_seed):
+                padded[i, :len(c)] = c[:, 1]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # columns no seed reached: nan
+                mean = np.nanmean(padded, axis=0)
+            ax.plot(longest[:, 0], mean, color=color, lw=2, label=arm, marker="." if len(longest) < 3 else None)
     ax.set_xlabel("epoch")
     ax.set_ylabel(label or str(data.get("curve")))
     if log:
