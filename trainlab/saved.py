@@ -34,23 +34,43 @@ def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts
     return Parts(cfg, data, dev, model, pre, None, None, None, lambda t: cfg.lr, 1, data.task == "segmentation")
 
 
-def evaluate(run_path: str | Path, split: str = "test", device: str = "auto") -> dict[str, Any]:
+BN_STATS = ("running", "full")  # batch-norm statistics at evaluation: torch's running averages, or the training set's
+
+
+def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
+             bn_stats: str = "running") -> dict[str, Any]:
     """Score a saved run's best weights on a split; writes plots/confusion_<split>.png.
+
+    bn_stats="running" scores with the running averages batch norm kept during training;
+    "full" first sets every batch norm's mean and variance to those over the whole training split
+    (deck 000; see trainlab.nn.layers.recompute_bn_stats), in batches of the run's batch_size, and
+    writes plots/confusion_<split>_bn-full.png. A model without batch norm refuses "full".
 
     >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
     """
-    from .evaluation import evaluate_split
+    from .evaluation import batches, evaluate_split
+    from .nn.layers import batch_norms, recompute_bn_stats
     from .report.plots import plot_confusion
 
     run = rf.load_run(run_path)
     if split not in ("train", "val", "test"):
         raise TrainlabError(f"split {split!r} is not one of train, val, test")
+    if bn_stats not in BN_STATS:
+        raise TrainlabError(f"--bn-stats {bn_stats!r} is not one of {', '.join(BN_STATS)}")
     p = load_saved(run, device)
+    if bn_stats == "full":
+        if not batch_norms(p.model):
+            raise TrainlabError(f"--bn-stats full: run {run.name!r} has no batch norm (model {p.cfg.model!r}, "
+                                f"norm {p.cfg.norm!r}); evaluate it with --bn-stats running, "
+                                "or train with --set norm=batch")
+        recompute_bn_stats(p.model, batches(p, p.data.train.x, p.cfg.batch_size))
     s = getattr(p.data, split)
     res = evaluate_split(p, s.x, s.y, collect=True)
-    out = run.path / "plots" / f"confusion_{split}.png"
-    plot_confusion(res["confusion"], p.data.classes, out, title=f"{run.name}: {split} (acc {res['acc']:.4f})")
+    out = run.path / "plots" / f"confusion_{split}{'_bn-full' if bn_stats == 'full' else ''}.png"
+    title = f"{run.name}: {split}{', BN over the training set' if bn_stats == 'full' else ''} (acc {res['acc']:.4f})"
+    plot_confusion(res["confusion"], p.data.classes, out, title=title)
     res["confusion_png"] = str(out)
+    res["bn_stats"] = bn_stats
     return res
 
 

@@ -10,13 +10,17 @@ def add_arguments(p) -> None:
     p.add_argument("run", help="run folder")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--bn-stats", default="running", choices=["running", "full"],
+                   help="batch-norm mean and variance: the running averages kept in training (default), or "
+                        "recomputed over the whole training set (deck 000)")
 
 
 def run(args) -> int:
     from ..saved import evaluate
 
-    res = evaluate(args.run, split=args.split, device=args.device)
+    res = evaluate(args.run, split=args.split, device=args.device, bn_stats=args.bn_stats)
     extra = f"  mean IoU {res['miou']:.4f}" if "miou" in res else ""
-    print(f"{args.split}: loss {res['loss']:.4f}  accuracy {res['acc']:.4f}{extra}")
+    bn = "  (batch norm: training-set statistics)" if args.bn_stats == "full" else ""
+    print(f"{args.split}: loss {res['loss']:.4f}  accuracy {res['acc']:.4f}{extra}{bn}")
     print(f"confusion matrix: {res['confusion_png']}")
     return 0

@@ -5,6 +5,9 @@ Norms (registry NORMS, built by `create_norm(name, channels, conv)`):
   batch -> BatchNorm1d/2d: batch statistics in training, running statistics in eval
   layer -> per-sample over features; for conv over (C, H, W) with per-channel affine = GroupNorm(1, C)
   group -> GroupNorm(groups, C), groups = largest divisor of C that is <= 32
+`recompute_bn_stats(model, batches)` replaces batch norm's running averages by the mean and
+variance over a whole data set (deck 000: "for validation & testing, we use mean and variance
+from the entire dataset (not from a batch)").
 
 Dropout: one implementation, `Dropout`, whose noise shape decides the variant:
   standard (each unit), spatial (whole channels of (B, C, H, W)), path (whole sample = a
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import check
+from ..errors import TrainlabError, check
 from ..registry import Registry
 from . import check_kwargs
 
@@ -78,6 +81,69 @@ def create_norm(name: str, channels: int, conv: bool = True, **kw) -> nn.Module:
     check_kwargs(f"norm {name!r}", fn, kw, skip=("channels", "conv"))
     check(isinstance(channels, int) and channels >= 1, f"norm {name!r} needs channels >= 1, got {channels!r}")
     return fn(channels, conv=conv, **kw)
+
+
+def batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    """The BatchNorm layers of `model` that keep running statistics (BatchNorm1d/2d/3d)."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+@torch.no_grad()
+def recompute_bn_stats(model: nn.Module, batches) -> int:
+    """Set every batch norm's running mean and variance to those of its inputs over all `batches`
+    (the whole training set, say) instead of torch's exponential moving averages. Returns how many
+    layers were set.
+
+    `batches`: an iterable of input tensors (or tuples whose first item is the input), on the
+    model's device and preprocessed as the model expects. Each layer's inputs are pooled exactly
+    (per channel, float64, Chan's parallel mean/variance; variance unbiased, as torch's running_var),
+    so a smaller last batch weighs by its examples. During the pass the batch norms are in training
+    mode (they normalize with batch statistics, as in training) and every other module in eval mode
+    (no dropout noise: the statistics the evaluated network sees); the modes are restored after.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+        >>> recompute_bn_stats(net, [torch.randn(8, 3) for _ in range(5)])
+        1
+    """
+    norms = batch_norms(model)
+    if not norms:
+        raise TrainlabError(f"recompute_bn_stats: {type(model).__name__} has no BatchNorm layer with running "
+                            "statistics; build the model with norm='batch'")
+    stats: dict[nn.Module, list] = {m: [0, None, None] for m in norms}  # n, mean, M2 per channel
+
+    def pool(m, inputs):
+        x = inputs[0].detach().double().transpose(0, 1).reshape(inputs[0].shape[1], -1)  # (C, B*spatial)
+        n_b, mean_b = x.shape[1], x.mean(1)
+        m2_b = ((x - mean_b[:, None]) ** 2).sum(1)
+        n, mean, m2 = stats[m]
+        if n == 0:
+            stats[m] = [n_b, mean_b, m2_b]
+        else:  # Chan et al.: merge (n, mean, M2) of two parts
+            delta, total = mean_b - mean, n + n_b
+            stats[m] = [total, mean + delta * n_b / total, m2 + m2_b + delta**2 * n * n_b / total]
+
+    flags = {m: m.training for m in model.modules()}
+    handles = [m.register_forward_pre_hook(pool) for m in norms]
+    try:
+        model.eval()
+        for m in norms:
+            m.reset_running_stats()
+            m.train()
+        for b in batches:
+            model(b[0] if isinstance(b, (tuple, list)) else b)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in flags.items():
+            m.training = flag
+    short = [name for name, m in model.named_modules() if m in stats and stats[m][0] < 2]
+    check(not short, f"recompute_bn_stats: batch norm {short[0] if short else ''!r} saw fewer than 2 values per "
+                     "channel; pass batches of the training set that reach every batch norm")
+    for m, (n, mean, m2) in stats.items():
+        m.running_mean.copy_(mean)
+        m.running_var.copy_(m2 / (n - 1))
+    return len(norms)
 
 
 # ---------------------------------------------------------------- dropout
@@ -186,5 +252,5 @@ DROPOUT_MODES.register("classic", fn=lambda model: set_dropout_mode(model, "clas
                        description="train: x * m; eval: x * (1-p) (the lecture's test-time scaling by the keep probability)")
 
 
-__all__ = ["NORMS", "create_norm", "Dropout", "SpatialDropout", "DropPath", "create_dropout", "default_groups",
+__all__ = ["NORMS", "create_norm", "batch_norms", "recompute_bn_stats", "Dropout", "SpatialDropout", "DropPath", "create_dropout", "default_groups",
            "set_dropout_mode", "MODES", "DROPOUT_KINDS", "DROPOUTS", "DROPOUT_MODES"]
