@@ -21,6 +21,8 @@ _API = {
     "list_datasets": "trainlab.data.datasets",
     "create_model": "trainlab.models",
     "list_models": "trainlab.models",
+    "receptive_fields": "trainlab.models.receptive",
+    "recompute_bn_stats": "trainlab.nn.layers",
     "create_optimizer": "trainlab.optim.recipes",
     "create_schedule": "trainlab.optim.schedules",
     "trajectory": "trainlab.optim.trajectory",
