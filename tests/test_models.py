@@ -352,3 +352,18 @@ def test_polyfit_powers_each_feature_of_a_flattened_input():
     assert model.head.in_features == 2 * 2 and model(torch.zeros(4, 1, 2, 1)).shape == (4, 2)
     with pytest.raises(TrainlabError, match=r"^polyfit degree=0 must be an integer >= 1$"):
         build("polyfit", (1,), degree=0)
+
+
+def test_unet_without_skips_has_the_same_layers_and_ignores_the_skip_path():
+    """skips=False (the claims' ablation): the same parameters; an up block's output no longer
+    depends on the skip it is handed, only on what comes up from below."""
+    a = create_model("unet", in_shape=(1, 16, 16), num_classes=3, depth=2).eval()
+    b = create_model("unet", in_shape=(1, 16, 16), num_classes=3, depth=2, skips=False).eval()
+    assert sum(p.numel() for p in a.parameters()) == sum(p.numel() for p in b.parameters())
+    below, s1, s2 = torch.randn(2, 32, 8, 8), torch.randn(2, 16, 16, 16), torch.randn(2, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(b.up1(below, s1), b.up1(below, s2))
+        assert not torch.allclose(a.up1(below, s1), a.up1(below, s2))
+        assert b(torch.randn(2, 1, 16, 16)).shape == (2, 3, 16, 16)
+    with pytest.raises(TrainlabError, match="skips"):
+        create_model("unet", in_shape=(1, 16, 16), num_classes=3, skips="no")

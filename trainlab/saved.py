@@ -66,10 +66,11 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
         recompute_bn_stats(p.model, batches(p, p.data.train.x, p.cfg.batch_size))
     s = getattr(p.data, split)
     res = evaluate_split(p, s.x, s.y, collect=True)
-    out = run.path / "plots" / f"confusion_{split}{'_bn-full' if bn_stats == 'full' else ''}.png"
-    title = f"{run.name}: {split}{', BN over the training set' if bn_stats == 'full' else ''} (acc {res['acc']:.4f})"
-    plot_confusion(res["confusion"], p.data.classes, out, title=title)
-    res["confusion_png"] = str(out)
+    if "confusion" in res:  # class labels; a regression run has its loss alone
+        out = run.path / "plots" / f"confusion_{split}{'_bn-full' if bn_stats == 'full' else ''}.png"
+        title = f"{run.name}: {split}{', BN over the training set' if bn_stats == 'full' else ''} (acc {res['acc']:.4f})"
+        plot_confusion(res["confusion"], p.data.classes, out, title=title)
+        res["confusion_png"] = str(out)
     res["bn_stats"] = bn_stats
     return res
 

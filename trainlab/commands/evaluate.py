@@ -19,8 +19,9 @@ def run(args) -> int:
     from ..saved import evaluate
 
     res = evaluate(args.run, split=args.split, device=args.device, bn_stats=args.bn_stats)
-    extra = f"  mean IoU {res['miou']:.4f}" if "miou" in res else ""
+    names = (("acc", "accuracy"), ("top5", "top-5 accuracy"), ("miou", "mean IoU"))
     bn = "  (batch norm: training-set statistics)" if args.bn_stats == "full" else ""
-    print(f"{args.split}: loss {res['loss']:.4f}  accuracy {res['acc']:.4f}{extra}{bn}")
-    print(f"confusion matrix: {res['confusion_png']}")
+    print(f"{args.split}: loss {res['loss']:.4f}" + "".join(f"  {n} {res[k]:.4f}" for k, n in names if k in res) + bn)
+    if "confusion_png" in res:
+        print(f"confusion matrix: {res['confusion_png']}")
     return 0

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import TrainlabError
 from ..nn.layers import create_dropout
 from .blocks import ConvNormAct
 from .common import MODELS, check_int, finish, require_size
@@ -68,21 +69,24 @@ class FCN(nn.Module):
 class Up(nn.Module):
     """2x2 up-conv halving the channels, crop, concat the skip, two convs: (B, 2C, h, w) + (B, C, H, W) -> (B, C, H, W)."""
 
-    def __init__(self, c_in: int, c_out: int, norm: str, act: str):
+    def __init__(self, c_in: int, c_out: int, norm: str, act: str, use_skip: bool = True):
         super().__init__()
         self.up = nn.ConvTranspose2d(c_in, c_out, 2, stride=2)
         self.conv = double_conv(2 * c_out, c_out, norm, act)
+        self.use_skip = use_skip  # False: zeros take the skip's place (same layers, no high-resolution path)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = self.up(x)  # (B, C, 2h, 2w), 2h >= H
         x = x[..., : skip.shape[-2], : skip.shape[-1]]  # (B, C, H, W): drop the ceil-mode extra row/column
+        skip = skip if self.use_skip else torch.zeros_like(skip)
         return self.conv(torch.cat([skip, x], dim=1))  # (B, 2C, H, W) -> (B, C, H, W)
 
 
 class UNet(nn.Module):
     """`depth` levels of contraction and expansion with base, 2*base, ... channels."""
 
-    def __init__(self, c_in: int, num_classes: int, base: int, depth: int, norm: str, act: str, dropout: float):
+    def __init__(self, c_in: int, num_classes: int, base: int, depth: int, norm: str, act: str, dropout: float,
+                 skips: bool = True):
         super().__init__()
         widths = [base * 2**i for i in range(depth + 1)]
         self.inc = double_conv(c_in, base, norm, act)
@@ -91,7 +95,7 @@ class UNet(nn.Module):
                                                       double_conv(widths[i - 1], widths[i], norm, act)))
         self.drop = create_dropout(dropout, kind="spatial")  # the paper's dropout at the end of the contraction
         for i in range(depth, 0, -1):  # up{depth} (coarsest) .. up1, registered in the order they run
-            self.add_module(f"up{i}", Up(widths[i], widths[i - 1], norm, act))
+            self.add_module(f"up{i}", Up(widths[i], widths[i - 1], norm, act, use_skip=skips))
         self.head = nn.Conv2d(base, num_classes, 1)
         self.depth = depth
 
@@ -119,9 +123,13 @@ def fcn(in_shape, num_classes, *, width: int = 32, embed: int = 32, activation: 
 @MODELS.register("unet", description="U-Net: contraction, expansion with up-convs and skip concatenations, 1x1 head; "
                                      "outputs (B, K, H, W)")
 def unet(in_shape, num_classes, *, base: int = 16, depth: int = 3, activation: str = "relu", norm: str = "batch",
-         dropout: float = 0.0) -> nn.Module:
-    """U-Net with `depth` poolings (4 in the paper) and `base` channels at full resolution (64 in the paper)."""
+         dropout: float = 0.0, skips: bool = True) -> nn.Module:
+    """U-Net with `depth` poolings (4 in the paper) and `base` channels at full resolution (64 in the paper).
+    skips=False feeds zeros where the skip connections go: the same layers and parameters, no
+    high-resolution path (the ablation of deck 000's "high resolution information is fed through")."""
     check_int("unet base", base)
     check_int("unet depth", depth)
+    if not isinstance(skips, bool):
+        raise TrainlabError(f"unet skips={skips!r} must be true or false")
     c, _, _ = require_size(in_shape, depth)
-    return finish(UNet(c, num_classes, base, depth, norm, activation, dropout), activation)
+    return finish(UNet(c, num_classes, base, depth, norm, activation, dropout, skips), activation)

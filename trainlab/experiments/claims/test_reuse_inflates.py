@@ -38,7 +38,7 @@ def predictions(ctx, i: int, lr: float, width: int) -> torch.Tensor:
 
 def run(settings, ctx) -> dict:
     rng = np.random.default_rng(0)
-    configs = [(float(10 ** rng.uniform(-2.5, -0.5)), int(rng.choice([16, 64, 256]))) for _ in range(settings["models"])]
+    configs = [(float(10 ** rng.uniform(-1.3, -0.3)), int(rng.choice([16, 64, 256]))) for _ in range(settings["models"])]
     preds, y = [], None
     for i, (lr, width) in enumerate(configs):
         p, y = predictions(ctx, i, lr, width)
