@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ...optim.trajectory import FUNCTIONS, descend
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -32,8 +32,7 @@ def judge(data):
                   "Adagrad's late steps are under a fifth of its early ones; RMSprop's keep more than half")
 
 
-def swap(data):
-    return {**data, "shrinks": data["steady"], "steady": data["shrinks"]}
+swap = swap_roles("shrinks", "steady")
 
 
 def plot(data, path):

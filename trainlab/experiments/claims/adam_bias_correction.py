@@ -14,7 +14,7 @@ import torch
 from ...optim.optimizer import ChainOptimizer
 from ...optim.transforms import chain, scale_by_adam, scale_by_lr
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -42,8 +42,7 @@ def judge(data):
                   "first step within 1% of lr with correction, off by > 50% without")
 
 
-def swap(data):
-    return {**data, "good": "uncorrected" if data["good"] == "corrected" else "corrected"}
+swap = toggle("good", "corrected", "uncorrected")
 
 
 def plot(data, path):

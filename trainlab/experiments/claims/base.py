@@ -134,6 +134,16 @@ def swap_arms(a: str, b: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return swap
 
 
+def swap_roles(a: str, b: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The swap of a function claim: data[a] and data[b] (names of the things compared) exchange."""
+    return lambda data: {**data, a: data[b], b: data[a]}
+
+
+def toggle(key: str, x: Any, y: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The swap of a claim about one thing: data[key] flips between x (the claim's) and y (its foil)."""
+    return lambda data: {**data, key: y if data[key] == x else x}
+
+
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
 

@@ -1,7 +1,7 @@
 """Deck 002: batch normalization's parameters, as in the deck's Keras tables.
 
-The deck's network (32x32x3 input; the kernel sizes follow from its counts, 832 = 3*64*2*2 + 64): conv 2x2 64 -> BN -> max pool -> conv 2x2 64 -> BN -> max
-pool -> dense 1024 -> dense 10. Keras counts 4 numbers per BN channel (gamma, beta trainable; the
+The deck's network (32x32x3 input; the kernel sizes follow from its counts, 832 = 3*64*2*2 + 64):
+conv 2x2 64 -> BN -> max pool -> conv 2x2 64 -> BN -> max pool -> dense 1024 -> dense 10. Keras counts 4 numbers per BN channel (gamma, beta trainable; the
 moving mean and variance not): 256 per 64-channel BN layer, 128 of them non-trainable. Built here
 in torch and counted (parameters + running statistics). The rule: the counts equal the deck's
 first table exactly (total 4,223,370, trainable 4,223,114, non-trainable 256).
@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from . import register
-from .base import Claim, threshold_rule
+from .base import Claim, threshold_rule, toggle
 from .plots import figure, save_figure
 
 DECK = {"total": 4_223_370, "trainable": 4_223_114, "non_trainable": 256}
@@ -47,8 +47,7 @@ def judge(data):
     return v
 
 
-def swap(data):
-    return {**data, "under_test": "without_bn" if data["under_test"] == "with_bn" else "with_bn"}
+swap = toggle("under_test", "with_bn", "without_bn")
 
 
 def plot(data, path):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -39,8 +39,7 @@ def judge(data):
                   "evaluation mode ignores the batch (< 1e-6); training mode does not (> 1e-2)")
 
 
-def swap(data):
-    return {**data, "fixed": data["batch"], "batch": data["fixed"]}
+swap = swap_roles("fixed", "batch")
 
 
 def plot(data, path):

@@ -12,7 +12,7 @@ from torch import nn
 
 from ...models.receptive import receptive_fields
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -39,8 +39,7 @@ def judge(data):
                   "same parameters, and the receptive field at least doubles")
 
 
-def swap(data):
-    return {**data, "grown": data["plain"], "plain": data["grown"]}
+swap = swap_roles("grown", "plain")
 
 
 def plot(data, path):

@@ -21,7 +21,8 @@ register(Claim(
     text="Dropout: a simple technique to prevent overfitting; in each forward pass, randomly set some neurons to zero",
     measures="training accuracy (running, dropout on) minus validation accuracy at the end, 0.5 dropout against none",
     why="20 examples per class and a 512-wide MLP overfit within a few epochs, so the gap is large without dropout",
-    caveat="with plenty of data or a small model there is little gap to narrow; too much dropout underfits instead; part of the narrower gap is the training accuracy being measured with dropout on",
+    caveat="with plenty of data or a small model there is little gap to narrow; too much dropout underfits instead; "
+           "part of the narrower gap is the training accuracy being measured with dropout on",
     run=arms_run(BASE, ARMS, {"gap": gap("acc"), "loss_gap": gap("loss"), "val_acc": best("val_acc")}, curve="val_loss"),
     judge=lambda d: paired_rule(d, "dropout", "none", "gap", "lower"),
     plot=lambda d, p: dots_and_curves(d, "gap", p, "dropout narrows the train-validation gap",

@@ -2,7 +2,8 @@
 results. Enjoy 2% extra performance".
 
 Eight MLPs on 3,000 Fashion-MNIST images (digits where it is not installed), seeds 0..7, so
-single models make mistakes to average away (on digits they reach 96% and agree on most errors); `trainlab.ensemble` averages their probabilities on the test split.
+single models make mistakes to average away (on digits they reach 96% and agree on most
+errors); `trainlab.ensemble` averages their probabilities on the test split.
 Judged on the gain over the mean member, with its bootstrap CI over members: supported when the
 CI's lower end is above 0; refuted when its upper end is below 0. The deck's "2%" is reported, not
 required. Swapped: the gain's sign is flipped (the ensemble's and the mean member's accuracy

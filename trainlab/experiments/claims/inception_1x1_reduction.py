@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...models.inception import TABLE, Inception
 from ...models.summary import summarize
 from . import register
-from .base import Claim, threshold_rule
+from .base import Claim, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -36,8 +36,7 @@ def judge(data):
                           {"params_ratio": a["params"] / b["params"]})
 
 
-def swap(data):
-    return {**data, "reduced": data["plain"], "plain": data["reduced"]}
+swap = swap_roles("reduced", "plain")
 
 
 def plot(data, path):

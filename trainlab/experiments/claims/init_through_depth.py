@@ -13,7 +13,7 @@ import math
 import torch
 
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 CASES = {"tanh + xavier": ("tanh", "xavier"), "relu + he": ("relu", "he"), "relu + xavier": ("relu", "xavier")}
@@ -45,8 +45,7 @@ def judge(data):
                   "matched inits keep the scale within 3x over 10 layers; ReLU with Xavier loses > 10x")
 
 
-def swap(data):
-    return {**data, "relu_good": data["relu_bad"], "relu_bad": data["relu_good"]}
+swap = swap_roles("relu_good", "relu_bad")
 
 
 def plot(data, path):

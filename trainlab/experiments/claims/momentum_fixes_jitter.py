@@ -12,7 +12,7 @@ from __future__ import annotations
 from ...optim.trajectory import FUNCTIONS, descend
 from ...report.surface import plot_trajectories
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 
 
 def paths(settings):
@@ -36,8 +36,7 @@ def judge(data):
                   "SGD jitters along the steep axis, and momentum ends 10x closer to the minimum in the same steps")
 
 
-def swap(data):
-    return {**data, "plain": data["fixed"], "fixed": data["plain"]}
+swap = swap_roles("plain", "fixed")
 
 
 def plot(data, path):

@@ -49,7 +49,7 @@ def judge(data):
     diff = sum(r) / len(r) - g
     because = (f"best of {data['trials']} trials: random {sum(r) / len(r):.4f} (mean of {len(r)} seeds) vs grid "
                f"{g:.4f}, difference {diff:+.4f} (95% CI {p['ci'][0]:+.4f} to {p['ci'][1]:+.4f}, p={p['p_t']:.3g})")
-    test = f"one-sample t-test at 5% of random's best values against grid's best; supported if random is higher"
+    test = "one-sample t-test at 5% of random's best values against grid's best; supported if random is higher"
     verdict = SUPPORTED if p["significant"] and diff > 0 else REFUTED if p["significant"] and diff < 0 else INCONCLUSIVE
     return Verdict(verdict, because, test, {"random_mean": sum(r) / len(r), "grid": g, "p": p["p_t"]})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -35,8 +35,7 @@ def judge(data):
                   "mean output farther than 0.25 from 0, and > 90% of units get one-signed weight gradients")
 
 
-def swap(data):
-    return {**data, "under_test": "tanh" if data["under_test"] == "sigmoid" else "sigmoid"}
+swap = toggle("under_test", "sigmoid", "tanh")
 
 
 def plot(data, path):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -45,8 +45,7 @@ def judge(data):
                   "saturated derivative below 1e-3 at x = +-10 and no derivative above 0.3 anywhere")
 
 
-def swap(data):
-    return {**data, "under_test": "relu" if data["under_test"] == "sigmoid" else "sigmoid"}
+swap = toggle("under_test", "sigmoid", "relu")
 
 
 def plot(data, path):

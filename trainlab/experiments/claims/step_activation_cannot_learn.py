@@ -15,7 +15,7 @@ from ...data.datasets import load_dataset, to_float
 from ...models import create_model
 from ...optim.recipes import create_optimizer
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -53,8 +53,7 @@ def judge(data):
                   "no gradient reaches the layers below a step activation; a sigmoid passes one")
 
 
-def swap(data):
-    return {**data, "stuck": data["learns"], "learns": data["stuck"]}
+swap = swap_roles("stuck", "learns")
 
 
 def plot(data, path):

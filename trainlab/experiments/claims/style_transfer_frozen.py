@@ -8,14 +8,13 @@ the largest change of any network weight (must be exactly 0) and the mean change
 """
 from __future__ import annotations
 
-import torch
 
 import trainlab
 
 from ...data.datasets import load_dataset, to_float
 from ...style.optimize import stylize
 from . import register
-from .base import Claim, all_of, threshold_rule
+from .base import Claim, all_of, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -50,8 +49,7 @@ def judge(data):
                   "the network's weights do not change at all; the image does")
 
 
-def swap(data):
-    return {**data, "frozen": data["moved"], "moved": data["frozen"]}
+swap = swap_roles("frozen", "moved")
 
 
 def plot(data, path):

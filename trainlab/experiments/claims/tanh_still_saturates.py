@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from . import register
-from .base import Claim, threshold_rule
+from .base import Claim, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -28,8 +28,7 @@ def judge(data):
     return threshold_rule(a["at"], "<", 1e-2, f"{data['under_test']}'({data['x']:g})")
 
 
-def swap(data):
-    return {**data, "under_test": "relu" if data["under_test"] == "tanh" else "tanh"}
+swap = toggle("under_test", "tanh", "relu")
 
 
 def plot(data, path):
