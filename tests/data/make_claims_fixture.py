@@ -10,15 +10,19 @@ import json
 import sys
 from pathlib import Path
 
-HEAVY = {"curves", "curve", "steps", "hist", "grid_points", "random_points", "size_curve", "rows"}
+HEAVY = {"curves", "curve", "steps", "hist", "grid_points", "random_points", "size_curve", "rows", "images", "fits", "xs",
+         "losses"}
 
 
 def strip(v):
     if isinstance(v, dict):
         return {k: strip(x) for k, x in v.items() if k not in HEAVY}
     if isinstance(v, list):
-        return [strip(x) for x in v]
+        return [strip(x) for x in v[:LONGEST]]  # very long series (per-step records): their start is what a rule reads
     return v
+
+
+LONGEST = 1000
 
 
 def main(folder: str) -> None:

@@ -81,18 +81,17 @@ def paired_rule(data: dict[str, Any], arm: str, base: str, quantity: str, direct
              if _finite(x) and _finite(y)]  # a seed without a number in either arm (diverged early) drops out
     if log:
         pairs = [(math.log(x), math.log(y)) for x, y in pairs if x > 0 and y > 0]
-        quantity = f"log {quantity}"
     a, b = [x for x, _ in pairs], [y for _, y in pairs]
     n = len(pairs)
     p = stats.paired(a, b)
     sign = 1 if direction == "higher" else -1
     diff = p["mean_diff"]
     lo, hi = p["ci"]
-    test = (f"paired t-test over {n} seeds at 5%: {arm} against {base} on {quantity}; supported if "
+    test = (f"paired t-test over {n} seeds at 5%: {arm} against {base} on {'log ' if log else ''}{quantity}; supported if "
             f"{direction} by more than {min_effect:g}, refuted if significantly {'lower' if sign > 0 else 'higher'}")
-    nums = {"arm": arm, "base": base, "quantity": quantity, "mean_arm": _mean(a), "mean_base": _mean(b),
-            "mean_diff": diff, "ci": [lo, hi], "p": p["p_t"], "n": n}
-    head = (f"{quantity}: {arm} {_mean(a):.4g} vs {base} {_mean(b):.4g}, difference {diff:+.4g} "
+    nums = {"arm": arm, "base": base, "quantity": quantity, "direction": direction, "log": log, "mean_arm": _mean(a),
+            "mean_base": _mean(b), "mean_diff": diff, "ci": [lo, hi], "p": p["p_t"], "n": n}
+    head = (f"{'log ' if log else ''}{quantity}: {arm} {_mean(a):.4g} vs {base} {_mean(b):.4g}, difference {diff:+.4g} "
             f"(95% CI {lo:+.4g} to {hi:+.4g}, p={p['p_t']:.3g}, n={n})")
     if p["significant"] and sign * diff > min_effect:
         return Verdict(SUPPORTED, head, test, nums)
