@@ -139,11 +139,12 @@ def test_cli_run_report_and_json(tmp_path):
     (["list", "--full"], "claims list takes no --quick/--full or --jobs"),
     (["run", "--jobs", "0"], "--jobs 0 must be >= 1"),
 ])
-def test_bad_claims_input_is_one_line_and_exit_2(tmp_path, args, says):
-    out = subprocess.run([sys.executable, "-m", "trainlab", "claims", *args, "--dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2
-    assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1
+def test_bad_claims_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
+    from trainlab.cli import main
+
+    assert main(["claims", *args, "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())
 
 

@@ -159,14 +159,15 @@ def test_two_nodes_on_localhost_give_the_two_process_result(tmp_path):
     (["--set", "sync_bn=true"], "sync_bn: true takes effect only in a distributed run"),
     (["--set", "dist_backend=gloo"], "dist_backend: gloo takes effect only in a distributed run"),
 ])
-def test_bad_distributed_input_is_one_line_and_exit_2(tmp_path, args, says):
+def test_bad_distributed_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):
+    from trainlab.cli import main
+
     if "nccl" in " ".join(args) and torch.cuda.is_available():
         pytest.skip("this machine has CUDA: nccl is a valid request here")
-    out = cli("train", "--set", "dataset=digits", "--set", "model=mlp", "--set", f"runs_dir={tmp_path}", *args,
-              cwd=tmp_path, check=False)
-    assert out.returncode == 2
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and says in lines[0], out.stderr
+    assert main(["train", "--set", "dataset=digits", "--set", "model=mlp", "--set", f"runs_dir={tmp_path}",
+                 *args]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], lines
     assert not any(tmp_path.iterdir())  # nothing was started, nothing written
 
 
