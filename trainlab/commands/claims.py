@@ -33,7 +33,7 @@ def run(args) -> int:
         raise TrainlabError(f"claims {args.action} takes no {'claim ids, ' if args.action == 'report' else ''}"
                             "--quick/--full or --jobs; they belong to `trainlab claims run`")
     if args.action == "list":
-        return list_claims([get(i) for i in args.ids] if args.ids else ordered())
+        return list_claims([get(i) for i in args.ids] if args.ids else ordered(), detail=bool(args.ids))
     from ..experiments.claims.page import write_page
 
     if args.action == "run":
@@ -49,14 +49,24 @@ def run(args) -> int:
     return 0
 
 
-def list_claims(claims) -> int:
+def list_claims(claims, detail: bool = False) -> int:
+    """A table (id, deck, topic, the claim); with ids given, each claim in full."""
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"{len(claims)} lecture claims", show_lines=False)
-    for col in ("id", "deck", "topic", "claim", "measured"):
-        t.add_column(col, overflow="fold")
+    console = Console()
+    if detail:
+        for c in claims:
+            console.print(f"[bold]{c.id}[/bold]  deck {c.deck}, {c.topic}\n  claim:     {c.text}\n"
+                          f"  measured:  {c.measures}\n  why these settings: {c.why}\n  caveat:    {c.caveat}\n"
+                          f"  run it:    trainlab claims run {c.id}\n", highlight=False)
+        return 0
+    t = Table(title=f"{len(claims)} lecture claims (`trainlab claims list ID` for one in full)")
+    t.add_column("id", no_wrap=True)
+    t.add_column("deck", no_wrap=True)
+    t.add_column("topic", max_width=22)
+    t.add_column("claim, in the deck's words", overflow="fold")
     for c in claims:
-        t.add_row(c.id, c.deck, c.topic, c.text, c.measures)
-    Console().print(t)
+        t.add_row(c.id, c.deck, c.topic, c.text)
+    console.print(t)
     return 0
