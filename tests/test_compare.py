@@ -170,3 +170,22 @@ def test_from_with_another_baseline(tmp_path, capsys):
     assert "a vs b" in capsys.readouterr().out
     assert main(["compare", "--from", str(tmp_path / "fb"), "--baseline", "c"]) == 2
     assert "baseline 'c' is not an arm" in capsys.readouterr().err
+
+
+def test_plan_clears_a_folder_killed_before_its_config_and_keeps_foreign_files(tmp_path):
+    """SIGKILL between a run's mkdir and its config.yaml leaves an empty folder (or a temp file of
+    the atomic write): the next compare trains it in place. A folder with other files is refused."""
+    from trainlab.errors import TrainlabError
+    from trainlab.experiments.runner import Job, plan
+
+    half = tmp_path / "a" / "seed-0"
+    half.mkdir(parents=True)
+    (half / ".config.yaml.x1.tmp").write_text("partial")
+    job = Job("a", 0, {"dataset": "digits", "model": "mlp"}, half)
+    assert plan([job])[0].action == "train" and not half.exists()
+    foreign = tmp_path / "a" / "seed-1"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(TrainlabError, match="holds files but no config.yaml"):
+        plan([Job("a", 1, {"dataset": "digits", "model": "mlp"}, foreign)])
+    assert (foreign / "notes.txt").read_text() == "mine"

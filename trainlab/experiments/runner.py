@@ -50,6 +50,13 @@ def plan(jobs: list[Job]) -> list[Job]:
     A folder that holds a different arm is refused: nothing on disk is overwritten."""
     for job in jobs:
         if not (job.path / "config.yaml").is_file():
+            if job.path.is_dir():  # a run killed between creating its folder and writing its config
+                kept = [f for f in job.path.rglob("*") if f.is_file() and not (f.name.startswith(".") and
+                                                                               f.name.endswith(".tmp"))]
+                if kept:
+                    raise TrainlabError(f"{str(job.path)!r} holds files but no config.yaml, so it is not a run "
+                                        "trainlab started; move it away and run again")
+                shutil.rmtree(job.path)  # only our own unfinished temporary files: nothing to lose
             job.action = "train"
             continue
         run = load_run(job.path)
