@@ -6,11 +6,12 @@ the training and validation curves compare.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from .losses import LOSSES
+from .tta import predict as tta_predict
 
 TOP_K = 5  # top-5 accuracy is reported when a classification dataset has more than 5 classes
 
@@ -58,7 +59,8 @@ def batches(p, x_all: torch.Tensor, size: int, world=None):
 
 
 @torch.no_grad()
-def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = False, world=None) -> dict[str, Any]:
+def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = False, world=None,
+                   tta: Sequence[str] = ()) -> dict[str, Any]:
     """Mean loss and accuracy over a split (plus top-5 accuracy with more than 5 classes, mean IoU
     for segmentation; the loss alone for regression); `p` is a build.Parts.
 
@@ -66,6 +68,7 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
     for regression the predicted values (N, T).
     world: a distributed World: each rank scores its share of the batches and the sums are
     all-reduced (the same batches as one process, so the same numbers up to summation order).
+    tta: test-time augmentation ops (trainlab.tta): the mean softmax over the views is scored.
     """
     model, cfg = p.model, p.cfg
     was = model.training
@@ -82,7 +85,7 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
     for x, sl in batches(p, x_all, cfg.eval_batch_size, world):
         y = y_all[sl].to(p.device)
         with autocast(p):
-            out = model(x)
+            out = model(x) if not tta else tta_predict(model, x, tta)
         loss_sum += loss_fn(out, y, cfg.label_smoothing, cfg.loss, reduction="sum") / y[0].numel()
         if not classify:
             if collect:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -38,13 +38,15 @@ BN_STATS = ("running", "full")  # batch-norm statistics at evaluation: torch's r
 
 
 def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
-             bn_stats: str = "running") -> dict[str, Any]:
+             bn_stats: str = "running", tta: Sequence[str] = ()) -> dict[str, Any]:
     """Score a saved run's best weights on a split; writes plots/confusion_<split>.png.
 
     bn_stats="running" scores with the running averages batch norm kept during training;
     "full" first sets every batch norm's mean and variance to those over the whole training split
     (deck 000; see trainlab.nn.layers.recompute_bn_stats), in batches of the run's batch_size, and
     writes plots/confusion_<split>_bn-full.png. A model without batch norm refuses "full".
+    tta: test-time augmentation ops (e.g. ["hflip", "shift"], `trainlab list tta`): the mean
+    softmax over the views is scored; classification only.
 
     >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
     """
@@ -65,7 +67,14 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
                                 "or train with --set norm=batch")
         recompute_bn_stats(p.model, batches(p, p.data.train.x, p.cfg.batch_size))
     s = getattr(p.data, split)
-    res = evaluate_split(p, s.x, s.y, collect=True)
+    if tta:
+        from .tta import check_tta
+
+        check_tta(tta, image=p.data.is_image)
+        if p.data.task != "classification":
+            raise TrainlabError(f"--tta: run {run.name!r} is {p.data.task}; test-time augmentation here averages "
+                                "class probabilities of whole images: use it on a classification run")
+    res = evaluate_split(p, s.x, s.y, collect=True, tta=tuple(tta))
     if "confusion" in res:  # class labels; a regression run has its loss alone
         out = run.path / "plots" / f"confusion_{split}{'_bn-full' if bn_stats == 'full' else ''}.png"
         title = f"{run.name}: {split}{', BN over the training set' if bn_stats == 'full' else ''} (acc {res['acc']:.4f})"

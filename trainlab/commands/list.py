@@ -34,6 +34,7 @@ KINDS = {
     "schedules": ("trainlab.optim.schedules", ("SCHEDULES",), "learning-rate schedules (schedule:)"),
     "penalties": ("trainlab.optim.penalties", ("PENALTIES",), "weight penalties added to the loss (penalty:)"),
     "losses": ("trainlab.losses", ("LOSSES",), "data losses, per task (loss:)"),
+    "tta": ("trainlab.tta", ("TTA",), "test-time augmentation ops (trainlab evaluate --tta hflip,shift)"),
     "functions": ("trainlab.optim.trajectory", ("FUNCTIONS",),
                   "2-D test functions for optimizer paths (trainlab trajectories --function)"),
 }
