@@ -88,6 +88,8 @@ class Config(BaseModel):
     schedule: str = "constant"  # constant | step | exponential | inverse_time | cosine | onecycle | piecewise
     schedule_options: dict[str, Any] = {}  # e.g. {gamma: 0.5, every: 5}; time unit is epochs
     warmup_epochs: float = Field(0.0, ge=0)  # linear warmup, composable with any schedule
+    ema: float = Field(0.0, ge=0, lt=1)  # weight EMA decay per update (e.g. 0.99); evaluation, best weights and test use the average; 0 = off
+    ema_every: int = Field(1, ge=1)  # optimizer steps between EMA updates
 
     # --- loop ---
     epochs: int = Field(10, gt=0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +25,7 @@ from . import distributed
 from . import runs as rf
 from .build import Parts, build, load_weights, run_config
 from .config import Config, load_config
+from .ema import make_ema
 from .errors import TrainlabError
 from .evaluation import autocast, evaluate_split, loss_fn
 from .state import EarlyStopping, TrainState, new_sums
@@ -129,7 +131,8 @@ def new_state(p: Parts) -> TrainState:
     es = EarlyStopping(p.cfg.monitor, p.cfg.patience, p.cfg.min_delta)
     scaler = torch.amp.GradScaler(p.device.type) if p.cfg.precision == "fp16" else None
     return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es,
-                      rank=p.world.rank if p.world is not None else 0, scaler=scaler)
+                      rank=p.world.rank if p.world is not None else 0, scaler=scaler,
+                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every))
 
 
 def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: bool, on_eval: OnEval | None,
@@ -161,11 +164,12 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
     message = ""
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
-        row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world).items()})
+        with st.ema.applied(model) if st.ema is not None else nullcontext():  # `ema`: score and keep the average
+            row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world).items()})
+            if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
+                rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
         if diag is not None:
             diag.record(row["step"], row["epoch"])
-        if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
-            rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
         if cfg.early_stopping and st.early.should_stop():
             st.status = "early_stopped"
         if on_eval is not None and main and on_eval(dict(row)) and not st.status:
@@ -231,6 +235,8 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
             if diag_now:
                 diag.after_step()
             st.step += 1
+            if st.ema is not None:
+                st.ema.update(model, st.step)
             st.batch_in_epoch = 0 if st.batch_in_epoch + 1 == spe else st.batch_in_epoch + 1
 
             # ---- running train metrics, kept on the device until a row is logged

@@ -1,0 +1,104 @@
+"""Weight EMA (`ema` in the config): the average against its closed form, evaluation with it while
+the live weights train untouched, the config's bounds, and a resumed run bit for bit."""
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import trainlab
+from trainlab.config import load_config
+from trainlab.ema import WeightEMA
+from trainlab.errors import TrainlabError
+from trainlab.files import load_state
+from trainlab.trainer import resume
+
+BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
+
+
+def cfg(tmp_path, **kw):
+    return {**BASE, "runs_dir": str(tmp_path / "runs"), **kw}
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_average_equals_the_closed_form(every):
+    # ema_N = d^N w_0 + (1-d) sum_k d^(N-k) w_k over the weights at the updated steps
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2).double()
+    d, steps = 0.9, 10
+    w0 = [p.detach().clone() for p in net.parameters()]
+    ema = WeightEMA(net, d, every)
+    seen = []
+    for step in range(1, steps + 1):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn_like(p))
+        ema.update(net, step)
+        if step % every == 0:
+            seen.append([p.detach().clone() for p in net.parameters()])
+    n = len(seen)
+    for i, got in enumerate(ema.params):
+        want = d**n * w0[i] + (1 - d) * sum(d ** (n - k) * ws[i] for k, ws in enumerate(seen, start=1))
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_applied_swaps_in_the_average_and_restores_live_weights_exactly():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    ema = WeightEMA(net, 0.5)
+    net(torch.randn(8, 3))  # moves the running statistics
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+    ema.update(net, 1)
+    live = {k: v.clone() for k, v in net.state_dict().items()}
+    with ema.applied(net):
+        for p, a in zip(net.parameters(), ema.params):
+            assert torch.equal(p, a)
+        assert torch.equal(net[1].running_mean, live["1.running_mean"])  # buffers: the live model's
+    assert all(torch.equal(v, live[k]) for k, v in net.state_dict().items())
+
+
+@pytest.mark.parametrize("bad", [1.0, 1.5, -0.1])
+def test_config_refuses_decay_outside_0_1(bad):
+    with pytest.raises(TrainlabError, match="key 'ema'") as err:
+        load_config(None, [f"ema={bad}"])
+    assert "\n" not in str(err.value)
+
+
+def test_live_weights_train_as_without_ema_and_evaluation_uses_the_average(tmp_path):
+    plain = trainlab.train(cfg(tmp_path, name="plain"), quiet=True, report=False)
+    avg = trainlab.train(cfg(tmp_path, name="avg", ema=0.9), quiet=True, report=False)
+    train_keys = ("step", "train_loss", "train_acc", "grad_norm", "lr")
+    assert [[r[k] for k in train_keys] for r in plain.metrics] == [[r[k] for k in train_keys] for r in avg.metrics]
+    assert [r["val_loss"] for r in plain.metrics] != [r["val_loss"] for r in avg.metrics]
+    a, b = load_file(plain.latest_checkpoint()[0]), load_file(avg.latest_checkpoint()[0])
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the live weights: bit for bit the same training
+    state = load_state(avg.latest_checkpoint()[1])
+    best = load_file(avg.ckpt_dir / "best.safetensors")
+    assert avg.summary["best"]["step"] == 40  # the average of a steady descent: best at the end
+    names = [f"{m}.{t}" for m in ("fc1.linear", "fc2.linear", "head") for t in ("weight", "bias")]
+    assert sorted(names) == sorted(b)  # an MLP: every entry is a parameter; named_parameters() order
+    assert all(torch.equal(best[k], t) for k, t in zip(names, state["ema"]["params"]))
+    assert any(not torch.equal(best[k], b[k]) for k in names)
+    assert plain.summary["arm"] != avg.summary["arm"]
+
+
+def test_interrupted_with_ema_then_resumed_is_bit_identical(tmp_path):
+    settings = cfg(tmp_path, epochs=3, dropout=0.2, log_every=3, eval_every=7, ema=0.8, ema_every=2)
+    ref = trainlab.train({**settings, "name": "ref"}, quiet=True, report=False)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_second_eval(row):
+        if row["step"] == 14:
+            raise Killed  # after the step-7 checkpoint, before step 14's
+    with pytest.raises(Killed):
+        trainlab.train({**settings, "name": "cut"}, quiet=True, report=False, on_eval=kill_at_second_eval)
+    done = resume(tmp_path / "runs" / "cut", quiet=True, report=False)
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "elapsed")} for r in rows]  # noqa: E731
+    assert strip(done.metrics) == strip(ref.metrics)
+    for name in (ref.latest_checkpoint()[0].name, "best.safetensors"):
+        a, b = load_file(ref.ckpt_dir / name), load_file(done.ckpt_dir / name)
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    sa, sb = load_state(ref.latest_checkpoint()[1]), load_state(done.latest_checkpoint()[1])
+    assert all(torch.equal(x, y) for x, y in zip(sa["ema"]["params"], sb["ema"]["params"]))
+    assert done.summary["test"] == ref.summary["test"]
