@@ -45,7 +45,16 @@ def ref_adam(g, p, s, t, b1=0.8, b2=0.95, eps=1e-6):
     return (s["m"] / (1 - b1**t)) / (torch.sqrt(s["v"] / (1 - b2**t)) + eps)
 
 
+def ref_lookahead(g, p, s, t, k=2, alpha=0.5):
+    slow = s.setdefault("slow", p.clone())
+    if t % k:
+        return g
+    s["slow"] = slow + alpha * (p + g - slow)
+    return s["slow"] - p
+
+
 LINKS = {
+    "lookahead": ({"k": 2, "alpha": 0.5}, ref_lookahead),
     "scale_by_momentum": ({"mu": 0.8, "nesterov": True}, ref_momentum),
     "scale_by_adagrad": ({"eps": 1e-6, "initial_accumulator": 0.5}, ref_adagrad),
     "scale_by_rms": ({"decay": 0.9, "eps": 1e-6, "centered": True}, ref_rms),
@@ -157,3 +166,67 @@ def test_nested_chains_flatten():
 def test_bad_input(call, match):
     with pytest.raises(TrainlabError, match=match):
         call()
+
+
+def _lookahead_problem():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    x, y = torch.randn(32, 4, dtype=torch.float64), torch.randn(32, 1, dtype=torch.float64)
+    return net, x, y
+
+
+def _grad_step(net, opt, x, y, t):
+    opt.zero_grad()
+    sl = slice(t % 4 * 8, t % 4 * 8 + 8)  # a different mini-batch each step
+    torch.nn.functional.mse_loss(net(x[sl]), y[sl]).backward()
+    opt.step()
+
+
+LOOKAHEAD_CHAIN = [{"scale_by_momentum": {"mu": 0.9}}, {"scale_by_lr": {"lr": 0.1}}, {"lookahead": {"k": 5, "alpha": 0.5}}]
+
+
+def test_lookahead_matches_a_reference_loop_over_torch_sgd():
+    import copy
+
+    net, x, y = _lookahead_problem()
+    ref = copy.deepcopy(net)
+    opt = create_optimizer(LOOKAHEAD_CHAIN, net.parameters())
+    inner = torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+    slow = [p.detach().clone() for p in ref.parameters()]
+    for t in range(23):  # not a multiple of k: the last 3 steps are fast steps after a sync
+        _grad_step(net, opt, x, y, t)
+        _grad_step(ref, inner, x, y, t)
+        if (t + 1) % 5 == 0:  # Zhang et al. 2019, Algorithm 1
+            with torch.no_grad():
+                for s, p in zip(slow, ref.parameters()):
+                    s.add_(p - s, alpha=0.5)
+                    p.copy_(s)
+    for a, b in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    assert opt.state_dict()["state"]["chain"]["2:lookahead"]["count"] == 23
+
+
+def test_lookahead_state_dict_resumes_exactly():
+    import copy
+
+    net, x, y = _lookahead_problem()
+    twin = copy.deepcopy(net)
+    opt = create_optimizer(LOOKAHEAD_CHAIN, net.parameters())
+    for t in range(23):
+        _grad_step(net, opt, x, y, t)
+    first = create_optimizer(LOOKAHEAD_CHAIN, twin.parameters())
+    for t in range(12):
+        _grad_step(twin, first, x, y, t)
+    saved = copy.deepcopy(first.state_dict())
+    again = create_optimizer(LOOKAHEAD_CHAIN, twin.parameters())
+    again.load_state_dict(saved)
+    for t in range(12, 23):
+        _grad_step(twin, again, x, y, t)
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), twin.parameters()))
+
+
+def test_lookahead_before_the_lr_link_is_refused():
+    with pytest.raises(TrainlabError, match="lookahead must come after scale_by_lr"):
+        create_optimizer(["lookahead", {"scale_by_lr": {"lr": 0.1}}], [torch.nn.Parameter(torch.ones(2))])
+    with pytest.raises(TrainlabError, match="k=0"):
+        create_link("lookahead", k=0)

@@ -81,6 +81,9 @@ class ChainOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable, chain_: GradientTransformation):
         lr_links = [i for i, link in enumerate(chain_.links) if link.name == "scale_by_lr"]
         check(len(lr_links) > 0, "optimizer chain has no learning-rate link; add {'scale_by_lr': {'lr': 0.01}}")
+        ahead = [i for i, link in enumerate(chain_.links) if link.name == "lookahead"]
+        check(all(i > lr_links[-1] for i in ahead), "lookahead must come after scale_by_lr in the chain: it moves "
+              "the weights, so it needs the updates as steps (e.g. [..., {'scale_by_lr': {...}}, 'lookahead'])")
         self.chain = chain_
         self._lr_link = lr_links[-1]
         self._lr_key = f"{self._lr_link}:scale_by_lr"

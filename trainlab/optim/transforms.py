@@ -32,6 +32,7 @@ from .base import (  # noqa: F401  (GradientTransformation, chain, ... re-export
     GradientTransformation, Scalars, State, Updates, _add_scaled, _add_scaled_, _each, _from_ratio, _nonneg,
     _positive, _times, _unit, _zeros, chain, global_norm, lr_at,
 )
+from ..errors import check
 
 TRANSFORMS = Registry("transform")
 
@@ -250,6 +251,35 @@ def scale_by_lr(lr: float | Callable[[int], float] = 0.01) -> GradientTransforma
     return GradientTransformation(init, update, "scale_by_lr", dict(lr=lr))
 
 
+@TRANSFORMS.register("lookahead", description="last link: every k steps slow += alpha (fast - slow), fast = slow (Zhang et al. 2019)")
+def lookahead(k: int = 5, alpha: float = 0.5) -> GradientTransformation:
+    """Lookahead (Zhang et al. 2019) around the links before it, which make the fast weights' steps.
+
+    It goes LAST, after scale_by_lr, where an update is a step of the weights: p_fast = p + u. Every
+    k-th step the slow weights (state, starting at the initial weights) move alpha of the way to the
+    fast ones, and the update returned resets the fast weights to them: u = slow - p. Between syncs
+    the inner updates pass through. Its state (slow, count) is in the optimizer's state_dict.
+
+        >>> opt_chain = chain(scale_by_momentum(0.9), scale_by_lr(0.1), lookahead(k=5, alpha=0.5))
+    """
+    check(isinstance(k, int) and not isinstance(k, bool) and k >= 1, f"lookahead k={k!r} must be an integer >= 1")
+    check(isinstance(alpha, (int, float)) and 0 < alpha <= 1, f"lookahead alpha={alpha!r} must be in (0, 1]")
+
+    def init(params):
+        return {"count": 0, "slow": [p.detach().clone() for p in params]}
+
+    def update(updates, state, params):
+        state["count"] += 1
+        if state["count"] % k:
+            return updates, state
+        slow = state["slow"]
+        fast = torch._foreach_add(params, updates)  # where the inner chain would put the weights
+        torch._foreach_lerp_(slow, fast, float(alpha))  # slow += alpha (fast - slow)
+        return torch._foreach_sub(slow, params), state  # p + (slow - p): the fast weights restart at slow
+
+    return GradientTransformation(init, update, "lookahead", dict(k=k, alpha=alpha))
+
+
 def create_link(name: str, **hp) -> GradientTransformation:
     """One link by registry name, with its hyperparameters checked.
 
@@ -267,5 +297,5 @@ def create_link(name: str, **hp) -> GradientTransformation:
 __all__ = [
     "TRANSFORMS", "GradientTransformation", "chain", "create_link", "global_norm", "lr_at",
     "scale_by_momentum", "scale_by_adagrad", "scale_by_rms", "scale_by_adam", "add_l2",
-    "add_decayed_weights", "clip_by_global_norm", "clip_by_value", "scale_by_lr",
+    "add_decayed_weights", "clip_by_global_norm", "clip_by_value", "scale_by_lr", "lookahead",
 ]
