@@ -49,3 +49,26 @@ def test_evaluate_with_tta_scores_the_views(tmp_path, capsys):
     assert f"loss {shifted['loss']:.4f}" in out and "test-time augmentation: shift" in out
     assert main(["evaluate", str(run.path), "--tta", "spin"]) == 2
     assert "unknown test-time augmentation 'spin'" in capsys.readouterr().err
+
+
+def test_tta_in_the_config_scores_validation_and_test_with_the_views(tmp_path):
+    base = {"dataset": "digits", "model": "convnet", "epochs": 1, "batch_size": 64, "threads": 1,
+            "runs_dir": str(tmp_path)}
+    plain = trainlab.train({**base, "name": "plain"}, quiet=True, report=False)
+    tta = trainlab.train({**base, "name": "tta", "tta": ["shift"]}, quiet=True, report=False)
+    # the same training (tta only changes scoring): the training rows agree, the validation rows do not
+    assert [r["train_loss"] for r in plain.metrics] == [r["train_loss"] for r in tta.metrics]
+    assert plain.metrics[-1]["val_loss"] != tta.metrics[-1]["val_loss"]
+    by_hand = trainlab.evaluate(tta.path, split="test", tta=["shift"])
+    assert tta.summary["test"]["acc"] == pytest.approx(by_hand["acc"])
+    assert tta.summary["test"]["loss"] == pytest.approx(by_hand["loss"])
+    assert plain.summary["arm"] != tta.summary["arm"]
+
+
+@pytest.mark.parametrize("kw, says", [({"tta": ["spin"]}, "unknown test-time augmentation 'spin'"),
+                                       ({"tta": ["hflip"], "dataset": "poly", "model": "polyfit", "loss": "mse",
+                                         "preprocessing": "none"}, "remove tta")])
+def test_tta_that_cannot_act_is_refused(tmp_path, kw, says):
+    with pytest.raises(TrainlabError, match=says):
+        trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 1, "runs_dir": str(tmp_path), **kw}, quiet=True)
+    assert not any(tmp_path.iterdir())

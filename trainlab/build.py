@@ -98,6 +98,9 @@ def check_config(cfg: Config) -> Config:
     if cfg.monitor not in METRICS:
         raise TrainlabError(f"monitor {cfg.monitor!r} is not a metric trainlab logs; choose one of: {', '.join(METRICS)}")
     build_augmentation(cfg.augment)
+    from .tta import check_tta
+
+    check_tta(cfg.tta)
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
     make_optimizer(cfg, probe, steps_per_epoch=1)
@@ -250,6 +253,9 @@ def build(cfg: Config, data=None, world=None) -> Parts:
     data = select(cfg, data)
     segmentation = data.task == "segmentation"
     check_task(cfg, data)
+    if cfg.tta and (data.task != "classification" or not data.is_image):
+        raise TrainlabError(f"tta: {cfg.tta} averages class probabilities over views of whole images; {cfg.dataset!r} "
+                            f"is {data.task}{'' if data.is_image else ' without (C, H, W) images'}: remove tta")
     augment = build_augmentation(cfg.augment)
     for line in label_risk_warnings(augment, cfg.dataset, data.classes) if world.main else ():  # "think twice" (deck 000)
         print(f"trainlab: {line}", file=sys.stderr, flush=True)

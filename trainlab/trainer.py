@@ -165,7 +165,8 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
         with st.ema.applied(model) if st.ema is not None else nullcontext():  # `ema`: score and keep the average
-            row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world).items()})
+            row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world,
+                                                                     tta=cfg.tta).items()})
             if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
                 rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
         if diag is not None:
@@ -336,7 +337,7 @@ def finish(p: Parts, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: s
         best_row = next((r for r in log.rows if r["step"] == es.best_step), {})
         summary["best"].update({k: v for k, v in best_row.items() if k.startswith("val_")})
         if score_test:
-            summary["test"] = evaluate_split(p, p.data.test.x, p.data.test.y)
+            summary["test"] = evaluate_split(p, p.data.test.x, p.data.test.y, tta=cfg.tta)
     rf.write_json(run.path / "summary.json", summary)
     if st.status == "diverged" and not quiet:
         print(f"trainlab: run diverged: {message}")
