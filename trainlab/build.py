@@ -265,6 +265,9 @@ def build(cfg: Config, data=None, world=None) -> Parts:
     model = make_model(cfg, data.input_shape, data.num_classes).to(device)
     if cfg.channels_last and data.is_image:
         model = model.to(memory_format=torch.channels_last)
+    from .nn.whitening import fit_whitening
+
+    fit_whitening(model, preprocess(to_float(data.train.x[:10_000]).to(device)))  # fixed layers fitted on training images
     check_fits(model, data, preprocess, device, cfg)
     if cfg.sync_bn and sync_batchnorm(model, device) == 0:
         raise TrainlabError(f"sync_bn: true does nothing: {cfg.model!r} has no batch norm here; remove sync_bn "

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..errors import check
 from ..nn.layers import create_dropout
+from ..nn.whitening import PatchWhitening
 from .blocks import ConvNormAct, Dense
 from .common import MODELS, check_choice, check_int, finish, halve, int_tuple, require_size
 
@@ -27,8 +28,10 @@ POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 @MODELS.register("convnet", description="N x [conv -> norm -> act -> pool] -> flatten (or GAP) -> [fc] -> head")
 def convnet(in_shape, num_classes, *, channels=(32, 64, 128), kernel_size: int = 3, stride: int = 1,
             dilation: int = 1, pool: str = "max", global_pool: bool = False, hidden: int = 0,
-            activation: str = "relu", norm: str = "batch", dropout: float = 0.0) -> nn.Module:
-    """One block per entry of `channels`; each block halves H, W once per stride-2 conv and once per pool."""
+            activation: str = "relu", norm: str = "batch", dropout: float = 0.0, whiten: int = 0) -> nn.Module:
+    """One block per entry of `channels`; each block halves H, W once per stride-2 conv and once per pool.
+    whiten=k puts a patch-whitening layer (k x k patches, fitted on the training images, not trained)
+    in front of the first block, as speed-run recipes do; 0 = none."""
     channels = int_tuple("convnet channels", channels)
     check(check_int("convnet kernel_size", kernel_size) % 2 == 1,
           f"convnet kernel_size={kernel_size} must be odd (3, 5, ...) so 'same' padding keeps the size")
@@ -39,7 +42,11 @@ def convnet(in_shape, num_classes, *, channels=(32, 64, 128), kernel_size: int =
     per_block = (stride == 2) + (pool != "none")  # halvings per block
     c, h, w = require_size(in_shape, per_block * len(channels))
 
+    check_int("convnet whiten", whiten, lo=0)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
+    if whiten:
+        layers["whiten"] = PatchWhitening(c, whiten)  # (B, 2 C k k, H, W)
+        c = layers["whiten"].out_channels
     for i, c_out in enumerate(channels, 1):
         block = ConvNormAct(c, c_out, kernel_size, stride, dilation, norm, activation)  # (B, c_out, H/s, W/s)
         if pool != "none":
