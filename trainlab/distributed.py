@@ -18,8 +18,9 @@ What a user can rely on (the README says it too):
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -137,6 +138,18 @@ def setup(cfg) -> World:
     if not dist.is_initialized():
         dist.init_process_group(backend)
     return World(rank, size, local, backend)
+
+
+@contextmanager
+def joined(cfg) -> Iterator[World]:
+    """`setup(cfg)` for the length of a run: the ranks leave together when it ends normally (after
+    rank 0 has written its summary and report), and the process group is closed either way."""
+    world = setup(cfg)
+    try:
+        yield world
+        world.barrier()
+    finally:
+        world.close()
 
 
 def device_for(world: World, device: torch.device) -> torch.device:

@@ -51,8 +51,7 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
         cfg = load_config(None, overrides, **config)
     else:
         cfg = load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
-    world = distributed.setup(cfg)
-    try:
+    with distributed.joined(cfg) as world:  # one process, or this rank's place in a torchrun job
         parts = build(cfg, data=data, world=world)
         arm = rf.arm_hash(parts.cfg.resolved())  # of what was asked for: `precision: auto` stays one arm
         measured = None
@@ -63,12 +62,8 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
             parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
         cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
         run = new_run(parts, arm, measured) if world.main else None  # only rank 0 writes
-        done = fit(parts, run, new_state(parts), resumed=False, quiet=quiet or not world.main, on_eval=on_eval,
+        return fit(parts, run, new_state(parts), resumed=False, quiet=quiet or not world.main, on_eval=on_eval,
                    report=report, score_test=score_test)
-        world.barrier()  # the ranks leave together, after rank 0 has written the summary and report
-        return done
-    finally:
-        world.close()
 
 
 def new_run(parts: Parts, arm: str, measured: dict[str, Any] | None) -> rf.Run:
@@ -103,8 +98,7 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
         raise TrainlabError(f"run {str(run.path)!r} already ended ({status}); start a new run with `trainlab train`")
     weights_path, state_path = run.latest_checkpoint()
     cfg = run_config(run)
-    world = distributed.setup(cfg)
-    try:
+    with distributed.joined(cfg) as world:
         parts = build(cfg, world=world)
         parts.preprocess.load_state_dict(rf.load_tensors(run.ckpt_dir / "preprocess.safetensors"))
         load_weights(parts.model, rf.load_tensors(weights_path), str(weights_path))
@@ -119,12 +113,8 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
         if was != world.size and world.main and not quiet:
             print(f"trainlab: resuming a run written by {was} process(es) on {world.size}: same data order, but "
                   "other augmentation and dropout draws, so not bit for bit what it would have been")
-        done = fit(parts, run if world.main else None, st, resumed=True, quiet=quiet or not world.main,
+        return fit(parts, run if world.main else None, st, resumed=True, quiet=quiet or not world.main,
                    on_eval=on_eval, report=report, score_test=score_test)
-        world.barrier()
-        return done
-    finally:
-        world.close()
 
 
 def new_state(p: Parts) -> TrainState:
