@@ -102,3 +102,10 @@ def test_interrupted_with_ema_then_resumed_is_bit_identical(tmp_path):
     sa, sb = load_state(ref.latest_checkpoint()[1]), load_state(done.latest_checkpoint()[1])
     assert all(torch.equal(x, y) for x, y in zip(sa["ema"]["params"], sb["ema"]["params"]))
     assert done.summary["test"] == ref.summary["test"]
+
+
+def test_ema_every_without_ema_is_refused(tmp_path):
+    with pytest.raises(TrainlabError, match="ema_every: 3 does nothing without ema"):
+        trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 1, "ema_every": 3,
+                        "runs_dir": str(tmp_path)}, quiet=True)
+    assert not any(tmp_path.iterdir())

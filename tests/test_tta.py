@@ -67,7 +67,8 @@ def test_tta_in_the_config_scores_validation_and_test_with_the_views(tmp_path):
 
 @pytest.mark.parametrize("kw, says", [({"tta": ["spin"]}, "unknown test-time augmentation 'spin'"),
                                        ({"tta": ["hflip"], "dataset": "poly", "model": "polyfit", "loss": "mse",
-                                         "preprocessing": "none"}, "remove tta")])
+                                         "preprocessing": "none"}, "remove tta"),
+                                       ({"tta": ["hflip"], "loss": "hinge"}, "use loss: cross_entropy with tta")])
 def test_tta_that_cannot_act_is_refused(tmp_path, kw, says):
     with pytest.raises(TrainlabError, match=says):
         trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 1, "runs_dir": str(tmp_path), **kw}, quiet=True)

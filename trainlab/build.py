@@ -101,6 +101,12 @@ def check_config(cfg: Config) -> Config:
     from .tta import check_tta
 
     check_tta(cfg.tta)
+    if cfg.tta and cfg.loss != "cross_entropy":
+        raise TrainlabError(f"tta averages class probabilities, which loss: {cfg.loss} does not produce; use "
+                            "loss: cross_entropy with tta, or remove tta")
+    if cfg.ema_every != 1 and not cfg.ema:
+        raise TrainlabError(f"ema_every: {cfg.ema_every} does nothing without ema; set ema (e.g. 0.99) or remove "
+                            "ema_every")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
     make_optimizer(cfg, probe, steps_per_epoch=1)
@@ -265,9 +271,10 @@ def build(cfg: Config, data=None, world=None) -> Parts:
     model = make_model(cfg, data.input_shape, data.num_classes).to(device)
     if cfg.channels_last and data.is_image:
         model = model.to(memory_format=torch.channels_last)
-    from .nn.whitening import fit_whitening
+    from .nn.whitening import fit_whitening, whitening_layers
 
-    fit_whitening(model, preprocess(to_float(data.train.x[:10_000]).to(device)))  # fixed layers fitted on training images
+    if whitening_layers(model):  # fixed layers fitted on (up to 10,000) preprocessed training images
+        fit_whitening(model, preprocess(to_float(data.train.x[:10_000]).to(device)))
     check_fits(model, data, preprocess, device, cfg)
     if cfg.sync_bn and sync_batchnorm(model, device) == 0:
         raise TrainlabError(f"sync_bn: true does nothing: {cfg.model!r} has no batch norm here; remove sync_bn "

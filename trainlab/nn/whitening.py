@@ -53,9 +53,13 @@ class PatchWhitening(nn.Module):
         return f"{self.c}, kernel_size={self.k}, eps={self.eps} (fitted, not trained)"
 
 
+def whitening_layers(model: nn.Module) -> list[PatchWhitening]:
+    return [m for m in model.modules() if isinstance(m, PatchWhitening)]
+
+
 def fit_whitening(model: nn.Module, x: torch.Tensor) -> int:
     """Fit every PatchWhitening in `model` on images x (what reaches the first layer); how many."""
-    layers = [m for m in model.modules() if isinstance(m, PatchWhitening)]
+    layers = whitening_layers(model)
     for m in layers:
         m.fit(x.to(m.weight.device))
     return len(layers)

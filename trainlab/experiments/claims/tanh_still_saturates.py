@@ -36,7 +36,7 @@ def plot(data, path):
     for act, a in data["acts"].items():
         ax.plot(*a["curve"], label=f"{act}'(x)")
     ax.axvline(data["x"], color="gray", ls="--", lw=0.8, label=f"x = {data['x']:g}")
-    ax.set_yscale("symlog", linthresh=1e-4), ax.set_xlabel("x"), ax.set_ylabel("derivative"), ax.legend(fontsize=8)
+    ax.set_yscale("symlog", linthresh=1e-4), ax.set_ylim(0, 2), ax.set_xlabel("x"), ax.set_ylabel("derivative"), ax.legend(fontsize=8)
     ax.set_title("tanh is zero-centred but saturates", fontsize=11)
     save_figure(fig, path)
 
