@@ -128,16 +128,19 @@ def test_sigkill_one_of_two_workers_mid_trial(tmp_path):
     b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     import optuna
 
-    deadline = time.time() + 60
+    deadline = time.time() + 180
     killed = False
-    while time.time() < deadline and not killed:  # kill worker A while both run a trial
-        time.sleep(0.3)
+    while time.time() < deadline and not killed:  # kill worker A while it holds a trial and B is at work
+        time.sleep(0.2)
         try:
             st = optuna.load_study(study_name="k", storage=f"sqlite:///{tmp_path / 'k' / 'study.db'}")
+            trials = st.get_trials(deepcopy=False)
         except Exception:
             continue
-        running = [t for t in st.trials if t.state == optuna.trial.TrialState.RUNNING]
-        if len(running) == 2:
+        workers = {t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in trials}
+        a_running = any(t.state == optuna.trial.TrialState.RUNNING and t.user_attrs.get("worker", "").endswith(
+            f":{a.pid}") for t in trials)
+        if a_running and str(b.pid) in workers:
             os.killpg(a.pid, signal.SIGKILL)
             killed = True
     a.wait()

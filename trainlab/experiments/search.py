@@ -14,7 +14,9 @@ continues the study.
 from __future__ import annotations
 
 import math
+import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,7 @@ def objective(s: Settings):
     def run_trial(trial) -> float:
         cfg = trial_config(s, trial)
         trial.set_user_attr("run", str(Path(cfg.get("runs_dir", "runs")) / s.name / cfg["name"]))
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process ran it
 
         def prune(row: dict[str, Any]) -> bool:
             if row["step"] == 0 or row.get(s.objective) is None:
