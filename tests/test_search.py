@@ -123,9 +123,13 @@ def test_sigkill_one_of_two_workers_mid_trial(tmp_path):
     base.write_text(f"dataset: digits\nmodel: mlp\nepochs: 12\nbatch_size: 16\nruns_dir: {tmp_path}\n")
     cmd = [sys.executable, "-m", "trainlab", "search", str(base), str(space), "--name", "k", "--sampler", "random",
            "--trials", "6", "--pruner", "none", "--heartbeat", "1", "--quiet"]
-    a = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cores = sorted(os.sched_getaffinity(0))
+    pin = lambda c: (lambda: os.sched_setaffinity(0, {c}))  # noqa: E731  one core (and one thread) per worker,
+    # as `search --jobs 2` gives each worker its share: two workers of 2 threads each on 2 cores crawl under load
+    a = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=pin(cores[0]))
     time.sleep(1.0)
-    b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pin(cores[-1]))
     import optuna
 
     deadline = time.time() + 180
@@ -144,7 +148,7 @@ def test_sigkill_one_of_two_workers_mid_trial(tmp_path):
             os.killpg(a.pid, signal.SIGKILL)
             killed = True
     a.wait()
-    out, err = b.communicate(timeout=240)
+    out, err = b.communicate(timeout=400)
     assert killed and b.returncode == 0, err
     st = optuna.load_study(study_name="k", storage=f"sqlite:///{tmp_path / 'k' / 'study.db'}")
     states = [t.state.name for t in st.trials]
