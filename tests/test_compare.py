@@ -87,6 +87,7 @@ def test_sigkill_halfway_then_again_trains_each_run_once(tmp_path):
 @pytest.mark.parametrize("argv, words", [
     (["--arm", "a:", "--arm", "b:", "dropuot=0.5"], "unknown key 'dropuot' (did you mean 'dropout'?)"),
     (["--arm", "a:", "--arm", "a:", "dropout=0.5"], "--arm 'a' is given twice"),
+    (["--arm", "a:", "--seeds", "0"], "--seeds 0 must be >= 1"),
     (["--arm", "a", "dropout=0.5"], "write NAME: [KEY=VALUE ...]"),
     (["--arm", "a:", "--arm", "b:", "optimizer=adamm"], "arm 'b': unknown optimizer"),
     (["--arm", "a:", "--baseline", "c"], "baseline 'c' is not an arm"),

@@ -153,6 +153,7 @@ def test_two_nodes_on_localhost_give_the_two_process_result(tmp_path):
 
 
 @pytest.mark.parametrize("args, says", [
+    (["--nproc", "0"], "--nproc 0: the number of processes must be at least 1"),
     (["--set", "dist_backend=nccl", "--nproc", "2"], "dist_backend: nccl needs CUDA GPUs"),
     (["--set", "batch_size=65", "--nproc", "2"], "batch_size 65 does not divide among 2 processes"),
     (["--set", "sync_bn=true"], "sync_bn: true takes effect only in a distributed run"),

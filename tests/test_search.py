@@ -166,6 +166,7 @@ def test_sigkill_one_of_two_workers_mid_trial(tmp_path):
     ("lr: {log_uniform: [0, 1]}\n", [], "a log range must be > 0"),
     ("optimizer: {grid: []}\n", [], "grid has 0 values"),
     ("lr: {log_uniform: [1e-3, 1]}\n", ["--storage", "postgresql://nobody:s3cret@127.0.0.1:9/none"], "cannot be reached"),
+    ("lr: {log_uniform: [1e-3, 1]}\n", ["--sampler", "bayes"], "--sampler 'bayes'"),
     ("lr: {log_uniform: [1e-3, 1]}\n", ["--objective", "test_acc"], "choose a validation metric"),
 ])
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, monkeypatch, space, argv, words):

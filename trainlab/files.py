@@ -95,29 +95,11 @@ def load_state(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise TrainlabError(f"checkpoint state {str(path)!r} not found; the run has no complete checkpoint")
-    import warnings
-
     try:
-        with warnings.catch_warnings():  # a foreign pickle's protocol warning would print lines before ours
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several kinds for corrupt or unsafe files
         raise TrainlabError(f"checkpoint state {str(path)!r} is corrupt or unsafe to load "
                             f"({type(e).__name__}); re-run training from an earlier checkpoint") from None
-
-
-def read_json_object(path: Path, fix: str) -> dict[str, Any]:
-    """A JSON object from `path` (a file people may edit by hand): one line naming the file and
-    `fix` when it is not valid JSON or not an object."""
-    try:
-        value = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise TrainlabError(f"{str(path)!r} is not valid JSON ({e.msg} at line {e.lineno}); {fix}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise TrainlabError(f"cannot read {str(path)!r} ({getattr(e, 'strerror', None) or e}); {fix}") from None
-    if not isinstance(value, dict):
-        raise TrainlabError(f"{str(path)!r} is not a JSON object ({{...}}) but a {type(value).__name__}; {fix}")
-    return value
 
 
 # ---------------------------------------------------------------- metrics files
