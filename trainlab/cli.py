@@ -16,8 +16,16 @@ from . import commands
 from .errors import TrainlabError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, like every other refusal: the problem and where to look
+    (its usage block would bury the line; `--help` shows it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="trainlab",
         description="Train neural networks with classic techniques and see what each one does.",
     )
@@ -32,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command they were given to, which lists what it takes
+        parser.exit(2, f"trainlab {args.command}: error: unrecognized arguments: {' '.join(extra)}; "
+                       f"see `trainlab {args.command} --help`\n")
     try:
         return int(args._run(args) or 0)
     except TrainlabError as e:

@@ -154,13 +154,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise TrainlabError(f"config file {str(p)!r} not found; pass a YAML file such as configs/default.yaml")
     try:
-        data = load_yaml(p.read_text())
+        text = p.read_text()
+        data = load_yaml(text)
     except Exception as e:  # yaml.YAMLError, or bytes that are not text
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         what = f" ({e.problem})" if getattr(e, "problem", None) else ""
         raise TrainlabError(f"config file {str(p)!r} is not valid YAML{where}{what}; fix it") from None
-    if data is None:
+    if not text.strip():  # a truncated or never-written file, not a wish for every default
+        raise TrainlabError(f"config file {str(p)!r} is empty; write the keys to change (e.g. dataset: digits), "
+                            "or leave the file out to train the defaults")
+    if data is None:  # comments only: the defaults, on purpose
         return {}
     if not isinstance(data, dict):
         raise TrainlabError(f"config file {str(p)!r} must be a mapping of key: value, got {type(data).__name__}")

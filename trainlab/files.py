@@ -21,17 +21,43 @@ from .errors import TrainlabError
 
 # ---------------------------------------------------------------- atomic writes
 def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise unwritable(path, e) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise unwritable(path, e) from None
         raise
+
+
+def unwritable(path: Path, e: BaseException) -> TrainlabError:
+    """One line for a write the disk refused (full, read-only, not a folder): the file, why, and
+    what to do; the file it would have replaced is intact, and so is the run's last checkpoint."""
+    import errno
+    import re
+
+    code = getattr(e, "errno", None)
+    if code is None:  # safetensors' error from Rust: "... I/O error: No space left on device (os error 28)"
+        found = re.search(r"os error (\d+)", str(e))
+        code = int(found.group(1)) if found else None
+    why = os.strerror(code) if code else str(e).strip().splitlines()[0]
+    full = code in (errno.ENOSPC, errno.EDQUOT)
+    fix = "free some space" if full else "make it writable or set runs_dir to a writable folder"
+    run = next((p for p in Path(path).parents if (p / "config.yaml").is_file()), None)
+    if run is not None and (Path(path).parent.name == "plots" or Path(path).name == "report.html"):
+        fix += f", then `trainlab report {run}` draws the report"
+    elif run is not None and (run / "checkpoints" / "latest.json").is_file():
+        fix += f", then `trainlab resume {run}` continues from its last complete checkpoint"
+    return TrainlabError(f"cannot write {str(path)!r}: {why}; {fix}")
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -58,16 +84,21 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
     """safetensors, atomically: contiguous CPU copies, shared storage broken."""
     flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise unwritable(path, e) from None
     try:
         save_file(flat, tmp, metadata=metadata)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) or isinstance(e, SafetensorError) and "os error" in str(e):
+            raise unwritable(path, e) from None
         raise
 
 
@@ -95,11 +126,29 @@ def load_state(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise TrainlabError(f"checkpoint state {str(path)!r} not found; the run has no complete checkpoint")
+    import warnings
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning would print lines before ours
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several kinds for corrupt or unsafe files
         raise TrainlabError(f"checkpoint state {str(path)!r} is corrupt or unsafe to load "
                             f"({type(e).__name__}); re-run training from an earlier checkpoint") from None
+
+
+def read_json_object(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON object from `path` (a file people may edit by hand): one line naming the file and
+    `fix` when it is not valid JSON or not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise TrainlabError(f"{str(path)!r} is not valid JSON ({e.msg} at line {e.lineno}); {fix}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise TrainlabError(f"cannot read {str(path)!r} ({getattr(e, 'strerror', None) or e}); {fix}") from None
+    if not isinstance(value, dict):
+        raise TrainlabError(f"{str(path)!r} is not a JSON object ({{...}}) but a {type(value).__name__}; {fix}")
+    return value
 
 
 # ---------------------------------------------------------------- metrics files

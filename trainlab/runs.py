@@ -29,8 +29,8 @@ from typing import Any, Iterator
 import torch
 
 from .errors import TrainlabError
-from .files import (MetricsLog, environment, load_state, load_tensors, read_jsonl, save_state,  # noqa: F401
-                    save_tensors, write_bytes, write_json, write_text)
+from .files import (MetricsLog, environment, load_state, load_tensors, read_json_object, read_jsonl,  # noqa: F401
+                    save_state, save_tensors, write_bytes, write_json, write_text)
 
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
 # keys that never change what an arm is: identity, place, and how many threads ran it
@@ -143,7 +143,8 @@ class Run:
     @property
     def summary(self) -> dict[str, Any]:
         p = self.path / "summary.json"
-        return json.loads(p.read_text()) if p.is_file() else {}
+        fix = "restore it, or delete it (`trainlab resume` writes it again from the checkpoints)"
+        return read_json_object(p, fix) if p.is_file() else {}
 
     @property
     def metrics(self) -> list[dict[str, Any]]:
@@ -156,7 +157,7 @@ class Run:
     @property
     def env(self) -> dict[str, Any]:
         p = self.path / "env.json"
-        return json.loads(p.read_text()) if p.is_file() else {}
+        return read_json_object(p, "restore it, or delete it (it only records the environment)") if p.is_file() else {}
 
     @property
     def ckpt_dir(self) -> Path:

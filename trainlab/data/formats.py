@@ -189,6 +189,10 @@ def read_npz(path: Path) -> dict:
     if x.ndim == 2:
         if x.dtype.kind not in "fiu":
             raise TrainlabError(f"{path}: x features must be numbers, found dtype {x.dtype}")
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1)) if x.dtype.kind == "f" else []
+        if len(bad):  # one NaN feature makes every loss NaN: the run would diverge at its first step
+            raise TrainlabError(f"{path}: x has NaN or infinite features in {len(bad)} rows (the first is row "
+                                f"{bad[0]}); fill or drop them before training")
         x, task = x.astype(np.float32), "classification"
     elif x.ndim in (3, 4):
         if x.dtype != np.uint8:

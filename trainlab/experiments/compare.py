@@ -10,7 +10,6 @@ are made on validation metrics (the best epoch's); test metrics are reported, ne
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,17 @@ from .runner import ENDED, Job, execute, plan
 from .spec import Experiment, arm_overrides
 
 METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_miou")
+
+
+def read_spec(meta: Path) -> dict[str, Any]:
+    """experiment.json: the spec `trainlab compare` wrote (arms, base, seeds); one line if it was damaged."""
+    from ..files import read_json_object
+
+    fix = "restore it, or move the folder away and run the compare again"
+    spec = read_json_object(meta, fix)
+    if not isinstance(spec.get("arms"), dict) or not isinstance(spec.get("seeds"), int):
+        raise TrainlabError(f"{str(meta)!r} lacks its arms or seeds; {fix}")
+    return spec
 
 
 def run_metrics(summary: dict[str, Any]) -> dict[str, float]:
@@ -49,7 +59,7 @@ class Comparison:
         if not meta.is_file():
             raise TrainlabError(f"{str(folder)!r} is not a compare folder (no experiment.json); pass "
                                 "runs/<experiment> as made by `trainlab compare`")
-        spec = json.loads(meta.read_text())
+        spec = read_spec(meta)
         c = cls(folder, spec, {arm: {} for arm in spec["arms"]})
         datasets = set()
         for run in iter_runs(folder):
@@ -137,7 +147,7 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
     exp.check()
     meta = exp.folder / "experiment.json"
     if meta.is_file():
-        old = json.loads(meta.read_text())
+        old = read_spec(meta)
         if old.get("arms") != exp.to_json()["arms"] or old.get("base") != exp.to_json()["base"]:
             raise TrainlabError(f"{str(exp.folder)!r} holds experiment {old.get('name')!r} with other arms or "
                                 "another base config; use another --name, or --from to re-analyse it")
@@ -146,8 +156,7 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
     todo = [Job(arm, seed, exp.configs[arm].model_copy(update={"seed": seed, "name": f"seed-{seed}"}).resolved(),
                 exp.folder / arm / f"seed-{seed}") for seed in range(exp.seeds) for arm in exp.arms]
     plan(todo)
-    write_json(meta, {**exp.to_json(), "seeds": max(exp.seeds, json.loads(meta.read_text())["seeds"]
-                                                    if meta.is_file() else 0)})
+    write_json(meta, {**exp.to_json(), "seeds": max(exp.seeds, read_spec(meta)["seeds"] if meta.is_file() else 0)})
     show = Progress(exp, todo, jobs, quiet)
     execute(todo, jobs, on_done=show.done, say=None if quiet else print)
     show.close()

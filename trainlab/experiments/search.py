@@ -67,7 +67,11 @@ def storage(s: Settings):
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     if s.storage is None:
-        s.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            s.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrainlabError(f"runs folder {str(s.folder)!r} cannot be created ({e.strerror}); set runs_dir to "
+                                "a writable folder") from None
     kw = {"connect_args": {"timeout": 300}} if s.url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
         return RDBStorage(s.url, engine_kwargs=kw, heartbeat_interval=s.heartbeat, grace_period=s.grace,

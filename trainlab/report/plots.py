@@ -16,11 +16,18 @@ TRAIN_C, VAL_C = "#1f77b4", "#d62728"
 
 
 def save_figure(fig, path: Path, tight: bool = True) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Draw `fig` into `path` atomically, like every file of a run folder: a run killed while
+    drawing its report leaves the old picture or the new one, never half a PNG."""
+    import io
+
+    from ..files import write_bytes
+
     if tight:  # not for figures that place their own colorbar axes (Optuna's contour plot)
         fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
+    write_bytes(Path(path), buf.getvalue())
     return path
 
 
