@@ -803,13 +803,11 @@ def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 3, batch_siz
     Deterministic, whatever the speed of the machine: A is frozen (SIGSTOP) as soon as it holds a
     trial, B starts and takes one, then A is killed. B only sees A's trial go stale when it starts a
     trial 3 s after A's last heartbeat; on a fast machine it could finish first, so B is paused
-    for those 3 s. Workers are forked from a process that has imported everything (a fresh one
-    spends seconds importing torch, sklearn and optuna), each on one core with one thread, as
-    `search --jobs 2` shares them."""
+    for those 3 s. Workers are fresh processes (`python -m trainlab search`), each on one core
+    with one thread, as `search --jobs 2` shares them: forked from the test process, whose OpenMP
+    pool had run, a worker hung in CI."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
     from optuna.trial import TrialState
-
-    from trainlab.cli import main
 
     what = f"search worker SIGKILLed mid-trial, {trials} trials, another worker at work"
     warm()
@@ -817,9 +815,10 @@ def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 3, batch_siz
     argv = search_argv(folder, "k", trials, epochs, batch_size, heartbeat=1)
     cores = sorted(os.sched_getaffinity(0))
 
-    def worker(core: int):
-        os.sched_setaffinity(0, {core})
-        return main(argv)
+    def worker(core: int, log: Path) -> int:  # a fresh process: a fork of a process whose OpenMP pool ran can hang
+        with open(log, "wb") as out:
+            return subprocess.Popen([sys.executable, "-m", "trainlab", *argv], stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, {core})).pid
 
     def until(cond: Callable[[], bool], seconds: float) -> bool:
         end = time.time() + seconds
@@ -829,7 +828,7 @@ def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 3, batch_siz
             time.sleep(0.01)
         return False
 
-    a = fork(lambda: worker(cores[0]), folder / "a.log")
+    a = worker(cores[0], folder / "a.log")
     frozen = False
     while not frozen and until(lambda: holds_trial(folder, a), 120):
         os.kill(a, signal.SIGSTOP)
@@ -841,7 +840,7 @@ def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 3, batch_siz
             os.killpg(a, signal.SIGKILL)
         os.waitpid(a, 0)
         return Outcome(False, what, "worker A never held a trial: " + how_it_ended(None, folder / "a.log"))
-    b = fork(lambda: worker(cores[-1]), folder / "b.log")
+    b = worker(cores[-1], folder / "b.log")
     b_works = until(lambda: holds_trial(folder, b), 20)  # (if A froze holding the lock, B waits for it)
     os.killpg(a, signal.SIGKILL)
     os.waitpid(a, 0)
