@@ -181,10 +181,11 @@ def main() -> None:
                 label=f"trainlab {Path(a.config).stem}" + (f" ({len(runs)} seeds)" if len(runs) > 1 else "")
                 if i == 0 else None)
     ax.axhline(a.target, color="gray", ls="--", lw=0.8)
-    ax.set_ylim(max(0.85, ax.get_ylim()[0]), None)
+    lowest = min(acc for rec in [*runs.values(), *([ref] if ref else [])] for _, _, acc in rec)
+    ax.set_ylim(min(0.85, lowest - 0.01), None)  # zoom on the last points, but never cut a curve off
     ax.set_xlabel("training time (s), evaluation excluded"), ax.set_ylabel("test accuracy")
     ax.set_title(f"Fashion-MNIST: test accuracy after each epoch, {torch.get_num_threads()} threads")
-    ax.grid(alpha=0.3), ax.legend(loc="lower right")
+    ax.grid(alpha=0.3), ax.legend(loc="best")
     fig.tight_layout()
     fig.savefig(Path(a.out), dpi=110)
     print(f"picture: {a.out}")
