@@ -374,7 +374,20 @@ def _fd_path(fd: int) -> str:
         return ""
 
 
-class _Torn:
+class _Wrapped:
+    """A file object whose `write` a subclass replaces; everything else is the file's own."""
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return self._f.__exit__(*exc)
+
+
+class _Torn(_Wrapped):
     """A file opened for writing whose chosen write puts half its bytes on disk, then dies."""
 
     def __init__(self, f, due: Callable[[], bool], die: Callable[[str], None], name: str):
@@ -386,15 +399,6 @@ class _Torn:
             self._f.flush()
             self._die(f", half-way through a write of {self._name}")
         return self._f.write(data)
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._f.__exit__(*exc)
 
 
 def _tear_writes(target: Callable[[str], bool], due, die, run_dir: Path) -> None:
@@ -477,7 +481,7 @@ def _destination(path: str) -> Path:
     return p
 
 
-class _Full:
+class _Full(_Wrapped):
     """A file on a full disk: the write that finds no room puts what fits, then fails with ENOSPC."""
 
     def __init__(self, f):
@@ -486,15 +490,6 @@ class _Full:
     def write(self, data):
         self._f.write(data[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    def __getattr__(self, name):
-        return getattr(self._f, name)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self._f.__exit__(*exc)
 
 
 @contextlib.contextmanager
