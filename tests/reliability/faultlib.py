@@ -789,7 +789,7 @@ def holds_trial(folder: Path, pid: int) -> bool:
     return any(t.state == TrialState.RUNNING and t.user_attrs.get("worker", "").endswith(f":{pid}") for t in trials)
 
 
-def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 3, batch_size: int = 16,
+def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 12, batch_size: int = 16,
                        timeout: float = 400) -> Outcome:
     """Two `trainlab search` workers on one SQLite study; worker A SIGKILLed while it holds a running
     trial and B is at work. B must finish the budget, the killed trial must be failed by the
@@ -831,10 +831,14 @@ def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 3, batch_siz
         if not frozen:
             os.kill(a, signal.SIGCONT)
     if not frozen:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(a, signal.SIGKILL)
-        os.waitpid(a, 0)
-        return Outcome(False, what, "worker A never held a trial: " + how_it_ended(None, folder / "a.log"))
+        done, status = os.waitpid(a, os.WNOHANG)
+        if not done:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(a, signal.SIGKILL)
+            os.waitpid(a, 0)
+        ended = how_it_ended(status, folder / "a.log") if done else "still running after 120 s"
+        return Outcome(False, what, f"worker A was never seen holding a trial ({ended}; trial states "
+                                    f"{[t.state.name for t in study_trials(folder, 'k')]})")
     b = worker(cores[-1], folder / "b.log")
     b_works = until(lambda: holds_trial(folder, b), 20)  # (if A froze holding the lock, B waits for it)
     os.killpg(a, signal.SIGKILL)
