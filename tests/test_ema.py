@@ -40,6 +40,35 @@ def test_average_equals_the_closed_form(every):
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)
 
 
+def test_warmup_decay_follows_its_definition_and_forgets_the_start():
+    # the n-th update (step n * every) uses d_n = min(decay, (1 + n) / (10 + n))
+    torch.manual_seed(0)
+    net = torch.nn.Linear(3, 2).double()
+    decay, every, steps = 0.99, 2, 12
+    ema = WeightEMA(net, decay, every, warmup=True)
+    want = [p.detach().clone() for p in net.parameters()]
+    for step in range(1, steps + 1):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn_like(p))
+        ema.update(net, step)
+        if step % every == 0:
+            n = step // every
+            d = min(decay, (1 + n) / (10 + n))
+            want = [d * a + (1 - d) * p.detach() for a, p in zip(want, net.parameters())]
+    for got, w in zip(ema.params, want):
+        torch.testing.assert_close(got, w, rtol=1e-12, atol=1e-12)
+    assert [ema.decay_at(s) for s in (2, 4, 1000, 10000)] == [2 / 11, 3 / 12, 501 / 510, 0.99]
+    assert WeightEMA(net, decay, every).decay_at(2) == 0.99  # without warmup: the constant decay
+
+
+def test_ema_warmup_without_ema_is_refused(tmp_path):
+    with pytest.raises(TrainlabError, match="ema_warmup: true does nothing without ema"):
+        trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 1, "ema_warmup": True,
+                        "runs_dir": str(tmp_path)}, quiet=True)
+    assert not any(tmp_path.iterdir())
+
+
 def test_applied_swaps_in_the_average_and_restores_live_weights_exactly():
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     ema = WeightEMA(net, 0.5)

@@ -107,6 +107,8 @@ def check_config(cfg: Config) -> Config:
     if cfg.ema_every != 1 and not cfg.ema:
         raise TrainlabError(f"ema_every: {cfg.ema_every} does nothing without ema; set ema (e.g. 0.99) or remove "
                             "ema_every")
+    if cfg.ema_warmup and not cfg.ema:
+        raise TrainlabError("ema_warmup: true does nothing without ema; set ema (e.g. 0.99) or remove ema_warmup")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
     make_optimizer(cfg, probe, steps_per_epoch=1)

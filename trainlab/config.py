@@ -90,6 +90,7 @@ class Config(BaseModel):
     warmup_epochs: float = Field(0.0, ge=0)  # linear warmup, composable with any schedule
     ema: float = Field(0.0, ge=0, lt=1)  # weight EMA decay per update (e.g. 0.99); evaluation, best weights and test use the average; 0 = off
     ema_every: int = Field(1, ge=1)  # optimizer steps between EMA updates
+    ema_warmup: bool = False  # the n-th EMA update uses min(ema, (1 + n) / (10 + n)): short runs forget the initial weights
     tta: list[str] = []  # test-time augmentation for validation and test scores, e.g. [hflip, shift]; see `trainlab list tta`
 
     # --- loop ---

@@ -1,7 +1,10 @@
 """Weight EMA: an exponential moving average of the parameters, evaluated instead of the live weights.
 
 After every `every`-th optimizer step, for each parameter w: ema = decay * ema + (1 - decay) * w,
-starting from the initial weights. So after N updates with weights w_1 .. w_N:
+starting from the initial weights. With `warmup`, the n-th update uses min(decay, (1 + n) / (10 + n))
+instead (TensorFlow's ExponentialMovingAverage with num_updates): early updates weigh the live
+weights more, so on a short run (a few hundred steps) the average is not dragged back to the random
+initial weights, whose share would otherwise still be decay^N (0.99^300 = 5%). So after N updates with weights w_1 .. w_N:
 ema_N = decay^N w_0 + (1 - decay) * sum_k decay^(N-k) w_k. Speed-run recipes (airbench)
 evaluate the average: it sits nearer the bottom of the valley the noisy live weights bounce in.
 
@@ -35,19 +38,24 @@ from torch import nn
 class WeightEMA:
     """The average of `model`'s parameters; `update` after each step, `applied` to evaluate with it."""
 
-    def __init__(self, model: nn.Module, decay: float, every: int = 1):
+    def __init__(self, model: nn.Module, decay: float, every: int = 1, warmup: bool = False):
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema decay {decay!r} must be in [0, 1)")
-        self.decay, self.every = float(decay), int(every)
+        self.decay, self.every, self.warmup = float(decay), int(every), bool(warmup)
         with torch.no_grad():
             self.params = [p.detach().clone() for p in model.parameters()]
+
+    def decay_at(self, step: int) -> float:
+        """The decay of the update at optimizer step `step`: the n-th update is at step n * every."""
+        n = step // self.every
+        return min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         """Average in the live weights, at steps that are multiples of `every` (step counts from 1)."""
         if step % self.every == 0:
             # ema + (1 - decay)(w - ema) = decay ema + (1 - decay) w
-            torch._foreach_lerp_(self.params, [p.detach() for p in model.parameters()], 1.0 - self.decay)
+            torch._foreach_lerp_(self.params, [p.detach() for p in model.parameters()], 1.0 - self.decay_at(step))
 
     @contextmanager
     def applied(self, model: nn.Module) -> Iterator[nn.Module]:
@@ -63,7 +71,7 @@ class WeightEMA:
                 torch._foreach_copy_(params, live)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"decay": self.decay, "every": self.every, "params": [t.cpu() for t in self.params]}
+        return {"decay": self.decay, "every": self.every, "warmup": self.warmup, "params": [t.cpu() for t in self.params]}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         saved = s["params"]
@@ -72,9 +80,9 @@ class WeightEMA:
         self.params = [t.to(device=p.device, dtype=p.dtype, copy=True) for t, p in zip(saved, self.params)]
 
 
-def make_ema(model: nn.Module, decay: float, every: int = 1) -> WeightEMA | None:
+def make_ema(model: nn.Module, decay: float, every: int = 1, warmup: bool = False) -> WeightEMA | None:
     """The run's WeightEMA, or None when decay is 0 (off: the loop is unchanged)."""
-    return WeightEMA(model, decay, every) if decay > 0 else None
+    return WeightEMA(model, decay, every, warmup) if decay > 0 else None
 
 
 __all__ = ["WeightEMA", "make_ema"]

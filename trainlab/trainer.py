@@ -106,6 +106,8 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
         try:
             state = rf.load_state(state_path)
             st.load_state_dict(state)
+        except TrainlabError:
+            raise  # already one clear line (a corrupt or unsafe file, another optimizer chain): not a config change
         except (KeyError, ValueError, RuntimeError) as e:
             raise TrainlabError(f"checkpoint state {str(state_path)!r} does not match the run ({e}); "
                                 "the run's config changed since the checkpoint was written") from None
@@ -122,7 +124,7 @@ def new_state(p: Parts) -> TrainState:
     scaler = torch.amp.GradScaler(p.device.type) if p.cfg.precision == "fp16" else None
     return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es,
                       rank=p.world.rank if p.world is not None else 0, scaler=scaler,
-                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every))
+                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every, p.cfg.ema_warmup))
 
 
 def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: bool, on_eval: OnEval | None,
