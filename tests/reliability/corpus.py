@@ -45,14 +45,15 @@ class Case:
     kind: str  # config | data | archive | checkpoint | run | cli
     build: Callable[[Path], tuple[list[str], list[str]]]  # folder -> (argv, words the line must hold)
     needs_run: bool = False
+    wrong: tuple[str, ...] = ()  # words the line must not hold: a diagnosis that blames the wrong thing
 
 
 CASES: list[Case] = []
 
 
-def case(kind: str, needs_run: bool = False):
+def case(kind: str, needs_run: bool = False, wrong: tuple[str, ...] = ()):
     def add(fn):
-        CASES.append(Case(fn.__name__.replace("_", "-"), kind, fn, needs_run))
+        CASES.append(Case(fn.__name__.replace("_", "-"), kind, fn, needs_run, wrong))
         return fn
 
     return add
@@ -390,6 +391,10 @@ def _latest(d: Path) -> tuple[Path, Path]:
     return ckpt / f"ckpt-{step:08d}.safetensors", ckpt / f"ckpt-{step:08d}.pt"
 
 
+# A state file that cannot be read is a damaged file, not a config that changed since it was written.
+NOT_THE_CONFIG = ("config changed",)
+
+
 @case("checkpoint", needs_run=True)
 def checkpoint_truncated_safetensors(d):
     w, _ = _latest(d)
@@ -397,14 +402,21 @@ def checkpoint_truncated_safetensors(d):
     return ["resume", RUN], [w.name, "corrupt", "another checkpoint"]
 
 
-@case("checkpoint", needs_run=True)
+@case("checkpoint", needs_run=True, wrong=NOT_THE_CONFIG)
+def checkpoint_state_truncated(d):
+    _, s = _latest(d)
+    s.write_bytes(s.read_bytes()[: s.stat().st_size // 2])
+    return ["resume", RUN], [s.name, "corrupt", "earlier checkpoint"]
+
+
+@case("checkpoint", needs_run=True, wrong=NOT_THE_CONFIG)
 def checkpoint_state_is_a_malicious_pickle(d):
     _, s = _latest(d)
     s.write_bytes(pickle.dumps(Payload(d / MARKER)))
     return ["resume", RUN], [s.name, "unsafe to load"]
 
 
-@case("checkpoint", needs_run=True)
+@case("checkpoint", needs_run=True, wrong=NOT_THE_CONFIG)
 def checkpoint_state_is_a_torch_save_of_code(d):
     import torch
 
@@ -413,7 +425,7 @@ def checkpoint_state_is_a_torch_save_of_code(d):
     return ["resume", RUN], [s.name, "unsafe to load"]
 
 
-@case("checkpoint", needs_run=True)
+@case("checkpoint", needs_run=True, wrong=NOT_THE_CONFIG)
 def checkpoint_state_is_not_a_checkpoint(d):
     _, s = _latest(d)
     s.write_bytes(b"not a checkpoint")
@@ -634,6 +646,9 @@ def refuse(c: Case, folder: Path, template: Path | None, *, script: bool = False
     missing = [w for w in words if w not in err]
     if missing:
         problems.append(f"the line lacks {missing}")
+    blamed = [w for w in c.wrong if w in err]
+    if blamed:
+        problems.append(f"the line blames the wrong thing: {blamed}")
     if (d / MARKER).exists():
         problems.append("the pickle payload ran")
     if before != after:
