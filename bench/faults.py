@@ -4,7 +4,7 @@
     .venv/bin/python bench/faults.py --quick    # one or two of each (about two minutes)
     .venv/bin/python bench/faults.py --only kill-run,divergence --seed 3
 
-Each figure runs one kind of fault (tests/reliability/faultlib.py injects it and checks what
+Each figure runs one kind of fault (tests/reliability/fault*.py inject it and check what
 trainlab did: against an uninterrupted run's weights, a hash of the folder's tree, a marker file a
 pickle payload would create) and prints how many times the property held, with the command that
 reproduces it. Random points come from --seed. tests/reliability/ runs a lean sample of each
@@ -13,6 +13,7 @@ kind on every test run; docs/reliability.md says what each figure means and show
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+sys.path[:0] = [str(ROOT / "tests" / "reliability"), str(ROOT / "tests")]  # the fault modules; fixtures_data
 
 
 class Bench:
@@ -60,12 +61,13 @@ class Bench:
 
     @property
     def compare_reference(self) -> dict[str, dict[str, Any]]:
+        import fault_parallel as P
         import faultlib as F
 
         def make():
-            code, _, err = F.call(F.compare_argv(self.folder / "compare-reference", "ref", seeds=2, jobs=1))
+            code, _, err = F.call(P.compare_argv(self.folder / "compare-reference", "ref", seeds=2, jobs=1))
             assert code == 0, err
-            return F.compare_prints(self.folder / "compare-reference" / "ref")
+            return P.compare_prints(self.folder / "compare-reference" / "ref")
 
         return self.made("compare", make)
 
@@ -98,20 +100,20 @@ def kill_run(b: Bench) -> list:
     and test scores equal, no file half-written. 18 kills at an event drawn at random among those a
     run has after its first checkpoint (5 mid-step, 5 writing a checkpoint, 4 evaluating, 4 writing
     the report); 2 blind kills of the console script's run at a random moment, wherever they land."""
-    import faultlib as F
+    import fault_kills as K
 
-    counts = b.made("counts", lambda: F.count_events(b.folder / "counts"))
+    counts = b.made("counts", lambda: K.count_events(b.folder / "counts"))
     _, want = b.reference
     out = []
-    per_phase = dict(zip(F.PHASES, (5, 5, 4, 4))) if not b.quick else dict.fromkeys(F.PHASES, 1)
-    for phase in F.PHASES:
+    per_phase = dict(zip(K.PHASES, (5, 5, 4, 4))) if not b.quick else dict.fromkeys(K.PHASES, 1)
+    for phase in K.PHASES:
         for i in range(per_phase[phase]):  # resumed by the console script, or (every other one) from this process
             nth = b.rng.randint(1, counts[phase])
-            out.append(F.kill_and_resume(b.fresh(f"kill-{phase}"), want, phase, nth, script=i % 2 == 0))
+            out.append(K.kill_and_resume(b.fresh(f"kill-{phase}"), want, phase, nth, script=i % 2 == 0))
             say(f"  {out[-1]}")
     for _ in range(b.n(2, 0)):
         for _attempt in range(3):  # a blind kill may miss a run that is already over: draw again
-            o = F.kill_at_random_time(b.fresh("kill-blind"), want, b.rng)
+            o = K.kill_at_random_time(b.fresh("kill-blind"), want, b.rng)
             if "draw again" not in o.detail:
                 break
         out.append(o)
@@ -122,12 +124,12 @@ def kill_run(b: Bench) -> list:
 def kill_compare(b: Bench) -> list:
     """`trainlab compare` (2 arms x 2 seeds, 2 workers) SIGKILLed with its workers after 0, 1 and 2
     runs had finished and another was mid-way, then the same command again."""
-    import faultlib as F
+    import fault_parallel as P
 
     want = b.compare_reference
     out = []
     for finished in range(b.n(3, 1)):  # killed while the first run trains, then after one, then two
-        out.append(F.kill_compare(b.fresh("kill-compare"), want, seeds=2, finished_first=finished, jobs=2,
+        out.append(P.kill_compare(b.fresh("kill-compare"), want, seeds=2, finished_first=finished, jobs=2,
                                   script=not out))  # the first one run again by the console script
         say(f"  {out[-1]}")
     return out
@@ -136,11 +138,11 @@ def kill_compare(b: Bench) -> list:
 def kill_search(b: Bench) -> list:
     """Two `trainlab search` workers on one SQLite study, one SIGKILLed mid-trial: the other
     finishes the budget and the killed trial is failed and retried with the same parameters."""
-    import faultlib as F
+    import fault_parallel as P
 
     out = []
     for _ in range(b.n(2, 1)):
-        out.append(F.kill_search_worker(b.fresh("kill-search")))
+        out.append(P.kill_search_worker(b.fresh("kill-search")))
         say(f"  {out[-1]}")
     return out
 
@@ -148,12 +150,12 @@ def kill_search(b: Bench) -> list:
 def kill_ddp(b: Bench) -> list:
     """A 2-process DDP run with rank 0 or 1 SIGKILLed once it has checkpointed a random step: one
     line from the launcher, then `trainlab resume --nproc 2` bit for bit."""
-    import faultlib as F
+    import fault_parallel as P
 
-    want = b.made("ddp", lambda: F.ddp_reference(b.folder / "ddp-reference"))
+    want = b.made("ddp", lambda: P.ddp_reference(b.folder / "ddp-reference"))
     out = []
     for i in range(b.n(2, 1)):
-        out.append(F.kill_ddp_rank(b.fresh("kill-ddp"), want, rank=i % 2, after_step=b.rng.randint(1, F.DDP_STEPS - 15),
+        out.append(P.kill_ddp_rank(b.fresh("kill-ddp"), want, rank=i % 2, after_step=b.rng.randint(1, P.DDP_STEPS - 15),
                                    script=True))
         say(f"  {out[-1]}")
     return out
@@ -164,13 +166,13 @@ def disk_full(b: Bench) -> list:
     the report; random write): one line naming the file and the fix, the previous checkpoint loads
     and equals the reference's, resume with room again is bit for bit. Plus, where a tmpfs can be
     mounted (a private mount namespace), a real full disk."""
-    import faultlib as F
+    import fault_disk as D
 
     ref, want = b.reference
     plan = [("checkpoint", 40)] * b.n(4, 1) + [("metrics", 5)] * b.n(2, 1) + [("summary", 1), ("report", 3)][:b.n(2, 1)]
     out = []
     for which, most in plan:
-        out.append(F.full_disk_then_resume(b.fresh(f"full-{which}"), want, ref, which, b.rng.randint(1, most)))
+        out.append(D.full_disk_then_resume(b.fresh(f"full-{which}"), want, ref, which, b.rng.randint(1, most)))
         say(f"  {out[-1]}")
     real = None if b.quick else real_full_disk(b.fresh("tmpfs"), ref, want)
     if real is not None:
@@ -223,6 +225,7 @@ def real_full_disk(folder: Path, ref: Path, want: dict[str, Any]):
 def unwritable_runs(b: Bench) -> list:
     """A runs folder that is read-only, or that cannot exist (below a file): train, compare and
     search refuse in one line before any training, and nothing on disk changes."""
+    import fault_disk as D
     import faultlib as F
 
     out = []
@@ -235,11 +238,11 @@ def unwritable_runs(b: Bench) -> list:
             if kind == "read-only":
                 runs = folder / "runs"
                 runs.mkdir()
-                guard = F.read_only(runs)
+                guard = D.read_only(runs)
             else:
                 (folder / "afile").write_text("a file")
                 runs = folder / "afile" / "runs"
-                guard = F.contextlib.nullcontext()
+                guard = contextlib.nullcontext()
             argv = {"train": ["train", str(folder / "base.yaml")],
                     "compare": ["compare", str(folder / "base.yaml"), "--arm", "a:", "--seeds", "1", "--jobs", "1"],
                     "search": ["search", str(folder / "base.yaml"), str(folder / "space.yaml"), "--trials", "1"]}
@@ -258,22 +261,23 @@ def divergence(b: Bench) -> list:
     """A NaN in the loss, a gradient or the input batch at a random step, and learning rates far
     too high: the run stops at that step and names it, keeps the last good checkpoint, writes no
     later one, summary.json says diverged, exit 1."""
+    import fault_divergence as V
     import faultlib as F
 
     ref, _ = b.reference
     out = []
     for where in ("loss", "gradient", "input"):
         for _ in range(b.n(4, 1)):
-            out.append(F.diverge(b.fresh(f"nan-{where}"), ref, where, b.rng.randint(8, F.TOTAL_STEPS - 1)))
+            out.append(V.diverge(b.fresh(f"nan-{where}"), ref, where, b.rng.randint(8, F.TOTAL_STEPS - 1)))
             say(f"  {out[-1]}")
     for lr, seed in [(1e5, 0), (1e5, 1), (1e5, 2)][:b.n(3, 1)]:
-        out.append(F.diverge_naturally(b.fresh("lr"), lr, seed))
+        out.append(V.diverge_naturally(b.fresh("lr"), lr, seed))
         say(f"  {out[-1]}")
     return out
 
 
 def bad_input(b: Bench) -> list:
-    """Every case of the corpus (tests/reliability/corpus.py) in this process, and some through
+    """Every case of the corpus (tests/reliability/corpus*.py) in this process, and some through
     the console script: exit 2, one line naming the input and the fix, no traceback, no code run,
     nothing on disk changed."""
     from corpus import CASES, refuse
@@ -308,11 +312,11 @@ def determinism(b: Bench) -> list:
 def compare_jobs(b: Bench) -> list:
     """The same compare with --jobs 2 and --jobs 4 (worker processes; 4 on 2 cores is the load
     figure too): every run equal bit for bit to the one-worker compare's, none lost."""
-    import faultlib as F
+    import fault_parallel as P
 
     want = b.compare_reference
     jobs = (4,) if b.quick else (2, 4)
-    out = [F.compare_many_workers(b.fresh(f"jobs{j}"), want, seeds=2, jobs=j) for j in jobs]
+    out = [P.compare_many_workers(b.fresh(f"jobs{j}"), want, seeds=2, jobs=j) for j in jobs]
     for o in out:
         say(f"  {o}")
     return out
@@ -321,11 +325,11 @@ def compare_jobs(b: Bench) -> list:
 def search_load(b: Bench) -> list:
     """`trainlab search --jobs 4` on one SQLite file on 2 cores: no "database is locked", no trial
     lost or failed, each trial in its own run folder, trained once."""
-    import faultlib as F
+    import fault_parallel as P
 
     out = []
     for _ in range(b.n(2, 1)):
-        out.append(F.search_many_workers(b.fresh("search4"), jobs=4, trials=8))
+        out.append(P.search_many_workers(b.fresh("search4"), jobs=4, trials=8))
         say(f"  {out[-1]}")
     return out
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from faultlib import COMPARE_ARMS, SETTINGS, compare_argv, compare_prints, call, fingerprint, reference_run
+from fault_parallel import COMPARE_ARMS, compare_argv, compare_prints
+from faultlib import SETTINGS, call, fingerprint, reference_run
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Bad input, as a corpus (tests/reliability/corpus.py): 70 cases across configs, data files,
+"""Bad input, as a corpus (tests/reliability/corpus*.py): 73 cases across configs, data files,
 archives, checkpoints, run folders and CLI arguments. Each must be refused with exit code 2 and
 one line naming the input and the fix, no traceback, no pickle payload run, and nothing on disk
 changed. In this process (a traceback would surface here as an exception), and a few through

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from faultlib import call, full_disk_then_resume, lines, read_only, tree_hash
+from fault_disk import full_disk_then_resume, read_only
+from faultlib import call, lines, tree_hash
 
 
 @pytest.mark.parametrize("which, nth", [

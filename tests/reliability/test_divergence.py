@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from faultlib import diverge, diverge_naturally
+from fault_divergence import diverge, diverge_naturally
 
 
 @pytest.mark.parametrize("where, step", [("loss", 31), ("gradient", 45), ("input", 58)])

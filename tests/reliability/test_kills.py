@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from faultlib import kill_and_resume, kill_compare, kill_ddp_rank, kill_search_worker
+from fault_kills import kill_and_resume
+from fault_parallel import kill_compare, kill_ddp_rank, kill_search_worker
 
 
 # events are counted from the first complete checkpoint (step 7); a run has 113 steps after it,
@@ -41,7 +42,8 @@ def test_sigkill_of_one_of_two_search_workers_mid_trial_loses_no_trial(tmp_path)
 def test_a_killed_ddp_rank_ends_the_job_and_resume_finishes_it_bit_for_bit(tmp_path):
     """Moved here from tests/test_distributed.py: the killed job says one line, resume on 2 processes
     is bit for bit, resume on 1 is correct and says it is not bit for bit."""
-    from faultlib import call, ddp_reference
+    from fault_parallel import ddp_reference
+    from faultlib import call
 
     from trainlab.runs import load_run
 

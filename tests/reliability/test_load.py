@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from faultlib import compare_many_workers, search_many_workers
+from fault_parallel import compare_many_workers, search_many_workers
 
 
 @pytest.mark.slow
