@@ -52,7 +52,9 @@ def _check_each_trial_once(result, budget):
 
 
 def test_search_in_process_then_continues(tmp_path):
-    r = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=4, name="s", pruner="none")
+    # one worker in this process would take every core; for runs this small one thread is faster
+    base = {**BASE, "runs_dir": str(tmp_path), "threads": 1}
+    r = search(base, SPACE, sampler="random", trials=4, name="s", pruner="none")
     assert _states(r).count("COMPLETE") == 4 and r.best_value == max(t["value"] for t in r.trials())
     best = trainlab.load_run(r.folder / f"trial-{r.best_trial}")
     assert "test" not in best.summary  # trials never touch the test split
@@ -60,7 +62,7 @@ def test_search_in_process_then_continues(tmp_path):
     assert (r.folder / "best.yaml").is_file() and (r.folder / "plots" / "history.png").is_file()
     cfg = trainlab.config.load_config(r.folder / "best.yaml")
     assert cfg.lr == pytest.approx(best.config["lr"]) and cfg.group is None
-    again = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=6, name="s", pruner="none")
+    again = search(base, SPACE, sampler="random", trials=6, name="s", pruner="none")
     assert len(again.trials()) == 6  # two more, not six more: the study continued
 
 
