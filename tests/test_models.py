@@ -293,6 +293,23 @@ def test_convnet_options():
         build("convnet", (1, 28, 28), kernel_size=4)
 
 
+def test_convnet_pool_first_is_conv_pool_norm_act_with_the_same_parameters():
+    x = torch.randn(4, 1, 28, 28)
+    late = build("convnet", (1, 28, 28), channels=[8, 16], hidden=12)
+    early = build("convnet", (1, 28, 28), channels=[8, 16], hidden=12, pool_first=True)
+    assert count_parameters(early) == count_parameters(late)
+    early.load_state_dict(late.state_dict())  # the same names: a checkpoint moves between the two orders
+    b = early.block1
+    assert [n for n, _ in b.named_children()] == ["conv", "pool", "norm", "act"]
+    early.train()
+    want = b.act(b.norm(nn.functional.max_pool2d(b.conv(x), 2, 2, ceil_mode=True)))
+    torch.testing.assert_close(b(x), want)
+    # max-pooling commutes with a monotone act, not with batch norm's statistics: the orders differ in training
+    assert not torch.allclose(early(x), late.train()(x))
+    with pytest.raises(TrainlabError, match="pool_first=true needs a pool"):
+        build("convnet", (1, 28, 28), pool="none", stride=2, pool_first=True)
+
+
 def test_alexnet_lrn_and_maxout_activation():
     model = build("alexnet", (3, 32, 32), width=0.25, hidden=32, lrn=True)
     assert isinstance(model.lrn1, nn.LocalResponseNorm) and layer_names(model)[:4] == ["conv1", "lrn1", "pool1", "conv2"]
