@@ -63,3 +63,26 @@ def test_unknown_kind_is_one_line_exit_2(kind, hint, capsys):
     assert code == 2 and not out
     assert err.strip() == (f"trainlab list: error: unknown kind {kind!r} for `trainlab list`{hint}; "
                            f"choose one of: {', '.join(KINDS)}")
+
+
+def test_every_technique_names_a_key_that_a_config_or_model_takes():
+    # `trainlab list techniques` is only true if each key it prints switches the technique on
+    import inspect
+
+    from trainlab.config import Config
+    from trainlab.models.convnet import convnet
+    from trainlab.optim.transforms import TRANSFORMS
+    from trainlab.techniques import TECHNIQUES
+
+    model_options = set(inspect.signature(convnet).parameters)
+    for name in TECHNIQUES.list():
+        entry = TECHNIQUES._entries[name]
+        key = entry.description.split(" -- ")[0]
+        first = key.split(":")[0]
+        if first == "model_options":
+            assert name in model_options and name in key, name
+        elif first == "optimizer":
+            assert name in TRANSFORMS.list() and name in key, name
+        else:
+            assert first in Config.model_fields, name
+        assert callable(entry.fn)

@@ -35,6 +35,8 @@ KINDS = {
     "penalties": ("trainlab.optim.penalties", ("PENALTIES",), "weight penalties added to the loss (penalty:)"),
     "losses": ("trainlab.losses", ("LOSSES",), "data losses, per task (loss:)"),
     "tta": ("trainlab.tta", ("TTA",), "test-time augmentation ops (trainlab evaluate --tta hflip,shift)"),
+    "techniques": ("trainlab.techniques", ("TECHNIQUES",),
+                   "speed-run techniques, each a config key (ema:, tta:, model_options: whiten / pool_first)"),
     "functions": ("trainlab.optim.trajectory", ("FUNCTIONS",),
                   "2-D test functions for optimizer paths (trainlab trajectories --function)"),
 }
