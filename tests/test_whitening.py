@@ -35,6 +35,33 @@ def test_filters_come_in_pairs_keep_the_size_and_are_not_trained():
     assert list(w.parameters()) == [] and "weight" in w.state_dict()
 
 
+def test_stride_2_whitens_non_overlapping_patches_losslessly():
+    x = correlated_images()[:, :1]  # (N, 1, 12, 12)
+    dense, strided = PatchWhitening(1, 2).fit(x), PatchWhitening(1, 2, stride=2).fit(x)
+    out = strided(x)
+    assert out.shape == (len(x), 8, 6, 6)
+    torch.testing.assert_close(out, dense(x)[:, :, ::2, ::2])  # the stride-1 map at the patch corners
+    # the 4 filters span every 2x2 patch: the image comes back from the whitened map (lossless)
+    w = strided.weight[:4].reshape(4, 4)
+    patches = torch.linalg.solve(w, out[:, :4].permute(0, 2, 3, 1).reshape(-1, 4).T).T  # (N*36, 4)
+    back = F.fold(patches.reshape(len(x), 36, 4).transpose(1, 2), (12, 12), 2, stride=2)
+    torch.testing.assert_close(back, x, atol=1e-4, rtol=1e-4)
+    assert strided(torch.zeros(2, 1, 7, 7)).shape == (2, 8, 4, 4)  # odd sizes: ceil(7 / 2)
+
+
+def test_convnet_whiten_stride_halves_once_more_and_needs_whiten():
+    import pytest
+
+    from trainlab.errors import TrainlabError
+    from trainlab.models import create_model
+
+    net = create_model("convnet", in_shape=(1, 28, 28), num_classes=10, channels=[8, 16], whiten=2, whiten_stride=2)
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert net.head.in_features == 16 * 4 * 4  # 28 -> 14 (patches) -> 7 -> 4
+    with pytest.raises(TrainlabError, match="whiten_stride=2 needs whiten >= 2"):
+        create_model("convnet", in_shape=(1, 28, 28), num_classes=10, whiten_stride=2)
+
+
 def test_a_run_fits_it_on_the_preprocessed_training_images_and_saves_it(tmp_path):
     run = trainlab.train({"dataset": "digits", "model": "convnet", "model_options": {"whiten": 2}, "epochs": 1,
                           "threads": 1, "runs_dir": str(tmp_path)}, quiet=True, report=False)

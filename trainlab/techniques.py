@@ -22,7 +22,7 @@ TECHNIQUES.register("lookahead", fn=lookahead, description=(
     "optimizer: [..., {lookahead: {k: 5, alpha: 0.5}}] -- every k steps slow += alpha (fast - slow), fast = slow"))
 TECHNIQUES.register("whiten", fn=PatchWhitening, description=(
     "model_options: {whiten: 2} (convnet) -- fixed first layer: the +-eigenvectors of the training images' "
-    "k x k patch covariance, scaled by 1/sqrt(eigenvalue + eps)"))
+    "k x k patch covariance, scaled by 1/sqrt(eigenvalue + eps); whiten_stride: 2 takes non-overlapping patches"))
 TECHNIQUES.register("pool_first", fn=convnet, description=(
     "model_options: {pool_first: true} (convnet) -- conv -> pool -> norm -> act: norm and act on 1/4 of the pixels"))
 TECHNIQUES.register("tta", fn=predict, description=(

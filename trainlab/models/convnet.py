@@ -29,12 +29,14 @@ POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 def convnet(in_shape, num_classes, *, channels=(32, 64, 128), kernel_size: int = 3, stride: int = 1,
             dilation: int = 1, pool: str = "max", global_pool: bool = False, hidden: int = 0,
             activation: str = "relu", norm: str = "batch", dropout: float = 0.0, whiten: int = 0,
-            pool_first: bool = False) -> nn.Module:
+            pool_first: bool = False, whiten_stride: int = 1) -> nn.Module:
     """One block per entry of `channels`; each block halves H, W once per stride-2 conv and once per pool.
     whiten=k puts a patch-whitening layer (k x k patches, fitted on the training images, not trained)
     in front of the first block, as speed-run recipes do; 0 = none. pool_first=True pools right after
     the conv (conv -> pool -> norm -> act, as airbench orders it): norm and activation then run on a
-    quarter of the pixels, which on a CPU is a fifth of a small net's step; same parameters."""
+    quarter of the pixels, which on a CPU is a fifth of a small net's step; same parameters.
+    whiten_stride=2 with whiten=2 cuts the image into non-overlapping 2x2 patches (a lossless
+    "patchify" stem): every later layer runs on a quarter of the pixels."""
     channels = int_tuple("convnet channels", channels)
     check(check_int("convnet kernel_size", kernel_size) % 2 == 1,
           f"convnet kernel_size={kernel_size} must be odd (3, 5, ...) so 'same' padding keeps the size")
@@ -46,12 +48,15 @@ def convnet(in_shape, num_classes, *, channels=(32, 64, 128), kernel_size: int =
     check(not (pool_first and pool == "none"), "convnet pool_first=true needs a pool; set pool: max or avg, "
           "or remove pool_first")
     per_block = (stride == 2) + (pool != "none")  # halvings per block
-    c, h, w = require_size(in_shape, per_block * len(channels))
-
     check_int("convnet whiten", whiten, lo=0)
+    check_choice("convnet whiten_stride", whiten_stride, (1, 2))
+    check(whiten_stride == 1 or whiten >= 2, f"convnet whiten_stride={whiten_stride} needs whiten >= 2 (the patch "
+          "size); set whiten: 2 or remove whiten_stride")
+    halvings = per_block * len(channels) + (whiten_stride == 2)
+    c, h, w = require_size(in_shape, halvings)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if whiten:
-        layers["whiten"] = PatchWhitening(c, whiten)  # (B, 2 C k k, H, W)
+        layers["whiten"] = PatchWhitening(c, whiten, stride=whiten_stride)  # (B, 2 C k k, H / s, W / s)
         c = layers["whiten"].out_channels
     for i, c_out in enumerate(channels, 1):
         block = ConvNormAct(c, c_out, kernel_size, stride, dilation, norm, activation)  # (B, c_out, H/s, W/s)
@@ -61,7 +66,7 @@ def convnet(in_shape, num_classes, *, channels=(32, 64, 128), kernel_size: int =
         elif pool != "none":
             block.add_module("pool", POOLS[pool](2, 2, ceil_mode=True))  # (B, c_out, ceil(H/2), ceil(W/2))
         layers[f"block{i}"], c = block, c_out
-    h, w = halve(h, per_block * len(channels)), halve(w, per_block * len(channels))
+    h, w = halve(h, halvings), halve(w, halvings)
     if global_pool:
         layers["pool"] = nn.AdaptiveAvgPool2d(1)  # (B, C, 1, 1): average over space
         h = w = 1

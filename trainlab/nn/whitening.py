@@ -23,9 +23,9 @@ MAX_PATCHES = 200_000  # a seeded sample of the training patches is plenty for a
 
 
 class PatchWhitening(nn.Module):
-    def __init__(self, in_channels: int, kernel_size: int = 2, eps: float = 5e-4):
+    def __init__(self, in_channels: int, kernel_size: int = 2, eps: float = 5e-4, stride: int = 1):
         super().__init__()
-        self.c, self.k, self.eps = in_channels, kernel_size, eps
+        self.c, self.k, self.eps, self.stride = in_channels, kernel_size, eps, stride
         d = in_channels * kernel_size * kernel_size
         self.register_buffer("weight", torch.zeros(2 * d, in_channels, kernel_size, kernel_size))
         self.out_channels = 2 * d
@@ -45,12 +45,17 @@ class PatchWhitening(nn.Module):
         self.weight.copy_(torch.cat([filters, -filters]).view(2 * d, self.c, k, k).to(self.weight.dtype))
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 2 C k k, H, W)
-        k = self.k
-        return F.conv2d(F.pad(x, (0, k - 1, 0, k - 1)), self.weight.to(x.dtype))  # pad right/bottom: same size
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 2 C k k, H / s, W / s)
+        k, s = self.k, self.stride
+        if s == 1:  # pad right/bottom: same size
+            return F.conv2d(F.pad(x, (0, k - 1, 0, k - 1)), self.weight.to(x.dtype))
+        # stride s: non-overlapping patches when s = k (a lossless "patchify" stem), pad to a multiple of s
+        ph, pw = -x.shape[-2] % s, -x.shape[-1] % s
+        return F.conv2d(F.pad(x, (0, pw + k - s, 0, ph + k - s)), self.weight.to(x.dtype), stride=s)
 
     def extra_repr(self) -> str:
-        return f"{self.c}, kernel_size={self.k}, eps={self.eps} (fitted, not trained)"
+        stride = f", stride={self.stride}" if self.stride != 1 else ""
+        return f"{self.c}, kernel_size={self.k}{stride}, eps={self.eps} (fitted, not trained)"
 
 
 def whitening_layers(model: nn.Module) -> list[PatchWhitening]:
