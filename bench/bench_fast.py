@@ -10,7 +10,7 @@ the config's `tta` views, as the run itself scores. Both recipes train on the sa
 10,000 test images after every epoch. Times are wall-clock training time: evaluation is excluded
 for both in the same way (the reference stops its clock; trainlab's `elapsed` excludes it).
 
-    .venv/bin/python bench/bench_fast.py                          # reference vs configs/default.yaml
+    .venv/bin/python bench/bench_fast.py                          # reference vs configs/fast.yaml, 3 seeds
     .venv/bin/python bench/bench_fast.py --config C.yaml --set epochs=6 --seeds 0 1 2 --width 64
 
 Prints each recipe's test accuracy per epoch with its training time, each one's time to the
@@ -129,7 +129,7 @@ def time_to(record, target: float) -> float | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="configs/default.yaml")
+    ap.add_argument("--config", default="configs/fast.yaml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
     ap.add_argument("--epochs", type=int, default=8, help="reference epochs (its one-cycle length)")
     ap.add_argument("--width", type=int, default=64, help="reference channels of the first block (x2, x4 after)")
