@@ -18,6 +18,17 @@ def cfg(tmp_path, **kw):
     return {**BASE, "runs_dir": str(tmp_path / "runs"), **kw}
 
 
+def random_steps(net, ema, steps):
+    """Steps 1..steps, each setting random weights then updating `ema`: (step, weights) at each update."""
+    for step in range(1, steps + 1):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn_like(p))
+        ema.update(net, step)
+        if step % ema.every == 0:
+            yield step, [p.detach().clone() for p in net.parameters()]
+
+
 @pytest.mark.parametrize("every", [1, 3])
 def test_average_equals_the_closed_form(every):
     # ema_N = d^N w_0 + (1-d) sum_k d^(N-k) w_k over the weights at the updated steps
@@ -26,14 +37,7 @@ def test_average_equals_the_closed_form(every):
     d, steps = 0.9, 10
     w0 = [p.detach().clone() for p in net.parameters()]
     ema = WeightEMA(net, d, every)
-    seen = []
-    for step in range(1, steps + 1):
-        with torch.no_grad():
-            for p in net.parameters():
-                p.copy_(torch.randn_like(p))
-        ema.update(net, step)
-        if step % every == 0:
-            seen.append([p.detach().clone() for p in net.parameters()])
+    seen = [w for _, w in random_steps(net, ema, steps)]
     n = len(seen)
     for i, got in enumerate(ema.params):
         want = d**n * w0[i] + (1 - d) * sum(d ** (n - k) * ws[i] for k, ws in enumerate(seen, start=1))
@@ -47,15 +51,10 @@ def test_warmup_decay_follows_its_definition_and_forgets_the_start():
     decay, every, steps = 0.99, 2, 12
     ema = WeightEMA(net, decay, every, warmup=True)
     want = [p.detach().clone() for p in net.parameters()]
-    for step in range(1, steps + 1):
-        with torch.no_grad():
-            for p in net.parameters():
-                p.copy_(torch.randn_like(p))
-        ema.update(net, step)
-        if step % every == 0:
-            n = step // every
-            d = min(decay, (1 + n) / (10 + n))
-            want = [d * a + (1 - d) * p.detach() for a, p in zip(want, net.parameters())]
+    for step, weights in random_steps(net, ema, steps):
+        n = step // every
+        d = min(decay, (1 + n) / (10 + n))
+        want = [d * a + (1 - d) * w for a, w in zip(want, weights)]
     for got, w in zip(ema.params, want):
         torch.testing.assert_close(got, w, rtol=1e-12, atol=1e-12)
     assert [ema.decay_at(s) for s in (2, 4, 1000, 10000)] == [2 / 11, 3 / 12, 501 / 510, 0.99]
