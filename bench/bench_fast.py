@@ -131,7 +131,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="configs/fast.yaml")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    ap.add_argument("--epochs", type=int, default=8, help="reference epochs (its one-cycle length)")
+    ap.add_argument("--epochs", type=int, default=15, help="reference epochs (its one-cycle length)")
     ap.add_argument("--width", type=int, default=64, help="reference channels of the first block (x2, x4 after)")
     ap.add_argument("--target", type=float, default=0.93)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the trainlab recipe")
