@@ -14,12 +14,9 @@ other line is a ratio to (measured in the same run: these machines are noisy).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import statistics
-import time
 
 import torch
-import torch.nn.functional as F
+from bench_trainer import step_time  # bench/ is on the path when this runs as a script
 
 from trainlab.models import create_model
 
@@ -34,23 +31,12 @@ VARIANTS = {
 }
 
 
-def step_time(model, batch: int, steps: int, warmup: int, bf16: bool) -> tuple[float, float]:
-    """(median seconds per step, seconds of the first step)."""
+def recipe_step_time(model, batch: int, steps: int, warmup: int, bf16: bool) -> tuple[float, float]:
+    """step_time on a random channels_last batch with Nesterov SGD."""
     x = torch.randn(batch, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    times = []
-    for _ in range(warmup + steps):
-        t = time.perf_counter()
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-        with ctx:
-            out = model(x)
-        loss = F.cross_entropy(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times[warmup:]), times[0]
+    return step_time(model, opt, x, y, steps, warmup, bf16)
 
 
 def build(options: dict) -> torch.nn.Module:
@@ -73,12 +59,12 @@ def main() -> None:
     ref = None
     print("| model | ms per step | s per epoch (54,000 images) | ratio to the recipe |\n|---|---:|---:|---:|")
     for name, options in VARIANTS.items():
-        per, _ = step_time(build(options), a.batch, a.steps, a.warmup, bf16)
+        per, _ = recipe_step_time(build(options), a.batch, a.steps, a.warmup, bf16)
         ref = ref or per
         print(f"| {name} | {per * 1e3:.1f} | {54000 / a.batch * per:.1f} | {per / ref:.2f} |", flush=True)
     if a.compile:
-        per, first = step_time(torch.compile(build(VARIANTS["recipe 32-64-96, max pool"])), a.batch, a.steps,
-                               a.warmup, bf16)
+        per, first = recipe_step_time(torch.compile(build(VARIANTS["recipe 32-64-96, max pool"])), a.batch, a.steps,
+                                      a.warmup, bf16)
         print(f"| recipe under torch.compile (first step, compiling: {first:.1f} s) | {per * 1e3:.1f} | "
               f"{54000 / a.batch * per:.1f} | {per / ref:.2f} |")
 

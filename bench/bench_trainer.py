@@ -135,6 +135,22 @@ def overhead(model: str, steps: int, reps: int) -> None:
           f"(target <= 1.03)")
 
 
+def step_time(model, opt, x, y, steps: int, warmup: int = 3, bf16: bool = False) -> tuple[float, float]:
+    """(median seconds per training step, the first `warmup` steps left out; seconds of the first step).
+    A step: forward (under bf16 autocast if asked), cross entropy, backward, optimizer step."""
+    times = []
+    for _ in range(warmup + steps):
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+        loss = F.cross_entropy(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[warmup:]), times[0]
+
+
 def formats(model: str, steps: int) -> None:
     """fp32 against bf16 autocast, NCHW against channels_last: time per training step, same process."""
     b = 128
@@ -148,19 +164,7 @@ def formats(model: str, steps: int) -> None:
             x = p.preprocess(to_float(data.train.x[:b]))
             if cl:
                 x = x.contiguous(memory_format=torch.channels_last)
-            y = data.train.y[:b]
-            times = []
-            for i in range(steps + 3):
-                t0 = time.perf_counter()
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=prec == "bf16"):
-                    out = p.model(x)
-                loss = F.cross_entropy(out.float(), y)
-                p.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                p.optimizer.step()
-                if i >= 3:
-                    times.append(time.perf_counter() - t0)
-            t = statistics.median(times)
+            t, _ = step_time(p.model, p.optimizer, x, data.train.y[:b], steps, warmup=3, bf16=prec == "bf16")
             base = base or t
             print(f"  {model} {'channels_last' if cl else 'NCHW':>13} {prec}: {t * 1e3:7.1f} ms/step "
                   f"({base / t:.2f}x the speed of NCHW fp32)", flush=True)
