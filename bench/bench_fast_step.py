@@ -3,8 +3,9 @@
 Each variant is trainlab's convnet (whiten 2, pool_first, hidden 128) built by `create_model`, trained
 on random 28x28x1 batches with bf16 autocast and channels_last (what `precision: auto` picks on an
 AVX-512 bf16 CPU; pass --fp32 to time fp32), Nesterov SGD, cross entropy. The figure is the median
-of the timed steps after warm-up; the first line, the recipe's own model, is the reference each
-other line is a ratio to (measured in the same run: these machines are noisy).
+of the timed steps after warm-up, then the median over rounds that visit every variant in turn (so a
+slow spell of the machine hits all alike); the first line, the recipe's own model, is the reference
+each other line is a ratio to (measured in the same run: these machines are noisy).
 
     .venv/bin/python bench/bench_fast_step.py                 # every variant, batch 128
     .venv/bin/python bench/bench_fast_step.py --batch 256 --compile
@@ -14,6 +15,7 @@ other line is a ratio to (measured in the same run: these machines are noisy).
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from bench_trainer import step_time  # bench/ is on the path when this runs as a script
@@ -50,17 +52,23 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the variants (median reported)")
     ap.add_argument("--fp32", action="store_true", help="time fp32 instead of bf16 autocast")
     ap.add_argument("--compile", action="store_true", help="also time the recipe's model under torch.compile")
     a = ap.parse_args()
     bf16 = not a.fp32
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {a.batch}, "
           f"{'bf16 autocast' if bf16 else 'fp32'}, channels_last", flush=True)
-    ref = None
+    models = {name: build(options) for name, options in VARIANTS.items()}
+    times = {name: [] for name in models}
+    for r in range(a.rounds):  # interleaved: a slow spell of the machine hits every variant alike
+        print(f"  round {r + 1}/{a.rounds}", flush=True)
+        for name, model in models.items():
+            times[name].append(recipe_step_time(model, a.batch, a.steps, a.warmup, bf16)[0])
+    ref = statistics.median(times[next(iter(models))])
     print("| model | ms per step | s per epoch (54,000 images) | ratio to the recipe |\n|---|---:|---:|---:|")
-    for name, options in VARIANTS.items():
-        per, _ = recipe_step_time(build(options), a.batch, a.steps, a.warmup, bf16)
-        ref = ref or per
+    for name in models:
+        per = statistics.median(times[name])
         print(f"| {name} | {per * 1e3:.1f} | {54000 / a.batch * per:.1f} | {per / ref:.2f} |", flush=True)
     if a.compile:
         per, first = recipe_step_time(torch.compile(build(VARIANTS["recipe 32-64-96, max pool"])), a.batch, a.steps,
