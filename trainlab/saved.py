@@ -38,7 +38,7 @@ BN_STATS = ("running", "full")  # batch-norm statistics at evaluation: torch's r
 
 
 def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
-             bn_stats: str = "running", tta: Sequence[str] = ()) -> dict[str, Any]:
+             bn_stats: str = "running", tta: Sequence[str] | None = None) -> dict[str, Any]:
     """Score a saved run's best weights on a split; writes plots/confusion_<split>.png.
 
     bn_stats="running" scores with the running averages batch norm kept during training;
@@ -46,7 +46,9 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
     (deck 000; see trainlab.nn.layers.recompute_bn_stats), in batches of the run's batch_size, and
     writes plots/confusion_<split>_bn-full.png. A model without batch norm refuses "full".
     tta: test-time augmentation ops (e.g. ["hflip", "shift"], `trainlab list tta`): the mean
-    softmax over the views is scored; classification only.
+    softmax over the views is scored; classification only. None (the default) uses the run's
+    own `tta`, so the score matches the one the run recorded; [] scores the image alone.
+    The result says which in "tta".
 
     >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
     """
@@ -67,6 +69,7 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
                                 "or train with --set norm=batch")
         recompute_bn_stats(p.model, batches(p, p.data.train.x, p.cfg.batch_size))
     s = getattr(p.data, split)
+    tta = list(p.cfg.tta if tta is None else tta)
     if tta:
         from .tta import check_tta
 
@@ -81,6 +84,7 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
         plot_confusion(res["confusion"], p.data.classes, out, title=title)
         res["confusion_png"] = str(out)
     res["bn_stats"] = bn_stats
+    res["tta"] = tta
     return res
 
 

@@ -7,7 +7,7 @@
     trainlab ensemble --mc-dropout runs/NAME --samples 20      # dropout masks vs weight scaling
 
 Reports ensemble accuracy and loss against the mean member and the best member (chosen on
-validation), the gain with a 95% CI (bootstrap over members), and writes ensemble.json and a plot
+validation), the gain with a 95% CI (a paired bootstrap over test examples), and writes ensemble.json and a plot
 of accuracy against ensemble size into the output folder.
 """
 from __future__ import annotations
@@ -83,10 +83,11 @@ def run(args) -> int:
     write_json(out / f"ensemble{tag}.json", res)
     png = plot_size(res, out / f"ensemble_size{tag}.png")
     e, mm, b, g = res["ensemble"], res["mean_member"], res["best_member"], res["gain"]
+    loss = f"loss {e['loss']:.4f}" if e["loss"] is not None else "no loss (a vote gives classes, not probabilities)"
     print(f"members: test acc {mm['acc']:.4f} mean (std {mm['std_acc']:.4f}), best on validation "
-          f"{b['name']} {b['acc']:.4f}\nensemble ({res['combine']}): test acc {e['acc']:.4f}  loss {e['loss']:.4f} "
+          f"{b['name']} {b['acc']:.4f}\nensemble ({res['combine']}): test acc {e['acc']:.4f}  {loss} "
           f"(mean member loss {mm['loss']:.4f})\ngain over the mean member {g['acc']:+.4f} (95% CI "
-          f"{g['ci'][0]:+.4f} to {g['ci'][1]:+.4f}, bootstrap over members); over the best {g['over_best']:+.4f}\n"
+          f"{g['ci'][0]:+.4f} to {g['ci'][1]:+.4f}, {g['ci_method']}); over the best {g['over_best']:+.4f}\n"
           f"written: {out / f'ensemble{tag}.json'}, {png}")
     return 0
 

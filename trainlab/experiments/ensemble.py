@@ -6,7 +6,7 @@ ensemble, against weight scaling). Each member's softmax probabilities on the va
 test splits are computed once and cached in its run folder (`predictions/`), so re-analysis is
 instant. The ensemble averages probabilities (or takes a majority vote); it is reported against
 the mean member and the best member (chosen on validation), with the gain's 95% CI from a
-bootstrap over members, and accuracy against ensemble size 1..K.
+paired bootstrap over test examples, and accuracy against ensemble size 1..K.
 
     >>> res = trainlab.ensemble(["runs/a/seed-0", "runs/a/seed-1", "runs/a/seed-2"])   # doctest: +SKIP
     >>> res["ensemble"]["acc"] - res["mean_member"]["acc"], res["gain"]["ci"]           # doctest: +SKIP
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,11 @@ def _weights_key(path: Path) -> str:
 
 @torch.no_grad()
 def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torch.Tensor:
-    """Softmax probabilities of a split; with dropout_samples > 0, the mean over sampled masks."""
+    """Softmax probabilities of a split, with the run's own test-time augmentation (`tta`), as its
+    recorded scores were; with dropout_samples > 0, the mean over sampled masks."""
     from ..evaluation import autocast, batches
     from ..nn.layers import Dropout
+    from ..tta import predict as tta_predict
 
     s = getattr(parts.data, split)
     model = parts.model.eval()
@@ -57,13 +59,18 @@ def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torc
         for m in drops:
             m.train()
         torch.manual_seed(seed)
+    tta = parts.cfg.tta
+
+    def scores(x: torch.Tensor) -> torch.Tensor:  # logits, or log mean softmax over the tta views
+        return tta_predict(model, x, tta) if tta else model(x)
+
     out = []
     for x, _ in batches(parts, s.x, parts.cfg.eval_batch_size):
         with autocast(parts):
             if dropout_samples:
-                p = sum(torch.softmax(model(x).float(), 1) for _ in range(dropout_samples)) / dropout_samples
+                p = sum(torch.softmax(scores(x).float(), 1) for _ in range(dropout_samples)) / dropout_samples
             else:
-                p = torch.softmax(model(x).float(), 1)
+                p = torch.softmax(scores(x).float(), 1)
         out.append(p.cpu())
     for m in drops:
         m.eval()
@@ -78,7 +85,8 @@ def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0,
 
     wpath = weights or (run.ckpt_dir / "best.safetensors" if (run.ckpt_dir / "best.safetensors").is_file()
                         else run.latest_checkpoint()[0])
-    tag = f"{wpath.stem}" + (f"-mc{dropout_samples}" if dropout_samples else "")
+    tta = list(run.config.get("tta") or [])  # the views its scores were computed over
+    tag = f"{wpath.stem}" + (f"-mc{dropout_samples}" if dropout_samples else "") + "".join(f"-{t}" for t in tta)
     cache = run.path / "predictions" / f"{tag}.safetensors"
     key = _weights_key(wpath)
     if cache.is_file():
@@ -148,24 +156,28 @@ def analyse(members: list[Member], vote: bool = False, seed: int = 0) -> dict[st
         ps = [P[int(i)] for i in np.atleast_1d(idx)]
         return _acc(_vote(ps) if vote else sum(ps) / len(ps), y)
 
-    mean_p = sum(P) / len(P)
+    combined = _vote(P) if vote else sum(P) / len(P)
+    ens_hit = (combined.argmax(1) == y).double().numpy()
     res: dict[str, Any] = {
         "members": [{"name": m.name, "val_acc": float(v), "test_acc": float(a), "test_loss": float(lo)}
                     for m, v, a, lo in zip(members, val_accs, accs, losses)],
         "combine": "vote" if vote else "mean probability",
-        "ensemble": {"acc": ens_acc(np.arange(len(P))), "loss": _nll(mean_p, y)},
+        # a vote gives classes, not probabilities: it has no loss of its own
+        "ensemble": {"acc": float(ens_hit.mean()), "loss": None if vote else _nll(combined, y)},
         "mean_member": {"acc": float(accs.mean()), "loss": float(losses.mean()), "std_acc": float(accs.std(ddof=1))},
         "best_member": {"name": members[best].name, "acc": float(accs[best]), "loss": float(losses[best])},
     }
-    gain = lambda idx: ens_acc(idx) - float(accs[np.asarray(idx, dtype=int)].mean())  # noqa: E731
-    g = res["ensemble"]["acc"] - res["mean_member"]["acc"]
-    if len(P) >= 3:
-        boot = stats.bootstrap((np.arange(len(P)),), gain, vectorized=False, n_resamples=999, method="percentile",
-                               random_state=np.random.default_rng(seed))
-        ci = [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
-    else:
-        ci = [math.nan, math.nan]
-    res["gain"] = {"acc": g, "ci": ci, "over_best": res["ensemble"]["acc"] - res["best_member"]["acc"]}
+    # The gain's CI: a paired bootstrap over test examples of (ensemble right) - (mean member right),
+    # for these members. Resampling the members instead would give a resampled ensemble of fewer
+    # distinct members, biased below the estimate (and undefined for 2 members).
+    member_hit = np.mean([(p.argmax(1) == y).double().numpy() for p in P], axis=0)
+    diff = ens_hit - member_hit
+    g = float(diff.mean())
+    boot = stats.bootstrap((diff,), np.mean, n_resamples=999, method="percentile",
+                           random_state=np.random.default_rng(seed))
+    ci = [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]
+    res["gain"] = {"acc": g, "ci": ci, "over_best": res["ensemble"]["acc"] - res["best_member"]["acc"],
+                   "ci_method": "paired bootstrap over test examples"}
     rng = np.random.default_rng(seed)
     curve = []
     for k in range(1, len(P) + 1):
@@ -183,7 +195,23 @@ def ensemble(runs: list[str | Path], vote: bool = False) -> dict[str, Any]:
     """Average the members' probabilities (or vote) on the test split; see `analyse`."""
     loaded = [load_run(r) for r in runs]
     check_same_data(loaded)
-    return analyse([load_member(r) for r in loaded], vote=vote)
+    return analyse([load_member(r, name=n) for r, n in zip(loaded, member_names([r.path for r in loaded]))],
+                   vote=vote)
+
+
+def member_names(paths: list[Path]) -> list[str]:
+    """Names that say which run each member is: the path below the members' common folder, and at
+    least the arm folder and the run ("dropout/seed-3", not "seed-3").
+
+    >>> member_names([Path("runs/x/none/seed-0"), Path("runs/x/drop/seed-0")])
+    ['none/seed-0', 'drop/seed-0']
+    """
+    resolved = [Path(p).resolve() for p in paths]
+    common = Path(os.path.commonpath(resolved)) if len(resolved) > 1 else resolved[0].parent
+    if any(p == common for p in resolved):
+        common = common.parent
+    common = common.parent if all(p.parent == common for p in resolved) else common
+    return [str(p.relative_to(common)) for p in resolved]
 
 
 def snapshots(run: str | Path, vote: bool = False) -> dict[str, Any]:

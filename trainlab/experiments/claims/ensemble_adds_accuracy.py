@@ -4,7 +4,7 @@ results. Enjoy 2% extra performance".
 Eight MLPs on 3,000 Fashion-MNIST images (digits where it is not installed), seeds 0..7, so
 single models make mistakes to average away (on digits they reach 96% and agree on most
 errors); `trainlab.ensemble` averages their probabilities on the test split.
-Judged on the gain over the mean member, with its bootstrap CI over members: supported when the
+Judged on the gain over the mean member, with its paired bootstrap CI over test examples: supported when the
 CI's lower end is above 0; refuted when its upper end is below 0. The deck's "2%" is reported, not
 required. Swapped: the gain's sign is flipped (the ensemble's and the mean member's accuracy
 exchange).
@@ -36,7 +36,7 @@ def judge(data):
                f"{data['mean_member']:.4f}: gain {100 * g:+.2f} points (95% CI {100 * lo:+.2f} to {100 * hi:+.2f}; "
                f"the deck says about +2)")
     v = SUPPORTED if lo > 0 else REFUTED if hi < 0 else INCONCLUSIVE
-    return Verdict(v, because, "bootstrap CI (over members) of the ensemble's gain over the mean member excludes 0",
+    return Verdict(v, because, "paired bootstrap CI (over test examples) of the ensemble's gain over the mean member excludes 0",
                    {"gain": g, "ci": [lo, hi]})
 
 
