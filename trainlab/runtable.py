@@ -10,6 +10,7 @@ the ones inside it), `status`, and any config key or column as `key=value`.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def run_row(run: Run, root: Path) -> dict[str, Any]:
         return {**row, "status": "unreadable"}
     best, test = s.get("best") or {}, s.get("test") or {}
     row.update({
-        "status": s.get("status", "?"), "group": cfg.get("group"), "tags": cfg.get("tags") or [],
+        "status": s.get("status", "?"), "message": s.get("message") or "", "group": cfg.get("group"), "tags": cfg.get("tags") or [],
         "arm": s.get("arm"), "seed": cfg.get("seed"), "model": cfg.get("model"), "dataset": cfg.get("dataset"),
         "epochs": s.get("epochs_run"), "time_s": s.get("train_time_s"),
         **{k: v for k, v in best.items() if k.startswith("val_")},
@@ -42,8 +43,35 @@ def run_row(run: Run, root: Path) -> dict[str, Any]:
     return row
 
 
+_MISSING = object()
+
+
+def _lookup(row: dict[str, Any], key: str) -> Any:
+    """A config key (dotted keys reach into dicts: model_options.width) or, failing that, a column."""
+    have: Any = row.get("config", {})
+    for part in key.split("."):
+        have = have.get(part, _MISSING) if isinstance(have, dict) else _MISSING
+    return row.get(key, _MISSING) if have is _MISSING else have
+
+
+def check_where(keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """Refuse a filter key that is neither a config key nor a column (a typo would match nothing)."""
+    from .config import Config
+
+    known = set(Config.model_fields) | {k for r in rows for k in r if k != "config"}
+    for key in keys:
+        head = key.split(".")[0]
+        if head not in known:
+            close = difflib.get_close_matches(head, sorted(known), n=1)
+            raise TrainlabError(f"--where {key!r}: unknown key {head!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+                                + "; use a config key (`trainlab train --help-config`), a dotted one such as "
+                                "model_options.width, or a column of `trainlab runs`")
+
+
 def _matches(row: dict[str, Any], key: str, want: Any) -> bool:
-    have = row["config"].get(key, row.get(key)) if "config" in row else row.get(key)
+    have = _lookup(row, key)
+    if have is _MISSING:
+        return False
     if isinstance(want, str) and not isinstance(have, str):
         want = parse_value(want)
     if isinstance(have, list) and not isinstance(want, list):
@@ -66,6 +94,7 @@ def select_runs(root: str | Path = "runs", *, group: str | None = None, status: 
                 or r["run"].startswith(g + "/")]
     if status is not None:
         rows = [r for r in rows if r.get("status") == status]
+    check_where(list(where or {}), rows)
     for key, want in (where or {}).items():
         rows = [r for r in rows if "config" in r and _matches(r, key, want)]
     if sort is not None:

@@ -51,10 +51,10 @@ def run(args) -> int:
 
 def list_claims(claims, detail: bool = False) -> int:
     """A table (id, deck, topic, the claim); with ids given, each claim in full."""
-    from rich.console import Console
+    from ..report.progress import make_console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     if detail:
         for c in claims:
             console.print(f"[bold]{c.id}[/bold]  deck {c.deck}, {c.topic}\n  claim:     {c.text}\n"

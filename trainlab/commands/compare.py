@@ -67,7 +67,7 @@ def run(args) -> int:
 
 
 def print_results(c) -> None:
-    from rich.console import Console
+    from ..report.progress import make_console
     from rich.table import Table
 
     metrics = c.metrics()
@@ -80,7 +80,7 @@ def print_results(c) -> None:
         table.add_row(arm + (" *" if arm == c.baseline else ""),
                       *[f"{t[m]['mean']:.4f} ± {t[m]['std']:.4f}\n[{t[m]['ci'][0]:.4f}, {t[m]['ci'][1]:.4f}] n={t[m]['n']}"
                         for m in metrics])
-    console = Console(highlight=False)
+    console = make_console()
     console.print(table)
     for arm, p in c.paired().items():
         for m in metrics:

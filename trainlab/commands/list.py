@@ -85,14 +85,14 @@ def list_kinds() -> int:
 
 
 def run(args) -> int:
+    from ..report.progress import make_console
     if args.kind is None:
         return list_kinds()
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     kind = kind_name(args.kind)
-    console = Console()
+    console = make_console()
     for reg in registries(kind):
         title = kind if len(KINDS[kind][1]) == 1 else f"{reg.kind}s"
         table = Table(title=f"{title} ({len(reg)})", show_lines=False)

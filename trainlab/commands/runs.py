@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
+    from ..report.progress import make_console
     from rich.table import Table
 
     from ..runtable import fmt_epochs, fmt_score, fmt_time, select_runs
@@ -39,7 +39,7 @@ def run(args) -> int:
     root = args.path or args.dir or "runs"
     rows = select_runs(root, group=args.group, status=args.status,
                        where=parse_pairs(args.where, "--where", "dropout=0.5"), sort=args.sort, reverse=args.reverse)
-    console = Console(highlight=False)
+    console = make_console()
     if not rows:
         console.print(f"no runs in {root}" + (" match the filters" if args.group or args.status or args.where else ""))
         return 0
@@ -48,23 +48,22 @@ def run(args) -> int:
     # model and dataset: a column only when they differ between the rows, else said once in the title
     same = {k: {str(r.get(k)) for r in rows if r.get("status") != "unreadable"} for k in ("model", "dataset")}
     shared = ", ".join(f"{k} {next(iter(v))}" for k, v in same.items() if len(v) == 1)
-    title = f"{len(rows)} runs in {root}" + (f" ({shared})" if shared else "")
-    table = Table(title=title + f"\nval: best validation {kind}; test: test {kind}" + ("; IoU: test mean IoU" if seg else ""),
-                  title_justify="left", box=None, pad_edge=False, padding=(0, 1), header_style="bold")
+    monitors = sorted({str(r["config"].get("monitor", "val_loss")) for r in rows if "config" in r})
+    console.print(f"{len(rows)} runs in {root}" + (f" ({shared})" if shared else ""))
+    console.print(f"val: validation {kind} at each run's best evaluation by its monitor ({', '.join(monitors)}), "
+                  f"the weights it kept; test: test {kind} of those weights" + ("; IoU: test mean IoU" if seg else ""))
+    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
     varying = [k for k, v in same.items() if len(v) > 1]
     scores = (["val_acc", "test_acc"] if kind == "accuracy" else ["val_loss", "test_loss"]) + (["test_miou"] if seg else [])
     heads = ["run", "status", "ep", "val", "test"] + (["IoU"] if seg else []) + ["time"]
-    body = []
-    for r in rows:
-        cells = [r["run"], r.get("status", "?"), fmt_epochs(r.get("epochs"))]
-        cells += [fmt_score(r.get(k)) for k in scores] + [fmt_time(r.get("time_s"))]
-        body.append(cells + (["/".join(str(r.get(k) or "") for k in varying)] if varying else []))
-    for i, h in enumerate(heads):  # every column keeps its full width; only model/dataset may be shortened
-        width = max(len(h), *(len(c[i]) for c in body))
-        table.add_column(h, justify="left" if i < 2 else "right", no_wrap=True, min_width=width)
+    for i, h in enumerate(heads):
+        table.add_column(h, justify="left" if i < 2 else "right", no_wrap=True)
     if varying:
         table.add_column("/".join(varying), no_wrap=True, overflow="ellipsis")
-    for cells in body:
-        table.add_row(*cells)
+    for r in rows:
+        status = r.get("status", "?") + (f" ({r['message']})" if r.get("status") == "stopped" and r.get("message") else "")
+        cells = [r["run"], status, fmt_epochs(r.get("epochs"))]
+        cells += [fmt_score(r.get(k)) for k in scores] + [fmt_time(r.get("time_s"))]
+        table.add_row(*cells, *(["/".join(str(r.get(k) or "") for k in varying)] if varying else []))
     console.print(table)
     return 0

@@ -46,9 +46,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
-
     from ..models import create_model
+    from ..report.progress import make_console
     from ..models.summary import format_summary, summarize
 
     if args.depth is not None and args.depth < 1:
@@ -56,5 +55,5 @@ def run(args) -> int:
     in_shape = parse_input(args.input)
     model = create_model(args.model, in_shape=in_shape, num_classes=args.classes, **parse_options(args.set))
     summary = summarize(model, in_shape, depth=args.depth)
-    Console().print(format_summary(summary, title=f"{args.model} on {args.input} inputs, {args.classes} classes"))
+    make_console().print(format_summary(summary, title=f"{args.model} on {args.input} inputs, {args.classes} classes"))
     return 0

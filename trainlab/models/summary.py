@@ -121,6 +121,12 @@ class Summary:
     non_trainable: int = 0
     macs: int = 0  # per image
     convolutional: bool = False  # has convolutions or pooling: rows carry receptive fields
+    buffers: int = 0  # of non_trainable: floating-point buffers (batch-norm statistics), not parameters
+
+    @property
+    def parameters(self) -> int:
+        """What `model.parameters()` holds (trainable and frozen): the count `trainlab train` prints."""
+        return self.params - self.buffers
 
     @property
     def params(self) -> int:
@@ -193,7 +199,8 @@ def summarize(model: nn.Module, in_shape: Sequence[int], device: str | torch.dev
         rows.append((order.get(key, len(order)), row))
     rows = [r for _, r in sorted(rows, key=lambda kr: kr[0])]  # forward order, as Keras; never-called modules last
     t, nt = count_parameters(model)
-    return Summary(tuple(in_shape), _shape(out), rows, t, nt, sum(macs.values()), convolutional)
+    buffers = sum(b.numel() for b in model.buffers() if b.is_floating_point())
+    return Summary(tuple(in_shape), _shape(out), rows, t, nt, sum(macs.values()), convolutional, buffers)
 
 
 # ---------------------------------------------------------------- display
@@ -225,15 +232,18 @@ def _fmt_field(v: Any) -> str:
 
 
 def format_summary(summary: Summary, title: str = "Model"):
-    """A rich Table in the look of Keras's model.summary(), totals in the caption.
+    """A rich Table in the look of Keras's model.summary(), then the totals (lines of their own, so a
+    pipe gets each as one line).
 
     Example:
         >>> from rich.console import Console
         >>> Console().print(format_summary(summarize(nn.Linear(3, 2), (3,))))  # doctest: +SKIP
     """
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=title, caption_justify="left", show_lines=False)
+    table = Table(title=title, show_lines=False)
     table.add_column("Layer (type)", style="cyan", no_wrap=True)
     table.add_column("Output Shape")
     table.add_column("Param #", justify="right")
@@ -248,9 +258,13 @@ def format_summary(summary: Summary, title: str = "Model"):
         if summary.convolutional:
             cells += [_fmt_field(r.rf), _fmt_field(r.jump)]
         table.add_row(*cells)
-    table.caption = (f"Total params: {summary.params:,}\n"
+    frozen = summary.non_trainable - summary.buffers
+    totals = (f"Total params: {summary.params:,}\n"
                      f"Trainable params: {summary.trainable:,}\n"
-                     f"Non-trainable params: {summary.non_trainable:,}\n"
+                     f"Non-trainable params: {summary.non_trainable:,}"
+                     + (f" ({frozen:,} frozen parameters + {summary.buffers:,} batch-norm statistics: buffers, counted "
+                        f"here as Keras does; `trainlab train` counts parameters alone: {summary.parameters:,})"
+                        if summary.buffers else "") + "\n"
                      f"MACs per image: {summary.macs:,} ({human(summary.macs)}; FLOPs ~ 2 x MACs)\n"
                      f"Input: {_fmt_shape(summary.in_shape)} -> output: {_fmt_shape(summary.output_shape)}")
-    return table
+    return Group(table, Text(totals))

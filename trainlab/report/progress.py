@@ -5,6 +5,7 @@ evaluation lines are printed, so logs stay readable. `quiet=True` prints nothing
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, Callable
@@ -13,13 +14,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
 
 
+def make_console(**kw: Any) -> Console:
+    """A rich Console for trainlab's output. On a terminal it wraps at the terminal's width; in a
+    pipe or a file it never wraps (a log line stays one greppable line) and tables take their
+    natural width instead of being cut at 80 columns (unless COLUMNS asks for a width)."""
+    console = Console(highlight=False, **kw)
+    if console.is_terminal or os.environ.get("COLUMNS"):  # a width asked for with COLUMNS is kept
+        return console
+    return Console(highlight=False, width=100_000, **kw)
+
+
 class Progress:
     def __init__(self, total_steps: int, steps_per_epoch: int, quiet: bool = False, start_step: int = 0,
                  batch_size: int = 1, accuracy: bool = True):
         """accuracy=False: the bar shows the loss alone (a regression run has no accuracy)."""
         self.total, self.spe, self.quiet, self.batch_size = total_steps, steps_per_epoch, quiet, batch_size
         self.accuracy = accuracy
-        self.console = Console(stderr=False, highlight=False)
+        self.console = make_console(stderr=False)
         self.live = not quiet and self.console.is_terminal
         self._last = 0.0
         self._bar = None
