@@ -1,10 +1,14 @@
 """Shared test setup: keep every test away from the user's home and data folders."""
 from __future__ import annotations
 
-import os
+import threading
+from http.server import ThreadingHTTPServer
 
 import pytest
 import torch
+from fixtures_data import _Handler
+
+from trainlab.data import download
 
 # Two cores on CI: one intra-op thread per test process keeps timings stable and results reproducible.
 torch.set_num_threads(1)
@@ -25,3 +29,27 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "cache"
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def data_env(tmp_path, monkeypatch):
+    """Isolated data folders: $TRAINLAB_DATA, cache and the system folder all under tmp_path."""
+    monkeypatch.setenv("TRAINLAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("TRAINLAB_CACHE", raising=False)
+    monkeypatch.delenv("TRAINLAB_MIRROR", raising=False)
+    monkeypatch.setattr(download, "SYSTEM_DIR", tmp_path / "system")
+    return tmp_path
+
+
+@pytest.fixture
+def http_server():
+    """A threaded HTTP server on 127.0.0.1: set `.files` {path: bytes} and `.truncate`; `.url` is the base."""
+    handler = type("Handler", (_Handler,), {"files": {}, "truncate": set()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield handler
+    server.shutdown()
+    server.server_close()

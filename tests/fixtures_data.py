@@ -1,4 +1,6 @@
-"""Writers of small data files in the real formats, and a local HTTP server, for the data tests."""
+"""Writers of small data files in the real formats, and a local HTTP server's handler, for the data
+tests and the reliability corpus (plain functions, no pytest: bench/faults.py imports them too; the
+fixtures built on them are in conftest.py)."""
 from __future__ import annotations
 
 import gzip
@@ -6,14 +8,10 @@ import hashlib
 import io
 import pickle
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-from trainlab.data import download
 
 IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
@@ -88,17 +86,6 @@ def write_cifar_tar(path: Path, n: int = 6, *, evil_target: Path | None = None, 
             tar.addfile(info)
 
 
-@pytest.fixture
-def data_env(tmp_path, monkeypatch):
-    """Isolated data folders: $TRAINLAB_DATA, cache and the system folder all under tmp_path."""
-    monkeypatch.setenv("TRAINLAB_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("TRAINLAB_CACHE", raising=False)
-    monkeypatch.delenv("TRAINLAB_MIRROR", raising=False)
-    monkeypatch.setattr(download, "SYSTEM_DIR", tmp_path / "system")
-    return tmp_path
-
-
 class _Handler(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     truncate: set[str] = set()  # paths answered with a full Content-Length but half the body
@@ -120,16 +107,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # keep test output quiet
         pass
-
-
-@pytest.fixture
-def http_server():
-    """A threaded HTTP server on 127.0.0.1: set `.files` {path: bytes} and `.truncate`; `.url` is the base."""
-    handler = type("Handler", (_Handler,), {"files": {}, "truncate": set()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    handler.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield handler
-    server.shutdown()
-    server.server_close()

@@ -1,6 +1,7 @@
 """The CLI: bad input gives one line naming the input and the fix, exit code 2, nothing overwritten."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,63 @@ def test_console_script_has_no_traceback(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- issue 21: errors that point the right way
+@pytest.mark.parametrize("value, words", [
+    ("lr=[0.1,0.2]", "--set 'lr=[0.1,0.2]': key 'lr': input should be a valid number"),
+    ("epochs=-1", "--set 'epochs=-1': key 'epochs'"),
+    ("batch_size=0", "--set 'batch_size=0': key 'batch_size'"),
+    ("monitor=val_accuracy", "--set 'monitor=val_accuracy': key 'monitor'"),
+    ("augment=hflip,crop", "write a list in brackets: augment=[hflip,crop]"),
+])
+def test_a_bad_set_value_names_the_set_not_the_config_file(capsys, tmp_path, value, words):
+    (tmp_path / "c.yaml").write_text("dataset: digits\nmodel: mlp\n")
+    code, out, err = run_cli(capsys, "train", str(tmp_path / "c.yaml"), "--set", value)
+    assert code == 2 and words in err and str(tmp_path / "c.yaml") not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bad_value_in_the_file_still_names_the_file(capsys, tmp_path):
+    (tmp_path / "c.yaml").write_text("dataset: digits\nmodel: mlp\nlr: [0.1, 0.2]\n")
+    code, out, err = run_cli(capsys, "train", str(tmp_path / "c.yaml"), "--set", "epochs=1")
+    assert code == 2 and f"{tmp_path / 'c.yaml'}: key 'lr'" in err
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory):
+    import trainlab
+
+    root = tmp_path_factory.mktemp("cli") / "runs"
+    base = {"dataset": "digits", "epochs": 1, "batch_size": 64, "threads": 1, "runs_dir": str(root)}
+    trainlab.train({**base, "model": "mlp", "model_options": {"width": 128}, "dropout": 0.5}, quiet=True, report=False)
+    trainlab.train({**base, "model": "convnet", "model_options": {"channels": [8], "hidden": 16}}, quiet=True,
+                   report=False)
+    return root
+
+
+def test_runs_where_refuses_an_unknown_key_and_reads_dotted_keys(capsys, two_models):
+    code, out, err = run_cli(capsys, "runs", str(two_models), "--where", "dropuot=0.5")
+    assert code == 2 and "unknown key 'dropuot' (did you mean 'dropout'?)" in err
+    code, out, err = run_cli(capsys, "runs", str(two_models), "--where", "model_options.width=128")
+    assert code == 0 and "1 runs in" in out and "mlp-digits" in out and "convnet-digits" not in out
+    code, out, err = run_cli(capsys, "runs", str(two_models), "--where", "dropout=0.5")
+    assert code == 0 and "1 runs in" in out
+
+
+def test_piped_output_is_never_cut_or_wrapped(capsys, two_models):
+    code, out, err = run_cli(capsys, "runs", str(two_models))  # capsys is a pipe, as `| cat` or `> log` is
+    assert code == 0
+    rows = [l for l in out.splitlines() if "-digits-" in l]
+    assert len(rows) == 2 and all(l.rstrip().endswith(("mlp", "convnet")) for l in rows)  # the model column, whole
+    caption = next(l for l in out.splitlines() if l.startswith("val:"))
+    assert caption.rstrip().endswith("of those weights")  # one line, however long
+
+
+def test_the_reliability_corpus_imports_without_pytest():
+    """bench/faults.py runs in the environment the README's first command makes (no pytest there)."""
+    root = Path(__file__).resolve().parent
+    code = ("import sys; sys.modules['pytest'] = None; "
+            f"sys.path[:0] = [{str(root / 'reliability')!r}, {str(root)!r}]; "
+            "import corpus, faultlib, fault_kills, fault_parallel, fault_disk, fault_divergence")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

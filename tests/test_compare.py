@@ -130,3 +130,18 @@ def test_plan_clears_a_folder_killed_before_its_config_and_keeps_foreign_files(t
     with pytest.raises(TrainlabError, match="holds files but no config.yaml"):
         plan([Job("a", 1, {"dataset": "digits", "model": "mlp"}, foreign)])
     assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_rerun_with_fewer_seeds_says_the_analysis_uses_every_seed_the_folder_holds(tmp_path, capsys):
+    import yaml
+
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({**BASE, "runs_dir": str(tmp_path / "runs")}))
+    argv = ["compare", str(tmp_path / "base.yaml"), "--arm", "a:", "--name", "few", "--jobs", "1"]
+    assert main([*argv, "--seeds", "3"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--seeds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "the folder holds 3 seeds of each arm, and the analysis uses all 3" in out
+    assert "n=3" in out and "auto at a time" not in out
+    assert main(["compare", str(tmp_path / "base.yaml"), "--arm", "a:", "--name", "auto", "--seeds", "1"]) == 0
+    assert "decided after timing the first run" in capsys.readouterr().out

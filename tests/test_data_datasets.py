@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures_data import IDX_NAMES, data_env, idx_bytes, write_idx_set  # noqa: F401 (fixture)
+from fixtures_data import IDX_NAMES, idx_bytes, write_idx_set
 
 from trainlab.cli import main
-from trainlab.data import datasets as dsmod
 from trainlab.data.datasets import DATASETS, TEST_SEED, list_datasets, load_dataset, split_indices, to_float
 from trainlab.errors import TrainlabError
 
@@ -336,3 +335,15 @@ def test_cli_reports_data_errors_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "not a number" in err
     assert not os.path.exists(tmp_path / "g.png")
+
+
+def test_npz_labels_that_are_not_0_to_k_minus_1_print_the_mapping(tmp_path, capsys):
+    x = np.random.default_rng(0).standard_normal((30, 4))
+    np.savez(tmp_path / "d.npz", x=x, y=np.repeat([-1, 3, 7], 10))
+    ds = load_dataset(f"npz:{tmp_path / 'd.npz'}")
+    assert ds.classes == ["-1", "3", "7"]
+    err = capsys.readouterr().err
+    assert "labels are not 0..K-1; mapped to 3 classes in sorted order: -1 -> 0, 3 -> 1, 7 -> 2" in err
+    np.savez(tmp_path / "ok.npz", x=x, y=np.repeat([0, 1, 2], 10))
+    load_dataset(f"npz:{tmp_path / 'ok.npz'}")
+    assert "mapped" not in capsys.readouterr().err  # labels already 0..K-1 keep their ids, silently

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures_data import (IDX_NAMES, data_env, http_server, idx_bytes, sha256,  # noqa: F401 (fixtures)
+from fixtures_data import (IDX_NAMES, idx_bytes, sha256,
                            write_cifar_tar)
 
 from trainlab.data import datasets as dsmod

@@ -143,8 +143,8 @@ BASE = {"model": "mlp", "epochs": 1, "threads": 1}
 @pytest.mark.parametrize("kw, words", [
     ({"dataset": "no-such-dataset", "loss": "hinj"}, "unknown loss 'hinj' (did you mean 'hinge'?)"),
     ({"dataset": "no-such-dataset", "loss": "hinge", "label_smoothing": 0.1},
-     "label_smoothing: 0.1 does nothing with loss: hinge"),
-    ({"dataset": "no-such-dataset", "loss": "mse", "label_smoothing": 0.1}, "does nothing with loss: mse"),
+     "label_smoothing: 0.1 does nothing unless loss: cross_entropy"),
+    ({"dataset": "no-such-dataset", "loss": "mse", "label_smoothing": 0.1}, "label_smoothing: 0.1 does nothing unless loss: cross_entropy"),
     ({"dataset": "digits", "loss": "mse"},
      "loss: mse does not fit dataset 'digits', a classification task; use loss: cross_entropy or hinge"),
     ({"dataset": "shapes", "model": "fcn", "loss": "mse"}, "a segmentation task; use loss: cross_entropy or hinge"),

@@ -112,8 +112,7 @@ def test_bad_input(name, hp, match):
 
 def test_schedule_command_writes_png(tmp_path, capsys):
     out = tmp_path / "lr.png"
-    rc = main(["schedule", "cosine", "--set", "lr0=0.1", "--set", "total=30", "--set", "warmup=2",
-               "--epochs", "30", "--out", str(out)])
+    rc = main(["schedule", "cosine", "--lr", "0.1", "--warmup", "2", "--epochs", "30", "--out", str(out)])
     assert rc == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "cosine" in capsys.readouterr().out
     rc = main(["schedule", "piecewise", "--set", "boundaries=[10, 20]", "--set", "values=[0.1, 0.01, 0.001]",
@@ -122,7 +121,8 @@ def test_schedule_command_writes_png(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv", [["cosine", "--set", "lr0"], ["cosin"], ["cosine", "--set", "lr=1"],
-                                  ["cosine", "--steps", "0"]])
+                                  ["cosine", "--set", "lr0=0.1"], ["cosine", "--steps", "0"],
+                                  ["cosine", "--set", "gamma=0.5"]])
 def test_schedule_command_bad_input_exits_2(argv, tmp_path, capsys):
     assert main(["schedule", *argv, "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip()

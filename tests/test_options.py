@@ -159,3 +159,89 @@ def test_flags_that_would_be_ignored_are_refused(tmp_path, capsys, monkeypatch, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- issue 21: options that did nothing
+def test_a_chain_with_its_own_lr_writes_that_lr_into_the_saved_config(tmp_path):
+    chain = ["scale_by_adam", {"scale_by_lr": {"lr": 0.002}}]
+    run = trainlab.train(cfg(tmp_path, optimizer=chain), quiet=True, report=False)
+    assert run.config["lr"] == 0.002 and run.metrics[-1]["lr"] == 0.002  # what config.yaml says is what ran
+    with pytest.raises(TrainlabError, match=r"lr: 0.3 would be ignored: the chain's scale_by_lr sets lr 0.5"):
+        trainlab.train(cfg(tmp_path, **NO_DATA, lr=0.3, optimizer=["scale_by_adam", {"scale_by_lr": {"lr": 0.5}}]),
+                       quiet=True)
+
+
+@pytest.mark.parametrize("key, value", [("clip_norm", 0.1), ("clip_value", 0.1), ("lr", 0.5)])
+def test_keys_of_their_own_are_refused_inside_optimizer_options(tmp_path, key, value):
+    with pytest.raises(TrainlabError, match=f"optimizer_options.{key}: set {key} as a key of its own"):
+        trainlab.train(cfg(tmp_path, **NO_DATA, optimizer_options={key: value}, clip_norm=5.0), quiet=True)
+
+
+def test_an_unknown_optimizer_option_lists_the_options_not_the_keys_of_their_own(tmp_path):
+    with pytest.raises(TrainlabError, match="did you mean 'momentum'") as e:
+        trainlab.train(cfg(tmp_path, **NO_DATA, optimizer_options={"momentm": 0.5}), quiet=True)
+    listed = str(e.value).split("its options: ")[1].split(", ")
+    assert "momentum" in listed and not {"lr", "weight_decay", "clip_norm", "clip_value"} & set(listed)
+
+
+def test_set_optimizer_options_lr_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--set", "dataset=digits", "--set", "model=mlp", "--set", "optimizer_options.lr=0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "set lr as a key of its own" in err
+
+
+def _needs():
+    """Every key whose schema says it acts only with another, with a value away from its default."""
+    from trainlab.config import Config
+
+    values = {"patience": 3, "diagnostics_batch": 64, "ema_every": 2, "ema_warmup": True, "penalty_beta": 3.0,
+              "label_smoothing": 0.1}
+    needs = {k: f.json_schema_extra["needs"] for k, f in Config.model_fields.items()
+             if (f.json_schema_extra or {}).get("needs")}
+    assert set(needs) == set(values)  # a new dependent key gets a case here
+    return [(k, values[k], needs[k]) for k in sorted(needs)]
+
+
+@pytest.mark.parametrize("key, value, need", _needs())
+def test_every_dependent_key_is_refused_without_what_it_needs(tmp_path, key, value, need):
+    other = {"penalty": "l2", "penalty_strength": 1e-4} if key == "penalty_beta" else \
+        {"loss": "hinge"} if key == "label_smoothing" else {}
+    with pytest.raises(TrainlabError, match=f"{key}: .* does nothing (without|unless) {need.split('=')[0]}"):
+        trainlab.train(cfg(tmp_path, **NO_DATA, **other, **{key: value}), quiet=True)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dependent_keys_take_effect_with_what_they_need(tmp_path):
+    runs = {p: trainlab.train(cfg(tmp_path, epochs=3, early_stopping=True, patience=p, eval_every=5, lr=2.0),
+                              quiet=True, report=False) for p in (1, 5)}  # a rate so high that val_loss jumps about
+    assert runs[1].summary["status"] == "early_stopped" and runs[5].summary["status"] == "finished"
+    beta3 = trainlab.train(cfg(tmp_path, penalty="elastic_net", penalty_strength=1e-2, penalty_beta=3.0),
+                           quiet=True, report=False)
+    beta1 = trainlab.train(cfg(tmp_path, penalty="elastic_net", penalty_strength=1e-2), quiet=True, report=False)
+    assert beta3.metrics[-1]["train_loss"] != beta1.metrics[-1]["train_loss"]
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"train_subset": 3000}, "train_subset: 3000 is more than the 1,294 training examples of 'digits'"),
+    ({"train_per_class": 1000}, "train_per_class: 1000 is more than the"),
+    ({"classes": [0, 1], "train_subset": 300}, "train_subset: 300 is more than the 2"),
+])
+def test_a_selection_larger_than_the_data_is_refused(tmp_path, kw, words):
+    with pytest.raises(TrainlabError, match=words):
+        trainlab.train(cfg(tmp_path, **kw), quiet=True)
+
+
+def test_a_fallback_dataset_drops_a_train_subset_sized_for_the_other_data(tmp_path, capsys):
+    run = trainlab.train(cfg(tmp_path, dataset="no-such-dataset", fallback_dataset="digits", train_subset=3000),
+                         quiet=True, report=False)
+    assert run.config["dataset"] == "digits" and run.config["train_subset"] is None
+    assert "train_subset 3000 dropped" in capsys.readouterr().out
+
+
+def test_tta_that_assumes_a_missing_symmetry_warns_as_augment_does(tmp_path, capsys):
+    trainlab.train(cfg(tmp_path, model="convnet", tta=["hflip"]), quiet=True, report=False)
+    lines = [l for l in capsys.readouterr().err.splitlines() if "warning" in l]
+    assert len(lines) == 1 and "tta hflip" in lines[0] and "mirror" in lines[0]
+    trainlab.train(cfg(tmp_path, model="convnet", tta=["shift"]), quiet=True, report=False)
+    assert "warning" not in capsys.readouterr().err

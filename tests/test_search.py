@@ -13,6 +13,7 @@ import pytest
 
 import trainlab
 from trainlab.cli import main
+from trainlab.errors import TrainlabError
 from trainlab.experiments.search import search
 from trainlab.experiments.space import grid_values, parse_space
 
@@ -136,3 +137,43 @@ def test_shipped_spaces_are_valid(path):
     base = read_yaml(Path(__file__).parent.parent / "configs" / f"{path.stem}.yaml")
     dims = parse_space(read_yaml(path), base, str(path))
     assert dims and grid_values(dims, trials=27)
+
+
+# ---------------------------------------------------------------- issue 21
+def test_the_same_name_with_another_base_config_is_refused(tmp_path):
+    base = {**BASE, "runs_dir": str(tmp_path), "threads": 1}
+    search(base, SPACE, sampler="random", trials=1, name="s", pruner="none")
+    with pytest.raises(TrainlabError, match=r"was made with another base config \(epochs: 2, now 3\)"):
+        search({**base, "epochs": 3}, SPACE, sampler="random", trials=2, name="s", pruner="none")
+    with pytest.raises(TrainlabError, match="another search space"):
+        search(base, {"lr": {"log_uniform": [1e-3, 1e-2]}}, sampler="random", trials=2, name="s", pruner="none")
+    assert len(search(base, SPACE, sampler="random", trials=2, name="s", pruner="none").trials()) == 2
+
+
+def test_progress_lines_count_up_and_name_a_best_that_had_ended(capsys):
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from trainlab.experiments.progress import watch
+    from trainlab.experiments.search import Settings
+
+    study = optuna.create_study(direction="maximize")
+    s = Settings(name="w", base={}, dims=[], trials=5, objective="val_acc")
+    dist = {"lr": FloatDistribution(1e-3, 1.0)}
+    with watch(study, s, quiet=False, every=60):  # one poll after the block: both trials in one look
+        for value in (0.5, 0.9):
+            study.add_trial(create_trial(state=TrialState.COMPLETE, value=value, params={"lr": 0.1},
+                                         distributions=dist))
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split()[0] for l in lines] == ["[1/5]", "[2/5]"]
+    assert "best 0.5000 (trial 0)" in lines[0] and "best 0.9000 (trial 1)" in lines[1]
+
+
+def test_a_pruned_trial_says_so_in_the_runs_table(tmp_path, capsys):
+    run = trainlab.train({**BASE, "runs_dir": str(tmp_path), "threads": 1},
+                         on_eval=lambda row: f"pruned at epoch {row['epoch']:g} (median pruner)", quiet=True,
+                         report=False)
+    assert run.summary["status"] == "stopped" and run.summary["message"] == "pruned at epoch 1 (median pruner)"
+    assert main(["runs", str(tmp_path)]) == 0
+    assert "stopped (pruned at epoch 1 (median pruner))" in capsys.readouterr().out

@@ -72,7 +72,7 @@ def test_regression_run_logs_losses_alone_and_fits_least_squares(tmp_path, capsy
     capsys.readouterr()
     assert main(["runs", str(tmp_path / "runs")]) == 0  # the table shows losses where there is no accuracy
     out = " ".join(capsys.readouterr().out.split())
-    assert "val: best validation loss; test: test loss" in out and f"{run.summary['test']['loss']:.4f}" in out
+    assert "val: validation loss at each run's best evaluation" in out and "test: test loss" in out and f"{run.summary['test']['loss']:.4f}" in out
 
 
 def test_regression_run_interrupted_then_resumed_is_bit_identical(tmp_path):

@@ -8,6 +8,7 @@ will really run (the saved config is the truth).
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 import sys
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ import torch
 from torch import nn
 
 from . import runs as rf
-from .config import METRICS, Config, make_config
+from .config import METRICS, Config, check_needs, make_config
 from .errors import TrainlabError
+
+OWN_KEYS = ("lr", "weight_decay", "clip_norm", "clip_value")  # recipe arguments that are config keys of their own
+PEAK_KEYS = ("lr0", "lr_max", "lr")  # what each schedule calls the rate it starts from or peaks at: the config's lr
 
 
 @dataclass
@@ -83,7 +87,8 @@ def check_config(cfg: Config) -> Config:
     from .optim.penalties import PENALTIES
 
     MODELS.get(cfg.model)
-    check_loss(cfg.loss, cfg.label_smoothing)
+    check_needs(cfg)
+    check_loss(cfg.loss)
     PREPROCESSING.get(cfg.preprocessing)
     INITS.get(cfg.init)
     if cfg.activation is not None:
@@ -104,11 +109,6 @@ def check_config(cfg: Config) -> Config:
     if cfg.tta and cfg.loss != "cross_entropy":
         raise TrainlabError(f"tta averages class probabilities, which loss: {cfg.loss} does not produce; use "
                             "loss: cross_entropy with tta, or remove tta")
-    if cfg.ema_every != 1 and not cfg.ema:
-        raise TrainlabError(f"ema_every: {cfg.ema_every} does nothing without ema; set ema (e.g. 0.99) or remove "
-                            "ema_every")
-    if cfg.ema_warmup and not cfg.ema:
-        raise TrainlabError("ema_warmup: true does nothing without ema; set ema (e.g. 0.99) or remove ema_warmup")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
     make_optimizer(cfg, probe, steps_per_epoch=1)
@@ -117,8 +117,13 @@ def check_config(cfg: Config) -> Config:
 
 def resolve_optimizer(cfg: Config) -> Config:
     """Refuse optimizer settings that would be ignored; fill weight_decay and piecewise's lr."""
+    from .nn import accepted_kwargs
     from .optim.recipes import OPTIMIZERS
 
+    peak = [k for k in PEAK_KEYS if k in cfg.schedule_options]
+    if peak:  # the schedule's peak is the config's lr: a second value here would run while config.yaml says lr
+        raise TrainlabError(f"schedule_options.{peak[0]} would override lr: {cfg.lr} (the schedule starts from or "
+                            f"peaks at lr); set lr: {cfg.schedule_options[peak[0]]} instead and remove {peak[0]}")
     if isinstance(cfg.optimizer, list):  # a chain spelled out carries its own clipping and decay
         ignored = [k for k in ("clip_norm", "clip_value", "weight_decay") if getattr(cfg, k)]
         ignored += ["optimizer_options"] if cfg.optimizer_options else []
@@ -130,12 +135,28 @@ def resolve_optimizer(cfg: Config) -> Config:
         if own_lr and (cfg.schedule != "constant" or cfg.warmup_epochs or cfg.schedule_options):
             raise TrainlabError("the chain's scale_by_lr gives its own lr, so schedule, schedule_options and "
                                 "warmup_epochs would be ignored; drop lr from scale_by_lr to use them")
-        return cfg.model_copy(update={"weight_decay": cfg.weight_decay or 0.0})
-    update: dict[str, Any] = {}
-    if "weight_decay" in cfg.optimizer_options:
-        raise TrainlabError("set weight_decay as a key of its own, not in optimizer_options")
+        update = {"weight_decay": cfg.weight_decay or 0.0}
+        if own_lr:  # the chain's own lr is what runs: the saved config says so
+            chain_lr = own_lr[-1]["scale_by_lr"]["lr"]
+            if "lr" in cfg.model_fields_set and cfg.lr != chain_lr:
+                raise TrainlabError(f"lr: {cfg.lr} would be ignored: the chain's scale_by_lr sets lr {chain_lr}; "
+                                    "remove one of them (drop lr from scale_by_lr to use the config's lr and schedule)")
+            update["lr"] = chain_lr
+        return cfg.model_copy(update=update)
+    update = {}
+    own = [k for k in OWN_KEYS if k in cfg.optimizer_options]
+    if own:
+        raise TrainlabError(f"optimizer_options.{own[0]}: set {own[0]} as a key of its own (--set {own[0]}=...), "
+                            "not in optimizer_options")
+    fn = OPTIMIZERS.get(cfg.optimizer)
+    options = [k for k in accepted_kwargs(fn) if k not in OWN_KEYS]
+    bad = [k for k in cfg.optimizer_options if k not in options]
+    if bad:
+        close = difflib.get_close_matches(bad[0], options, n=1)
+        raise TrainlabError(f"optimizer_options.{bad[0]} is not an option of optimizer {cfg.optimizer!r}"
+                            + (f" (did you mean {close[0]!r}?)" if close else "")
+                            + f"; its options: {', '.join(options) or '(none)'}")
     if cfg.weight_decay is None:  # the recipe's own default (adamw: 0.01), written into the saved config
-        fn = OPTIMIZERS.get(cfg.optimizer)
         param = inspect.signature(fn).parameters.get("weight_decay")
         update["weight_decay"] = float(param.default) if param is not None else 0.0
     if cfg.schedule == "piecewise":  # its rates are schedule_options.values; lr is the first of them
@@ -156,7 +177,7 @@ def make_schedule(cfg: Config) -> Callable[[float], float]:
 
     hp = dict(cfg.schedule_options)
     params = inspect.signature(SCHEDULES.get(cfg.schedule)).parameters
-    for key in ("lr0", "lr_max", "lr"):
+    for key in PEAK_KEYS:
         if key in params and key not in hp:
             hp[key] = cfg.lr
             break
@@ -165,6 +186,28 @@ def make_schedule(cfg: Config) -> Callable[[float], float]:
     if cfg.warmup_epochs > 0:
         hp["warmup"] = cfg.warmup_epochs
     return create_schedule(cfg.schedule, **hp)
+
+
+
+
+def preview_schedule(name: str, options: dict[str, Any] | None = None, *, lr: float | None = None,
+                     epochs: float | None = None, warmup_epochs: float = 0.0) -> tuple[Callable[[float], float], Config]:
+    """The learning rate a run with these settings would use, as a function of t in epochs, and the
+    config it was built from: the same `make_schedule` training calls, so `total` comes from
+    `epochs` and the peak from `lr` exactly as in a run (`trainlab schedule` draws it).
+
+        >>> f, cfg = preview_schedule("cosine", lr=0.1, epochs=30)
+        >>> f(0.0), round(f(15.0), 4), f(30.0)
+        (0.1, 0.05, 0.0)
+    """
+    values: dict[str, Any] = {"schedule": name, "schedule_options": dict(options or {}),
+                              "warmup_epochs": warmup_epochs}
+    if lr is not None:
+        values["lr"] = lr
+    if epochs is not None:
+        values["epochs"] = epochs
+    cfg = resolve_optimizer(make_config(values, source="schedule"))
+    return make_schedule(cfg), cfg
 
 
 def make_optimizer(cfg: Config, params, steps_per_epoch: int):
@@ -230,7 +273,12 @@ def load_data_or_fallback(cfg: Config):
         print(f"trainlab: {cfg.dataset} is not available here ({e}).\n"
               f"trainlab: training on {cfg.fallback_dataset!r} instead (fallback_dataset).", flush=True)
         cfg = cfg.model_copy(update={"dataset": cfg.fallback_dataset, "dataset_options": {}, "fallback_dataset": None})
-        return load_data(cfg), cfg
+        data = load_data(cfg)
+        if cfg.train_subset is not None and cfg.train_subset > len(data.train.y):  # sized for the other dataset
+            print(f"trainlab: train_subset {cfg.train_subset} dropped: {cfg.dataset!r} has {len(data.train.y):,} "
+                  "training examples in all", flush=True)
+            cfg = cfg.model_copy(update={"train_subset": None})
+        return data, cfg
 
 
 def select(cfg: Config, data):
@@ -250,6 +298,7 @@ def build(cfg: Config, data=None, world=None) -> Parts:
     from .distributed import SINGLE, device_for, sync_batchnorm, wrap
     from .optim.penalties import create_penalty
     from .transfer import apply_transfer, make_preprocessing
+    from .tta import ASSUMES
 
     cfg = check_config(cfg)
     world = world or SINGLE
@@ -265,7 +314,8 @@ def build(cfg: Config, data=None, world=None) -> Parts:
         raise TrainlabError(f"tta: {cfg.tta} averages class probabilities over views of whole images; {cfg.dataset!r} "
                             f"is {data.task}{'' if data.is_image else ' without (C, H, W) images'}: remove tta")
     augment = build_augmentation(cfg.augment)
-    for line in label_risk_warnings(augment, cfg.dataset, data.classes) if world.main else ():  # "think twice" (deck 000)
+    tta_assumes = [(op, ASSUMES[op]) for op in cfg.tta if op in ASSUMES]
+    for line in label_risk_warnings(augment, cfg.dataset, data.classes, tta_assumes) if world.main else ():  # deck 000
         print(f"trainlab: {line}", file=sys.stderr, flush=True)
     preprocess = make_preprocessing(cfg, lambda: to_float(data.train.x))
 

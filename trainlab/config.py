@@ -73,10 +73,10 @@ class Config(BaseModel):
 
     # --- loss ---
     loss: str = "cross_entropy"  # cross_entropy | hinge (multiclass SVM) for classes, mse for regression
-    label_smoothing: float = Field(0.0, ge=0, lt=1)  # cross_entropy only: target = (1 - eps) one-hot + eps / K
+    label_smoothing: float = Field(0.0, ge=0, lt=1, json_schema_extra={"needs": "loss=cross_entropy"})  # target = (1 - eps) one-hot + eps / K
     penalty: str | None = None  # l1 | l2 | elastic_net, added to the loss
     penalty_strength: float = Field(0.0, ge=0)  # lambda in L + lambda * R(W)
-    penalty_beta: float = Field(1.0, ge=0)  # elastic net: R = sum beta * w^2 + |w|
+    penalty_beta: float = Field(1.0, ge=0, json_schema_extra={"needs": "penalty=elastic_net"})  # elastic net: R = sum beta * w^2 + |w|
 
     # --- optimizer ---
     optimizer: str | list[OpSpec] = "momentum"  # a recipe name or a chain of links (see `trainlab list transforms`)
@@ -89,8 +89,8 @@ class Config(BaseModel):
     schedule_options: dict[str, Any] = {}  # e.g. {gamma: 0.5, every: 5}; time unit is epochs
     warmup_epochs: float = Field(0.0, ge=0)  # linear warmup, composable with any schedule
     ema: float = Field(0.0, ge=0, lt=1)  # weight EMA decay per update (e.g. 0.99); evaluation, best weights and test use the average; 0 = off
-    ema_every: int = Field(1, ge=1)  # optimizer steps between EMA updates
-    ema_warmup: bool = False  # the n-th EMA update uses min(ema, (1 + n) / (10 + n)): short runs forget the initial weights
+    ema_every: int = Field(1, ge=1, json_schema_extra={"needs": "ema"})  # optimizer steps between EMA updates
+    ema_warmup: bool = Field(False, json_schema_extra={"needs": "ema"})  # the n-th EMA update uses min(ema, (1 + n) / (10 + n)): short runs forget the initial weights
     tta: list[str] = []  # test-time augmentation for validation and test scores, e.g. [hflip, shift]; see `trainlab list tta`
 
     # --- loop ---
@@ -105,10 +105,10 @@ class Config(BaseModel):
     keep_every: int = Field(0, ge=0)  # also keep every checkpoint whose step is a multiple of this; 0 = none
     early_stopping: bool = False
     monitor: str = "val_loss"  # metric watched by early stopping and best-weights selection
-    patience: int = Field(5, ge=1)  # stop after this many evaluations in a row without improvement
+    patience: int = Field(5, ge=1, json_schema_extra={"needs": "early_stopping"})  # stop after this many evaluations in a row without improvement
     min_delta: float = Field(0.0, ge=0)  # smallest change that counts as an improvement
     diagnostics: bool = False  # per-layer activations, dead/saturated units, grad norms, update/weight ratios
-    diagnostics_batch: int = Field(256, gt=0)  # fixed validation examples used for activation statistics
+    diagnostics_batch: int = Field(256, gt=0, json_schema_extra={"needs": "diagnostics"})  # fixed validation examples used for activation statistics
 
     @field_validator("dataset", "model", "preprocessing", "init", "schedule", "loss")
     @classmethod
@@ -121,7 +121,8 @@ class Config(BaseModel):
     @classmethod
     def _monitor(cls, v: str) -> str:
         if v not in METRICS:
-            raise ValueError(f"must be one of {', '.join(METRICS)}")
+            close = difflib.get_close_matches(v, METRICS, n=1)
+            raise ValueError(f"must be one of {', '.join(METRICS)}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         return v
 
     def resolved(self) -> dict[str, Any]:
@@ -129,25 +130,58 @@ class Config(BaseModel):
         return self.model_dump(mode="json")
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
+EXAMPLES = {"ema": "ema: 0.99", "early_stopping": "early_stopping: true", "diagnostics": "diagnostics: true"}
+
+
+def _yaml(v: Any) -> str:
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+def check_needs(cfg: Config) -> None:
+    """One rule for every key that acts only with another (`needs` in the field's schema): set away
+    from its default while the key it needs is off (or has another value), it would do nothing,
+    so it is refused with the fix. `trainlab train --help-config` lists each key's need."""
+    for key, field in Config.model_fields.items():
+        need = (field.json_schema_extra or {}).get("needs")
+        value = getattr(cfg, key)
+        if need is None or value == field.default:
+            continue
+        other, _, want = need.partition("=")
+        have = getattr(cfg, other)
+        if want and str(have) != want:
+            raise TrainlabError(f"{key}: {_yaml(value)} does nothing unless {other}: {want} (it is "
+                                f"{_yaml(have)}); remove {key} or set {other}: {want}")
+        if not want and not have:
+            raise TrainlabError(f"{key}: {_yaml(value)} does nothing without {other}; set {other} (e.g. "
+                                f"{EXAMPLES.get(other, other)}) or remove {key}")
+
+
+def _format_validation_error(err: ValidationError, source: str, sources: dict[str, str] | None = None) -> str:
     e = err.errors()[0]
     key = ".".join(str(p) for p in e["loc"]) or "?"
+    source = (sources or {}).get(str(e["loc"][0]) if e["loc"] else "", source)  # a --set value names its --set
     if e["type"] == "extra_forbidden":
         close = difflib.get_close_matches(key, list(Config.model_fields), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"{source}: unknown key {key!r}{hint}; see `trainlab train --help-config` for the keys"
     got = e.get("input")
-    return f"{source}: key {key!r}: {e['msg'].lower()} (got {got!r})"
+    hint = ""
+    if e["type"] == "list_type" and isinstance(got, str):  # augment=hflip,crop: a list needs its brackets
+        hint = f"; write a list in brackets: {key}=[{got}]" if source.startswith("--set") else \
+            f"; write a list in brackets: {key}: [{got}]"
+    msg = e["msg"].lower().removeprefix("value error, ")
+    return f"{source}: key {key!r}: {msg} (got {got!r}){hint}"
 
 
-def make_config(values: dict[str, Any], source: str = "config") -> Config:
-    """Validate a dict into a Config, turning pydantic's report into one line."""
+def make_config(values: dict[str, Any], source: str = "config", sources: dict[str, str] | None = None) -> Config:
+    """Validate a dict into a Config, turning pydantic's report into one line. `sources` names the
+    input of some keys (key -> "--set 'lr=0.1'"), which the line then names instead of `source`."""
     if not isinstance(values, dict):
         raise TrainlabError(f"{source}: expected a mapping of key: value, got {type(values).__name__}")
     try:
         return Config(**values)
     except ValidationError as err:
-        raise TrainlabError(_format_validation_error(err, source)) from None
+        raise TrainlabError(_format_validation_error(err, source, sources)) from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -208,7 +242,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     data = read_yaml(path) if path is not None else {}
     data.update(values)
     data = apply_overrides(data, overrides or [])
-    return make_config(data, source=str(path) if path is not None else "config")
+    given = {split_pair(item, "--set")[0].strip().split(".")[0]: f"--set {item!r}" for item in overrides or []}
+    return make_config(data, source=str(path) if path is not None else "config", sources=given)
 
 
 def config_help() -> str:
@@ -221,5 +256,7 @@ def config_help() -> str:
     for name, field in Config.model_fields.items():
         m = re.search(rf"^\s+{name}:.*?(?:#\s*(.*))?$", src, re.M)
         comment = m.group(1) if m and m.group(1) else ""
+        need = (field.json_schema_extra or {}).get("needs")
+        comment += f" (acts only with {need.replace('=', ': ')})" if need else ""
         lines.append(f"  {name:<22} = {field.default!r:<16} {comment}")
     return "\n".join(lines)

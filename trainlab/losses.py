@@ -55,12 +55,10 @@ def mse(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Te
     return F.mse_loss(out.float(), y.float().reshape(out.shape), reduction=reduction)
 
 
-def check_loss(name: str, label_smoothing: float = 0.0) -> None:
-    """Refuse an unknown loss, or label smoothing where it would do nothing (before any data loads)."""
+def check_loss(name: str) -> None:
+    """Refuse an unknown loss before any data loads (label_smoothing's need of cross_entropy is
+    the config schema's rule: trainlab.config.check_needs)."""
     LOSSES.get(name)
-    if label_smoothing and name != "cross_entropy":
-        raise TrainlabError(f"label_smoothing: {label_smoothing} does nothing with loss: {name} (it smooths "
-                            "cross-entropy's target distribution); remove it or use loss: cross_entropy")
 
 
 def check_loss_fits(name: str, task: str, dataset: str) -> None:

@@ -30,7 +30,7 @@ from .errors import TrainlabError
 from .evaluation import autocast, evaluate_split, loss_fn
 from .state import EarlyStopping, TrainState, new_sums
 
-OnEval = Callable[[dict[str, Any]], Any]  # called with each evaluation row; a true result stops the run
+OnEval = Callable[[dict[str, Any]], Any]  # called with each evaluation row; a true result (or a reason) stops the run
 RUN_FILE = "TRAINLAB_RUN_FILE"  # set by the --nproc launcher: rank 0 writes the run folder's path there
 
 
@@ -39,7 +39,8 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
     """Train from a config (a Config, a dict, or a YAML path) and return the finished Run.
 
     data: a Dataset to train on instead of loading `dataset` (the config's selection still applies).
-    on_eval(row): called at every evaluation; returning True stops the run (status "stopped").
+    on_eval(row): called at every evaluation; a true result stops the run (status "stopped"), and a
+    string result is recorded as the reason (summary "message", shown by `trainlab runs`).
     report=False: no plots or HTML (`trainlab report RUN` draws them later from the folder).
     score_test=False: leave the test split alone (a search scores it once, for its best trial only).
 
@@ -156,6 +157,7 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
     message = ""
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
+        nonlocal message
         with st.ema.applied(model) if st.ema is not None else nullcontext():  # `ema`: score and keep the average
             row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world,
                                                                      tta=cfg.tta).items()})
@@ -165,16 +167,21 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
             diag.record(row["step"], row["epoch"])
         if cfg.early_stopping and st.early.should_stop():
             st.status = "early_stopped"
-        if on_eval is not None and main and on_eval(dict(row)) and not st.status:
+        why = on_eval(dict(row)) if on_eval is not None and main else None
+        if why and not st.status:  # a string says why (a search's pruner: "pruned at epoch 3"), and is the run's message
             st.status = "stopped"
+            message = why if isinstance(why, str) else f"stopped by the on_eval hook at epoch {row['epoch']:g}"
         st.status = world.agree(st.status)  # rank 0 decides: every rank leaves the loop at the same step
 
     if main:
         rf.write_json(run.path / "summary.json", {**run.summary, "status": "running"})
     if not quiet:
         d = p.data
+        trainable = sum(t.numel() for t in model.parameters() if t.requires_grad)
+        frozen = sum(t.numel() for t in model.parameters()) - trainable
         print(f"{cfg.model} on {cfg.dataset} ({len(d.train.y):,} train / {len(d.val.y):,} val / {len(d.test.y):,} "
-              f"test), {sum(t.numel() for t in model.parameters()):,} parameters, {cfg.epochs} epochs of {spe} "
+              f"test), {trainable:,} trainable parameters" + (f" + {frozen:,} frozen" if frozen else "")
+              + f", {cfg.epochs} epochs of {spe} "
               f"steps, {dev.type}, {torch.get_num_threads()} threads"
               + (f" x {world.size} processes ({world.backend})" if world.distributed else "")
               + (f", resuming at step {st.step}" if st.step else "") + f"\nrun folder: {run.path}", flush=True)

@@ -20,6 +20,9 @@ from .errors import TrainlabError
 from .registry import Registry
 
 TTA = Registry("test-time augmentation")
+# the symmetry of the classes each op's views assume (trainlab.data.augment.symmetry warns where data lacks it);
+# a one-pixel shift changes no class
+ASSUMES = {"hflip": "hflip"}
 
 
 @TTA.register("hflip", description="the image mirrored left-right (1 extra view); for data with mirror symmetry")

@@ -1,74 +1,57 @@
-"""Plot a learning-rate schedule: lr against t (steps or epochs).
+"""Plot a learning-rate schedule: lr against t, exactly as a run with these settings would use it.
 
-    trainlab schedule cosine --set lr0=0.1 --set total=30 --set warmup=2 --epochs 30 --out lr.png
-    trainlab schedule step --set every=10 --steps 50 --out step.png
+    trainlab schedule cosine --lr 0.1 --epochs 30 --warmup 2 --out lr.png
+    trainlab schedule onecycle --lr 0.1 --epochs 6 --out lr.png
+    trainlab schedule step --set gamma=0.5 --set every=3 --epochs 12 --out step.png
+
+The curve is built by the trainer's own code from the run keys it names: `--lr` is a run's `lr`
+(the rate the schedule starts from or peaks at), `--epochs` its `epochs` (the schedule's length,
+`total`, unless `--set total=` says otherwise), `--warmup` its `warmup_epochs`, and `--set` its
+`schedule_options`.
 """
 from __future__ import annotations
 
-
-from ..errors import check
+from ..errors import TrainlabError
 
 NAME = "schedule"
-HELP = "plot a learning-rate schedule (lr against step or epoch) to a PNG"
+HELP = "plot a learning-rate schedule (lr against epoch) as a run with these settings would use it"
 ORDER = 60
 
 
 def add_arguments(p) -> None:
     p.add_argument("name", help="schedule name (see `trainlab list schedules`)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="a hyperparameter, e.g. lr0=0.1, total=30, warmup=2, boundaries=[30,60] (repeatable)")
+                   help="a schedule option (a run's schedule_options), e.g. gamma=0.5, every=3, boundaries=[30,60] "
+                        "(repeatable)")
+    p.add_argument("--lr", type=float, default=None, help="the run's lr: where the schedule starts or peaks "
+                                                         "(default: a run's default lr)")
     span = p.add_mutually_exclusive_group()
-    span.add_argument("--steps", type=int, help="plot t = 0, 1, ..., N-1 (integer steps)")
-    span.add_argument("--epochs", type=float, help="plot t continuous in [0, N] (epochs)")
+    span.add_argument("--epochs", type=int, default=None, help="the run's epochs (default: a run's default epochs)")
+    span.add_argument("--steps", type=int, default=None,
+                      help="t in optimizer steps 0..N-1 instead, total = N (a schedule given to create_optimizer "
+                           "as its lr counts steps)")
+    p.add_argument("--warmup", type=float, default=0.0, help="the run's warmup_epochs (default 0)")
     p.add_argument("--log", action="store_true", help="logarithmic lr axis")
     p.add_argument("--out", default="lr.png", help="output PNG path (default lr.png)")
 
 
-def parse_sets(sets: list[str]) -> dict:
-    """["lr0=0.1", "boundaries=[30, 60]"] -> {"lr0": 0.1, "boundaries": [30, 60]} (see trainlab.values)."""
+def run(args) -> int:
+    from ..build import preview_schedule
+    from ..report.plots import plot_schedule
     from ..values import parse_pairs
 
-    return parse_pairs(sets, "--set", "lr0=0.1")
-
-
-def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from ..optim.schedules import create_schedule
-
-    hp = parse_sets(args.sets)
-    f = create_schedule(args.name, **hp)
-    if args.steps is not None:
-        check(args.steps >= 1, f"--steps {args.steps} must be >= 1")
-        t, unit = np.arange(args.steps, dtype=float), "step"
-    else:
-        n = args.epochs if args.epochs is not None else float(hp.get("total", 100))
-        check(n > 0, f"--epochs {n} must be > 0")
-        t, unit = np.linspace(0.0, n, 1001), "epoch" if args.epochs is not None else "t"
-    lr = np.array([f(x) for x in t])
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=120)
-    if args.steps is not None:
-        ax.step(t, lr, where="post", lw=1.6)
-    else:
-        ax.plot(t, lr, lw=1.6)
-    if args.log:
-        check(bool((lr > 0).all()), "--log needs lr > 0 everywhere (this schedule reaches 0); drop --log")
-        ax.set_yscale("log")
-    settings = ", ".join(f"{k}={v}" for k, v in hp.items())
-    ax.set_title(f"{args.name}({settings})", fontsize=10)
-    ax.set_xlabel(unit)
-    ax.set_ylabel("learning rate")
-    ax.set_xlim(t[0], t[-1])
-    ax.set_ylim(bottom=None if args.log else 0)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(args.out)
-    plt.close(fig)
-    print(f"{args.out}: {args.name} over {len(t)} points of t ({unit}); lr from {lr[0]:.4g} "
-          f"(max {lr.max():.4g}, min {lr.min():.4g}) to {lr[-1]:.4g}")
+    options = parse_pairs(args.sets, "--set", "gamma=0.5")
+    if args.steps is not None and args.steps < 1:
+        raise TrainlabError(f"--steps {args.steps} must be >= 1")
+    f, cfg = preview_schedule(args.name, options, lr=args.lr, epochs=args.steps or args.epochs,
+                              warmup_epochs=args.warmup)
+    unit = "step" if args.steps else "epoch"
+    t = [float(i) for i in range(args.steps)] if args.steps else [cfg.epochs * i / 1000 for i in range(1001)]
+    if args.log and min(f(x) for x in t) <= 0:
+        raise TrainlabError("--log needs lr > 0 everywhere (this schedule reaches 0); drop --log")
+    lr = plot_schedule(f, cfg, args.out, t, unit=unit, log=args.log)
+    print(f"{args.out}: {cfg.schedule} with lr {cfg.lr:g} over {cfg.epochs} {unit}s"
+          + (f", warmup {cfg.warmup_epochs:g}" if cfg.warmup_epochs else "")
+          + (f", {cfg.schedule_options}" if cfg.schedule_options else "")
+          + f"; lr from {lr[0]:.4g} (max {max(lr):.4g}, min {min(lr):.4g}) to {lr[-1]:.4g}")
     return 0

@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import pickle
+import sys
 import tarfile
 import zlib
 from collections import Counter
@@ -148,7 +149,8 @@ def read_cifar10(tar_path: Path) -> dict[str, np.ndarray]:
 def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, list[str]]:
     """Map labels to 0..K-1 (sorted unique values) and return class names as strings.
 
-    Integer labels already 0..K-1 keep their values.
+    Integer labels already 0..K-1 keep their values; others (a -1, or gaps) are mapped in sorted
+    order, and the mapping is printed (stderr), since a class id then means another number.
     """
     raw = np.asarray(raw)
     if raw.dtype.kind == "f":
@@ -156,6 +158,10 @@ def encode_labels(raw: np.ndarray, source: str) -> tuple[np.ndarray, list[str]]:
             raise TrainlabError(f"{source}: labels must be integers or names, found non-integer numbers")
         raw = raw.astype(np.int64)
     values, y = np.unique(raw, return_inverse=True)
+    if values.dtype.kind in "iu" and not np.array_equal(values, np.arange(len(values))):
+        shown = ", ".join(f"{v} -> {i}" for i, v in enumerate(values[:10])) + (", ..." if len(values) > 10 else "")
+        print(f"trainlab: {source}: labels are not 0..K-1; mapped to {len(values)} classes in sorted order: {shown}",
+              file=sys.stderr, flush=True)
     return y.reshape(raw.shape).astype(np.int64), [str(v) for v in values]
 
 

@@ -46,6 +46,12 @@ def subset(data, *, classes: Sequence[int] | None = None, train_per_class: int |
         if data.task != "classification":
             raise TrainlabError(f"train_per_class: {train_per_class} needs a classification dataset; {name!r} is "
                                 f"{data.task}: use train_subset")
+        counts = torch.bincount(data.train.y, minlength=data.num_classes)
+        if int(counts.min()) < train_per_class:
+            c = int(counts.argmin())
+            raise TrainlabError(f"train_per_class: {train_per_class} is more than the {int(counts.min()):,} training "
+                                f"examples of class {data.classes[c]!r} in {name!r} (after the validation split); set "
+                                f"train_per_class <= {int(counts.min())} or remove it")
         order = torch.randperm(len(data.train.y), generator=g)
         y = data.train.y[order]
         # rank of each example within its class, in the seeded order: keep the first train_per_class
@@ -53,6 +59,10 @@ def subset(data, *, classes: Sequence[int] | None = None, train_per_class: int |
         rank = (onehot.cumsum(0) * onehot).sum(1) - 1
         keep = order[rank < train_per_class].sort().values
         data.train = Split(data.train.x[keep], data.train.y[keep])
+    if train_subset is not None and train_subset > len(data.train.y):
+        raise TrainlabError(f"train_subset: {train_subset} is more than the {len(data.train.y):,} training examples "
+                            f"of {name!r} (after the validation split and the other selections); set train_subset <= "
+                            f"{len(data.train.y)} or remove it")
     if train_subset is not None and train_subset < len(data.train.y):
         keep = torch.randperm(len(data.train.y), generator=g)[:train_subset].sort().values
         data.train = Split(data.train.x[keep], data.train.y[keep])

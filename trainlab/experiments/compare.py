@@ -156,8 +156,9 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
     todo = [Job(arm, seed, exp.configs[arm].model_copy(update={"seed": seed, "name": f"seed-{seed}"}).resolved(),
                 exp.folder / arm / f"seed-{seed}") for seed in range(exp.seeds) for arm in exp.arms]
     plan(todo)
-    write_json(meta, {**exp.to_json(), "seeds": max(exp.seeds, read_spec(meta)["seeds"] if meta.is_file() else 0)})
-    show = Progress(exp, todo, jobs, quiet)
+    held = max(exp.seeds, read_spec(meta)["seeds"] if meta.is_file() else 0)  # seeds the folder holds, analysed
+    write_json(meta, {**exp.to_json(), "seeds": held})
+    show = Progress(exp, todo, jobs, quiet, held)
     execute(todo, jobs, on_done=show.done, say=None if quiet else print)
     show.close()
     c = Comparison.load(exp.folder)
@@ -168,7 +169,7 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
 class Progress:
     """Runs done / total, the best arm so far (mean validation score), time left."""
 
-    def __init__(self, exp: Experiment, jobs: list[Job], n_jobs: int | None, quiet: bool):
+    def __init__(self, exp: Experiment, jobs: list[Job], n_jobs: int | None, quiet: bool, held: int = 0):
         self.exp, self.quiet = exp, quiet
         self.total = len(jobs)
         self.done_n = sum(j.action == "done" for j in jobs)
@@ -178,8 +179,12 @@ class Progress:
         if not quiet:
             skip = f", {self.done_n} already done" if self.done_n else ""
             resume = sum(j.action == "resume" for j in jobs)
+            workers = f"{n_jobs} at a time" if n_jobs else "how many at a time is decided after timing the first run"
+            more = (f"; the folder holds {held} seeds of each arm, and the analysis uses all {held}"
+                    if held > exp.seeds else "")
             print(f"{exp.name}: {len(exp.arms)} arms x {exp.seeds} seeds = {self.total} runs{skip}"
-                  + (f", {resume} to resume" if resume else "") + f"; {n_jobs or 'auto'} at a time, one thread each -> {exp.folder}", flush=True)
+                  + (f", {resume} to resume" if resume else "") + f"{more}; {workers}, one thread each -> {exp.folder}",
+                  flush=True)
 
     def done(self, job: Job, status: str) -> None:
         from ..runs import load_run

@@ -13,11 +13,12 @@ continues the study.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,30 @@ def open_study(s: Settings):
                                pruner=make_pruner(s), direction=s.direction, load_if_exists=True)
 
 
+def study_spec(s: Settings) -> dict[str, Any]:
+    """What defines a study's trials: the base config, the space and the objective (as JSON holds them)."""
+    return json.loads(json.dumps({"base": s.base, "space": [asdict(d) for d in s.dims], "objective": s.objective},
+                                 default=str))
+
+
+def check_same_study(s: Settings, study) -> None:
+    """A study is continued only with the base config, space and objective it was made with: trials of
+    two configs ranked together would compare nothing (as `compare` refuses for its folders)."""
+    spec, old = study_spec(s), study.user_attrs.get("spec")
+    if old is None:
+        study.set_user_attr("spec", spec)
+        return
+    if old == spec:
+        return
+    keys = sorted(set(old["base"]) | set(spec["base"]))
+    diff = next((f"another base config ({k}: {old['base'].get(k)!r}, now {spec['base'].get(k)!r})" for k in keys
+                 if old["base"].get(k) != spec["base"].get(k)), None)
+    diff = diff or ("another search space" if old["space"] != spec["space"] else
+                    f"another objective ({old['objective']}, now {spec['objective']})")
+    raise TrainlabError(f"study {s.name!r} in {masked(s.url)} was made with {diff}; its trials would be ranked with "
+                        "these: use another --name, or the same config and space to continue it")
+
+
 def trial_config(s: Settings, trial) -> dict[str, Any]:
     from ..config import set_key
 
@@ -136,7 +161,7 @@ def objective(s: Settings):
             if row["step"] == 0 or row.get(s.objective) is None:
                 return False
             trial.report(row[s.objective], step=int(row["step"]))
-            return trial.should_prune()
+            return f"pruned at epoch {row['epoch']:g} ({s.pruner} pruner)" if trial.should_prune() else False
 
         run = train(cfg, quiet=True, report=False, score_test=False, on_eval=prune)
         trial.set_user_attr("run", str(run.path))
@@ -194,6 +219,7 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
             check_config(make_config(set_key({**s.base, "monitor": s.objective}, d.key, v, f"search space: {d.key}"),
                                      source=f"search space: {d.key}={v!r}"))
     study = open_study(s)  # creates it (or finds it) before the workers start, and checks the storage
+    check_same_study(s, study)
     if not quiet:
         have = len([t for t in study.trials if t.state.is_finished()])
         print(f"search {s.name}: {s.sampler} sampler, {s.trials} trials of {len(s.dims)} hyperparameters, "

@@ -157,6 +157,28 @@ def plot_diagnostics(run: Run) -> list[Path]:
     return out
 
 
+def plot_schedule(f, cfg, path: Path, t: Sequence[float], unit: str = "epoch", log: bool = False) -> list[float]:
+    """lr against t for schedule `f` (t -> lr) built from `cfg`; integer steps are drawn as steps.
+    Returns the values drawn."""
+    lr = [float(f(x)) for x in t]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    (ax.step(t, lr, where="post", lw=1.6) if unit == "step" else ax.plot(t, lr, lw=1.6))
+    if log:
+        ax.set_yscale("log")
+    opts = ", ".join(f"{k}={v}" for k, v in cfg.schedule_options.items())
+    warm = f", warmup_epochs={cfg.warmup_epochs:g}" if cfg.warmup_epochs else ""
+    ax.set_title(f"{cfg.schedule}: lr={cfg.lr:g}, {cfg.epochs} {unit}s{warm}" + (f", {opts}" if opts else ""),
+                 fontsize=10)
+    ax.set_xlabel(unit)
+    ax.set_ylabel("learning rate")
+    ax.set_xlim(t[0], t[-1])
+    if not log:
+        ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    save_figure(fig, Path(path))
+    return lr
+
+
 def plot_confusion(conf, classes: Sequence[str], path: Path, title: str = "") -> Path:
     conf = np.asarray(conf, dtype=float)
     norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)

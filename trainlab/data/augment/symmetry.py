@@ -12,12 +12,17 @@ Example:
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..datasets import SYMMETRIES, dataset_symmetry
 from .pipeline import Augmentation
 
 
-def label_risk_warnings(aug: Augmentation, dataset_name: str, classes: list[str] | None = None) -> list[str]:
-    """One 'warning: ...' line per op of `aug` that can change labels of `dataset_name`'s classes.
+def label_risk_warnings(aug: Augmentation, dataset_name: str, classes: list[str] | None = None,
+                        tta: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """One 'warning: ...' line per op of `aug` that can change labels of `dataset_name`'s classes,
+    and per test-time augmentation view in `tta`, given as (op name, the symmetry it assumes):
+    a mirrored 3 scored as a 3 changes the score as much as training on it does.
 
     `classes` (the dataset's class names) name the classes at risk when the dataset's
     declaration has no words for that symmetry. Empty for unknown datasets (npz:, csv:, folder:).
@@ -34,6 +39,11 @@ def label_risk_warnings(aug: Augmentation, dataset_name: str, classes: list[str]
                 fix = f"drop it, set p=0 or keep magnitude <= {op.assumes_above:g} ({op.unit})"
             out.append(f"warning: {op.name} assumes {SYMMETRIES[sym]}, which the {dataset_name} classes lack "
                        f"({risk}); {fix}")
+    for name, sym in tta:
+        if sym not in declared.kept:
+            risk = declared.at_risk.get(sym) or _some(classes)
+            out.append(f"warning: tta {name} assumes {SYMMETRIES[sym]}, which the {dataset_name} classes lack "
+                       f"({risk}); remove {name} from tta")
     return out
 
 
