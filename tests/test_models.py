@@ -16,7 +16,7 @@ from trainlab.models import MODELS, create_model, layer_names, list_models, repl
 from trainlab.models.blocks import ConvNormAct, Dense
 from trainlab.models.resnet import PadShortcut
 from trainlab.models.summary import count_parameters
-from trainlab.nn import accepted_kwargs
+from trainlab.registry import accepted_kwargs
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]  # Fashion-MNIST, CIFAR, digits
 K = 5  # classes

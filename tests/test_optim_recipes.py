@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from trainlab.errors import TrainlabError
-from trainlab.optim.recipes import OPTIMIZERS, ChainOptimizer, create_optimizer
+from trainlab.optim.optimizer import ChainOptimizer
+from trainlab.optim.recipes import OPTIMIZERS, create_optimizer
 from trainlab.optim.schedules import create_schedule
 
 STEPS = 200  # the recipe-vs-torch comparisons
@@ -164,7 +165,7 @@ def test_ema_form_is_deck_003_momentum():
 
 
 def test_schedule_lr_matches_torch_lambda_lr():
-    f = create_schedule("exponential", lr0=0.1, k=0.01)
+    f = create_schedule("exponential", lr=0.1, k=0.01)
     ours, opt = train(lambda p: create_optimizer("momentum", p, lr=f))
 
     net = make_net()
@@ -269,7 +270,7 @@ def test_chain_spec_equals_recipe():
 
 
 def test_lr_schedule_spec_dict():
-    a, _ = train(lambda p: create_optimizer("sgd", p, lr={"name": "step", "lr0": 0.1, "every": 20}), steps=50)
+    a, _ = train(lambda p: create_optimizer("sgd", p, lr={"name": "step", "lr": 0.1, "every": 20}), steps=50)
     b, _ = train(lambda p: create_optimizer("sgd", p, lr=lambda t: 0.1 * 0.5 ** (t // 20)), steps=50)
     assert torch.equal(flat(a), flat(b))
 
@@ -349,7 +350,7 @@ W = [nn.Parameter(torch.zeros(2))]
         (lambda: create_optimizer("sgd", []), "no parameters"),
         (lambda: create_optimizer("sgd", [{"params": W, "momentum": 0.9}]), "accepted: params, lr_mult"),
         (lambda: create_optimizer("sgd", [{"params": W, "lr_mult": -1}]), "lr_mult=-1"),
-        (lambda: create_optimizer("sgd", W, lr={"lr0": 0.1}), "needs a 'name'"),
+        (lambda: create_optimizer("sgd", W, lr={"lr": 0.1}), "needs a 'name'"),
     ],
 )
 def test_bad_input_raises_one_line(call, match):
@@ -407,16 +408,17 @@ def tiny_step(ps):
 @pytest.mark.parametrize("name, variant", FUSED_RECIPES, ids=[f"{n}{'-' + '-'.join(map(str, v.values())) if v else ''}"
                                                             for n, v in FUSED_RECIPES])
 def test_optimizer_fast_path_equals_the_plain_chain(name, variant, decay, clip, grouped, frozen, steps=20):
-    """ChainOptimizer's fused tail and peepholes give the chain's own result (up to rounding).
+    """ChainOptimizer's step (the last update applied in one op per pending form: add_ with alpha,
+    addcdiv_, decoupled decay as a shrink) gives the chain's own result (up to rounding).
 
-    The reference runs the recipe's chain itself (tx.init / tx.update, then p += u): no
-    ChainOptimizer, so no fast path. Per-group lr reaches it through scale_by_lr's documented
-    `_lr_per_param` hint; frozen parameters are simply not in its list.
+    The reference runs the recipe's chain itself (tx.init / tx.update, every pending form evaluated,
+    then p += u): no ChainOptimizer, so no fused application. Per-group lr reaches it through
+    scale_by_lr's `hp`; frozen parameters are simply not in its list.
     """
     hp = {"lr": 0.05, **variant, **DECAYS[decay], **CLIPS[clip]}
     ours, groups = tiny_params(grouped, frozen)
     opt = create_optimizer(name, groups, **hp)
-    assert opt._fused == (variant.get("form") != "velocity")  # the fast path is really taken
+    assert opt._applies_lr == (variant.get("form") != "velocity")  # the fused application is really taken
     for _ in range(steps):
         tiny_step(ours)
         opt.step()
@@ -430,9 +432,7 @@ def test_optimizer_fast_path_equals_the_plain_chain(name, variant, decay, clip, 
     for _ in range(steps):
         tiny_step(ref)
         with torch.no_grad():
-            if grouped:
-                state[lr_key]["_lr_per_param"] = lrs
-            u, state = tx.update([p.grad for p in ps], state, ps)
+            u, state = tx.update([p.grad for p in ps], state, ps, {lr_key: {"lr": lrs}} if grouped else None)
             torch._foreach_add_(ps, u)
 
     a, b, s0 = (torch.cat([p.detach().flatten() for p in x]) for x in (ours, ref, START))

@@ -12,18 +12,18 @@ TS = [0, 0.5, 1, 2.5, 7, 10, 19.9, 20, 33, 50, 99, 100, 150]
 
 # name -> (hyperparameters, closed form of t)
 CLOSED = {
-    "constant": ({"lr0": 0.3}, lambda t: 0.3),
-    "step": ({"lr0": 0.1, "gamma": 0.5, "every": 10}, lambda t: 0.1 * 0.5 ** math.floor(t / 10)),
-    "exponential": ({"lr0": 0.1, "k": 0.05}, lambda t: 0.1 * math.exp(-0.05 * t)),
-    "inverse_time": ({"lr0": 0.1, "k": 0.5}, lambda t: 0.1 / (1 + 0.5 * t)),
-    "cosine": ({"lr0": 0.1, "total": 100, "lr_min": 0.001},
+    "constant": ({"lr": 0.3}, lambda t: 0.3),
+    "step": ({"lr": 0.1, "gamma": 0.5, "every": 10}, lambda t: 0.1 * 0.5 ** math.floor(t / 10)),
+    "exponential": ({"lr": 0.1, "k": 0.05}, lambda t: 0.1 * math.exp(-0.05 * t)),
+    "inverse_time": ({"lr": 0.1, "k": 0.5}, lambda t: 0.1 / (1 + 0.5 * t)),
+    "cosine": ({"lr": 0.1, "total": 100, "lr_min": 0.001},
                lambda t: 0.001 + 0.099 * (1 + math.cos(math.pi * min(t, 100) / 100)) / 2),
-    "cosine_restarts": ({"lr0": 0.1, "cycle": 20, "lr_min": 0.001},
+    "cosine_restarts": ({"lr": 0.1, "cycle": 20, "lr_min": 0.001},
                         lambda t: 0.001 + 0.099 * (1 + math.cos(math.pi * (t % 20) / 20)) / 2),
-    "onecycle": ({"lr_max": 1.0, "total": 100, "pct_start": 0.25, "div": 10, "final_div": 100},
+    "onecycle": ({"lr": 1.0, "total": 100, "pct_start": 0.25, "div": 10, "final_div": 100},
                  lambda t: (0.1 + 0.9 * (1 - math.cos(math.pi * t / 25)) / 2) if t <= 25 else
                  (0.001 + 0.999 * (1 + math.cos(math.pi * (min(t, 100) - 25) / 75)) / 2)),
-    "piecewise": ({"boundaries": [10, 20], "values": [0.1, 0.01, 0.001]},
+    "piecewise": ({"lr": 0.1, "boundaries": [10, 20], "factors": [1, 0.1, 0.01]},
                   lambda t: 0.1 if t < 10 else (0.01 if t < 20 else 0.001)),
 }
 
@@ -65,14 +65,14 @@ def torch_lrs(make_sched, n):
 @pytest.mark.parametrize(
     "name, hp, make",
     [
-        ("step", {"lr0": 0.1, "gamma": 0.3, "every": 7}, lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.3)),
-        ("exponential", {"lr0": 0.1, "k": 0.05},
+        ("step", {"lr": 0.1, "gamma": 0.3, "every": 7}, lambda o: torch.optim.lr_scheduler.StepLR(o, 7, 0.3)),
+        ("exponential", {"lr": 0.1, "k": 0.05},
          lambda o: torch.optim.lr_scheduler.ExponentialLR(o, math.exp(-0.05))),
-        ("cosine", {"lr0": 0.1, "total": 40, "lr_min": 0.01},
+        ("cosine", {"lr": 0.1, "total": 40, "lr_min": 0.01},
          lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 40, eta_min=0.01)),
-        ("piecewise", {"boundaries": [10, 25], "values": [0.1, 0.01, 0.001]},
+        ("piecewise", {"lr": 0.1, "boundaries": [10, 25], "factors": [1, 0.1, 0.01]},
          lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [10, 25], 0.1)),
-        ("cosine_restarts", {"lr0": 0.1, "cycle": 10, "lr_min": 0.01},
+        ("cosine_restarts", {"lr": 0.1, "cycle": 10, "lr_min": 0.01},
          lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=10, eta_min=0.01)),
     ],
 )
@@ -83,7 +83,7 @@ def test_matches_torch_schedulers_on_integer_steps(name, hp, make):
 
 
 def test_onecycle_endpoints():
-    f = create_schedule("onecycle", lr_max=0.4, total=1000)  # pct_start 0.3, div 25, final_div 1e4
+    f = create_schedule("onecycle", lr=0.4, total=1000)  # pct_start 0.3, div 25, final_div 1e4
     assert f(0) == pytest.approx(0.4 / 25)
     assert f(300) == pytest.approx(0.4)
     assert f(1000) == pytest.approx(0.4 / 25 / 1e4)
@@ -93,15 +93,15 @@ def test_onecycle_endpoints():
     "name, hp, match",
     [
         ("cosin", {}, "did you mean 'cosine'"),
-        ("cosine", {"lr": 0.1}, "accepted: lr0, total, lr_min, warmup"),
-        ("step", {"lr0": 0}, "lr0=0 must be > 0"),
+        ("cosine", {"lr0": 0.1}, "accepted: lr, total, lr_min, warmup"),
+        ("step", {"lr": 0}, "lr=0 must be > 0"),
         ("step", {"gamma": 1.5}, "gamma"),
         ("exponential", {"k": -1}, "k=-1"),
         ("cosine", {"total": 0}, "total=0"),
-        ("cosine", {"lr0": 0.1, "lr_min": 0.2}, "lr_min"),
+        ("cosine", {"lr": 0.1, "lr_min": 0.2}, "lr_min"),
         ("onecycle", {"pct_start": 1.0}, "pct_start"),
-        ("piecewise", {"boundaries": [1], "values": [0.1]}, "len"),
-        ("piecewise", {"boundaries": [5, 1], "values": [0.1, 0.1, 0.1]}, "increasing"),
+        ("piecewise", {"boundaries": [1], "factors": [0.1]}, "len"),
+        ("piecewise", {"boundaries": [5, 1], "factors": [0.1, 0.1, 0.1]}, "increasing"),
         ("constant", {"warmup": -1}, "warmup=-1"),
     ],
 )
@@ -115,12 +115,12 @@ def test_schedule_command_writes_png(tmp_path, capsys):
     rc = main(["schedule", "cosine", "--lr", "0.1", "--warmup", "2", "--epochs", "30", "--out", str(out)])
     assert rc == 0 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "cosine" in capsys.readouterr().out
-    rc = main(["schedule", "piecewise", "--set", "boundaries=[10, 20]", "--set", "values=[0.1, 0.01, 0.001]",
+    rc = main(["schedule", "piecewise", "--set", "boundaries=[10, 20]", "--set", "factors=[1, 0.1, 0.01]", "--lr", "0.1",
                "--steps", "30", "--log", "--out", str(tmp_path / "p.png")])
     assert rc == 0
 
 
-@pytest.mark.parametrize("argv", [["cosine", "--set", "lr0"], ["cosin"], ["cosine", "--set", "lr=1"],
+@pytest.mark.parametrize("argv", [["cosine", "--set", "lr"], ["cosin"], ["cosine", "--set", "lr=1"],
                                   ["cosine", "--set", "lr0=0.1"], ["cosine", "--steps", "0"],
                                   ["cosine", "--set", "gamma=0.5"]])
 def test_schedule_command_bad_input_exits_2(argv, tmp_path, capsys):

@@ -161,7 +161,7 @@ def test_bad_group_hyperparameters_raise_one_line():
 
 
 def test_schedule_lr_shows_in_param_groups_each_step():
-    f = create_schedule("cosine", lr0=0.1, total=STEPS)
+    f = create_schedule("cosine", lr=0.1, total=STEPS)
     _, opt, seen = run(lambda g: create_optimizer("momentum", g, lr=f),
                        groups=lambda n: [{"params": n[0].parameters(), "lr_mult": 0.1}, {"params": n[2].parameters()}])
     # before step t (t = 0, 1, ...), group 0 shows the lr step t-1 used; the optimizer writes f(t) as it steps
@@ -170,7 +170,7 @@ def test_schedule_lr_shows_in_param_groups_each_step():
 
 
 def test_writing_lr_when_a_schedule_owns_it_raises():
-    f = create_schedule("step", lr0=0.1, every=10)
+    f = create_schedule("step", lr=0.1, every=10)
     w = nn.Parameter(torch.ones(2))
     opt = create_optimizer("adam", [w], lr=f)
     w.grad = torch.ones(2)
@@ -188,7 +188,7 @@ def test_writing_lr_when_a_schedule_owns_it_raises():
 
 
 def test_schedule_survives_state_dict_round_trip_and_lr_mult_change():
-    f = create_schedule("exponential", lr0=0.1, k=0.05)
+    f = create_schedule("exponential", lr=0.1, k=0.05)
     net, opt, _ = run(lambda g: create_optimizer("adam", g, lr=f), steps=10)
     buf = io.BytesIO()
     torch.save(opt.state_dict(), buf)

@@ -25,8 +25,7 @@ def cfg(tmp_path, **kw):
     ({"optimizer": ["scale_by_adam", "scale_by_lr"], "weight_decay": 0.1}, "weight_decay would be ignored"),
     ({"optimizer": ["scale_by_adam", "scale_by_lr"], "optimizer_options": {"eps": 1e-3}}, "optimizer_options would"),
     ({"optimizer": ["scale_by_adam", {"scale_by_lr": {"lr": 0.1}}], "schedule": "cosine"}, "its own lr"),
-    ({"schedule": "piecewise", "lr": 0.3, "schedule_options": {"boundaries": [1], "values": [0.1, 0.01]}},
-     "lr: 0.3 would be ignored"),
+    ({"schedule": "cosine", "schedule_options": {"lr0": 0.3}}, "schedule_options.lr0: a schedule starts from"),
     ({"monitor": "val_accuracy"}, "monitor"),
     ({"optimizer_options": {"weight_decay": 0.1}}, "weight_decay as a key of its own"),
 ])
@@ -54,11 +53,10 @@ def test_adamw_weight_decay_zero_is_zero_and_default_is_written_out(tmp_path):
     assert any(not torch.equal(a[k], c[k]) for k in a)  # the default 0.01 really decays
 
 
-def test_piecewise_lr_is_its_first_rate_in_the_saved_config(tmp_path):
-    run = trainlab.train(cfg(tmp_path, epochs=2, schedule="piecewise",
-                             schedule_options={"boundaries": [1], "values": [0.2, 0.02]}), quiet=True, report=False)
-    assert run.config["lr"] == 0.2
-    assert [r["lr"] for r in run.metrics] == [0.2, 0.02]
+def test_piecewise_rates_are_factors_of_the_saved_lr(tmp_path):
+    run = trainlab.train(cfg(tmp_path, epochs=2, lr=0.2, schedule="piecewise",
+                             schedule_options={"boundaries": [1], "factors": [1, 0.1]}), quiet=True, report=False)
+    assert run.config["lr"] == 0.2 and [r["lr"] for r in run.metrics] == [0.2, 0.2 * 0.1]
 
 
 def test_set_reads_scientific_notation_as_numbers(tmp_path, monkeypatch, capsys):

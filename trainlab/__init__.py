@@ -6,7 +6,7 @@ The flat public API (names are imported lazily, so `import trainlab` stays fast)
     >>> ds = trainlab.load_dataset("digits")
     >>> model = trainlab.create_model("mlp", in_shape=ds.input_shape, num_classes=ds.num_classes)
     >>> opt = trainlab.create_optimizer("adam", model.parameters(), lr=1e-3)
-    >>> lr = trainlab.create_schedule("exponential", lr0=0.1, k=0.05)
+    >>> lr = trainlab.create_schedule("exponential", lr=0.1, k=0.05)
     >>> run = trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 5})
 """
 from __future__ import annotations

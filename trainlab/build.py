@@ -22,7 +22,7 @@ from .config import METRICS, Config, check_needs, make_config
 from .errors import TrainlabError
 
 OWN_KEYS = ("lr", "weight_decay", "clip_norm", "clip_value")  # recipe arguments that are config keys of their own
-PEAK_KEYS = ("lr0", "lr_max", "lr")  # what each schedule calls the rate it starts from or peaks at: the config's lr
+PEAK_KEYS = ("lr", "lr0", "lr_max")  # the rate a schedule starts from or peaks at is the config's lr (lr0, lr_max: old names)
 
 
 @dataclass
@@ -76,7 +76,7 @@ def resolve_device(name: str) -> torch.device:
 # ============================================================== checks before anything loads
 def check_config(cfg: Config) -> Config:
     """Refuse unknown names, bad hyperparameters and options that would do nothing; return the
-    config resolved to what will run (weight_decay's recipe default, piecewise's first rate)."""
+    config resolved to what will run (weight_decay's recipe default, a chain's own lr)."""
     from .data.augment import build_augmentation
     from .data.preprocess import PREPROCESSING
     from .losses import check_loss
@@ -116,14 +116,15 @@ def check_config(cfg: Config) -> Config:
 
 
 def resolve_optimizer(cfg: Config) -> Config:
-    """Refuse optimizer settings that would be ignored; fill weight_decay and piecewise's lr."""
-    from .nn import accepted_kwargs
+    """Refuse optimizer settings that would be ignored; fill weight_decay (the recipe's default) and a
+    chain's own lr into the config, so the saved config says what runs."""
+    from .registry import accepted_kwargs
     from .optim.recipes import OPTIMIZERS
 
     peak = [k for k in PEAK_KEYS if k in cfg.schedule_options]
     if peak:  # the schedule's peak is the config's lr: a second value here would run while config.yaml says lr
-        raise TrainlabError(f"schedule_options.{peak[0]} would override lr: {cfg.lr} (the schedule starts from or "
-                            f"peaks at lr); set lr: {cfg.schedule_options[peak[0]]} instead and remove {peak[0]}")
+        raise TrainlabError(f"schedule_options.{peak[0]}: a schedule starts from (or peaks at) the run's lr; set lr: "
+                            f"{cfg.schedule_options[peak[0]]} instead and remove {peak[0]}")
     if isinstance(cfg.optimizer, list):  # a chain spelled out carries its own clipping and decay
         ignored = [k for k in ("clip_norm", "clip_value", "weight_decay") if getattr(cfg, k)]
         ignored += ["optimizer_options"] if cfg.optimizer_options else []
@@ -159,35 +160,17 @@ def resolve_optimizer(cfg: Config) -> Config:
     if cfg.weight_decay is None:  # the recipe's own default (adamw: 0.01), written into the saved config
         param = inspect.signature(fn).parameters.get("weight_decay")
         update["weight_decay"] = float(param.default) if param is not None else 0.0
-    if cfg.schedule == "piecewise":  # its rates are schedule_options.values; lr is the first of them
-        from .optim.schedules import SCHEDULES
-
-        values = cfg.schedule_options.get("values", inspect.signature(SCHEDULES.get("piecewise")).parameters["values"].default)
-        first = float(list(values)[0]) if list(values) else cfg.lr
-        if "lr" in cfg.model_fields_set and cfg.lr != first:
-            raise TrainlabError(f"schedule piecewise takes its rates from schedule_options.values ({list(values)}), "
-                                f"so lr: {cfg.lr} would be ignored; remove lr or set values")
-        update["lr"] = first
     return cfg.model_copy(update=update) if update else cfg
 
 
 def make_schedule(cfg: Config) -> Callable[[float], float]:
-    """lr as a pure function of time in epochs, from `schedule`, `lr` and `schedule_options`."""
-    from .optim.schedules import SCHEDULES, create_schedule
+    """lr as a pure function of time in epochs: `schedule` from `lr` over `epochs` (or
+    schedule_options.total), shaped by the rest of `schedule_options`, with `warmup_epochs`."""
+    from .optim.schedules import create_schedule
 
-    hp = dict(cfg.schedule_options)
-    params = inspect.signature(SCHEDULES.get(cfg.schedule)).parameters
-    for key in PEAK_KEYS:
-        if key in params and key not in hp:
-            hp[key] = cfg.lr
-            break
-    if "total" in params and "total" not in hp:
-        hp["total"] = cfg.epochs
-    if cfg.warmup_epochs > 0:
-        hp["warmup"] = cfg.warmup_epochs
-    return create_schedule(cfg.schedule, **hp)
-
-
+    shape = dict(cfg.schedule_options)
+    total = shape.pop("total", cfg.epochs)
+    return create_schedule(cfg.schedule, lr=cfg.lr, total=total, warmup=cfg.warmup_epochs, **shape)
 
 
 def preview_schedule(name: str, options: dict[str, Any] | None = None, *, lr: float | None = None,

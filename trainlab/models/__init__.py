@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import TrainlabError, check
-from ..nn import check_kwargs
+from ..registry import check_kwargs
 from . import alexnet, convnet, densenet, inception, mlp, polyfit, resnet, segmentation, vgg  # noqa: F401  (register)
 from .common import MODELS, InputTooSmall, ShapeError
 

@@ -33,7 +33,7 @@ from torch import nn
 from ..errors import TrainlabError, check
 from ..registry import Registry
 from ..values import parse_value
-from . import accepted_kwargs, check_kwargs
+from ..registry import accepted_kwargs, check_kwargs
 
 ACTIVATIONS = Registry("activation")
 PER_CHANNEL = ("per_channel", -1)  # prelu num_parameters: one slope per channel (-1: the older spelling)

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..errors import TrainlabError, check
 from ..registry import Registry
-from . import check_kwargs
+from ..registry import check_kwargs
 
 NORMS = Registry("norm")
 

@@ -1,23 +1,28 @@
 """The link protocol behind trainlab.optim.transforms: `GradientTransformation`, `chain`,
-and the helpers the links share (torch._foreach_* arithmetic, argument checks, global_norm).
+the pending forms a link may return, and the helpers the links share (torch._foreach_*
+arithmetic, argument checks, global_norm).
 
-A link has `init(params) -> state` and `update(updates, state, params) -> (updates, state)`.
-`chain(*links)` feeds each link's output to the next. The links themselves, their
-registry TRANSFORMS and `create_link` are in trainlab.optim.transforms.
+A link is its `init(params) -> state` and `update(updates, state, params, hp) -> (updates, state)`,
+nothing else. `chain(*links)` feeds each link's output to the next.
 
-Conventions (kept for speed, all ops are torch._foreach_* over lists of tensors):
+- `hp` holds this step's values of the link's hyperparameters that something outside drives (in
+  the spirit of optax's `inject_hyperparams`): the learning rate of `scale_by_lr`, and what a
+  torch LR scheduler may change in the optimizer's param groups (momentum's "mu", Adam's "b1" and
+  "b2", a decay link's "weight_decay"). Each value is one float, or a list with one float per
+  parameter when the param groups differ. A key that is absent means the value the link was
+  built with; `hp` may be left out (None) altogether.
 - A state is a plain dict. Every list value in it is per-parameter, aligned with `params`;
-  other values are scalars (e.g. the int `count`). Tensors in it are updated IN PLACE and
-  the dict is returned; so `torch.save(state)` / `torch.load(weights_only=True)` just work.
-- Keys starting with "_" are transient hints from ChainOptimizer; a link pops them, they are
-  never saved. "_raw_norm": the gradient norm it already measured. Hyperparameter overrides
-  for this one update, read from the optimizer's param_groups (where a torch LR scheduler may
-  have changed them): "_mu" (momentum), "_b1"/"_b2" (Adam's betas), "_wd" (weight decay),
-  "_lr_per_param" (lr). Each is one float, or a list with one float per parameter when the
-  parameter groups differ.
-- A link never writes into the `updates` it receives (they may be the raw gradients or
-  another link's state); it returns new tensors, or its own state tensors when they are
-  the update (momentum), which later links must then treat as read-only.
+  other values are scalars (e.g. the int `count`). Tensors in it are updated IN PLACE and the
+  dict is returned, so `torch.save(state)` / `torch.load(weights_only=True)` just work.
+- A link never writes into the `updates` it receives (they may be the raw gradients or another
+  link's state); it returns new tensors, or its own state tensors when they are the update
+  (momentum), which later links must then treat as read-only.
+- Updates are a list of tensors, or one of two pending forms that keep an addition or a division
+  for later, where it can be done in one fused op (torch.optim does the same arithmetic):
+  `Quotient(num, den)` from a preconditioner, applied by the optimizer's step as
+  p.addcdiv_(num, den, -lr); and `PlusWeights(u, wd, decoupled)` from a decay link, which momentum
+  adds to its buffer term by term and the step applies as decoupled decay, p *= 1 - lr wd.
+  A link that needs the tensors calls `value(updates, params)`.
 """
 from __future__ import annotations
 
@@ -33,19 +38,51 @@ Updates = list[Tensor]
 State = dict[str, Any]
 
 
+Hyper = dict[str, Any]  # this step's hyperparameter values of one link: name -> a float or one per parameter
+
+
 @dataclass(frozen=True)
 class GradientTransformation:
-    """A pair of pure-ish functions plus its name and hyperparameters (for messages and fast paths)."""
+    """A pair of functions plus its name and the hyperparameters it was built with (for messages,
+    for the optimizer's param groups, and as each step's defaults)."""
 
     init: Callable[[list[Tensor]], State]
-    update: Callable[[Updates, State, list[Tensor]], tuple[Updates, State]]
+    update: Callable[..., tuple[Any, State]]  # (updates, state, params, hp=None) -> (updates, state)
     name: str = "custom"
     hp: dict[str, Any] = field(default_factory=dict)
     links: tuple["GradientTransformation", ...] = ()  # non-empty only for a chain
-    # Preconditioners (adagrad, rms, adam) also offer ratio(updates, state, params) ->
-    # (num, den, state) with update = num / den, so ChainOptimizer can finish with one
-    # fused p.addcdiv_(num, den, -lr) instead of dividing and then adding.
-    ratio: Callable[[Updates, State, list[Tensor]], tuple[Updates, Updates, State]] | None = None
+
+
+@dataclass(frozen=True)
+class Quotient:
+    """num / den, not divided yet: the optimizer's last step applies it as p.addcdiv_(num, den, -lr)
+    (as torch.optim's Adam does); any other link gets the divided tensors from `value`."""
+
+    num: list[Tensor]
+    den: list[Tensor]
+
+
+@dataclass(frozen=True)
+class PlusWeights:
+    """u + wd * params, not added yet. Coupled L2 (`decoupled` False) is added to momentum's buffer
+    term by term, or evaluated for any other link; decoupled decay reaching the optimizer's step is
+    applied as p *= 1 - lr wd before the rest of the update (as torch.optim's AdamW does)."""
+
+    u: Any  # tensors or a Quotient
+    wd: "Scalars"
+    decoupled: bool
+
+
+def value(updates: Any, params: list[Tensor]) -> list[Tensor]:
+    """The tensors of an update, pending forms evaluated: num / den, u + wd * p."""
+    if isinstance(updates, Quotient):
+        return torch._foreach_div(updates.num, updates.den)
+    if isinstance(updates, PlusWeights):
+        u, wd = value(updates.u, params), updates.wd
+        if isinstance(wd, list):  # one per parameter (the param groups differ)
+            return [x + w * p if w else x for x, p, w in zip(u, params, wd)]
+        return torch._foreach_add(u, params, alpha=wd)
+    return updates
 
 
 def _unit(what: str, x: float) -> None:
@@ -107,16 +144,6 @@ def global_norm(tensors: list[Tensor]) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(tensors, 2.0)), 2.0)
 
 
-def _from_ratio(ratio):
-    """update() of a preconditioner given its ratio(): u = num / den."""
-
-    def update(updates, state, params):
-        num, den, state = ratio(updates, state, params)
-        return torch._foreach_div(num, den), state
-
-    return update
-
-
 def lr_at(lr: float | Callable[[int], float], count: int) -> float:
     """The learning rate for step `count` (0-based): lr itself, or lr(count) for a schedule."""
     return float(lr(count)) if callable(lr) else float(lr)
@@ -129,7 +156,7 @@ def chain(*links: GradientTransformation) -> GradientTransformation:
         >>> from trainlab.optim.transforms import scale_by_lr, scale_by_momentum
         >>> sgd = chain(scale_by_momentum(0.9), scale_by_lr(0.1))
         >>> p = [torch.ones(2)]; st = sgd.init(p)
-        >>> u, st = sgd.update([torch.ones(2)], st, p)
+        >>> u, st = sgd.update([torch.ones(2)], st, p)            # hp (this step's values) left out
         >>> u[0]
         tensor([-0.1000, -0.1000])
     """
@@ -143,12 +170,15 @@ def chain(*links: GradientTransformation) -> GradientTransformation:
     def init(params):
         return {k: link.init(params) for k, link in zip(keys, flat)}
 
-    def update(updates, state, params):
+    def update(updates, state, params, hp=None):
+        """hp: {state key ("0:scale_by_lr", ...): that link's hyperparameters this step}. The result is
+        tensors (pending forms evaluated), ready for p += u."""
         for k, link in zip(keys, flat):
-            updates, state[k] = link.update(updates, state[k], params)
-        return updates, state
+            updates, state[k] = link.update(updates, state[k], params, (hp or {}).get(k))
+        return value(updates, params), state
 
     return GradientTransformation(init, update, "chain", {}, tuple(flat))
 
 
-__all__ = ["GradientTransformation", "Updates", "State", "Scalars", "chain", "global_norm", "lr_at"]
+__all__ = ["GradientTransformation", "Hyper", "PlusWeights", "Quotient", "Updates", "State", "Scalars", "chain",
+           "global_norm", "lr_at", "value"]

@@ -1,6 +1,13 @@
 """`ChainOptimizer`: a gradient-transformation chain behind the torch.optim.Optimizer interface
-(param groups, torch LR schedulers, state_dict), with a fused tail. Usually built by
+(param groups, torch LR schedulers, state_dict). Usually built by
 `trainlab.optim.recipes.create_optimizer` from a recipe name or a chain spec.
+
+Each step reads this step's hyperparameters from the param groups (the lr, and what a torch LR
+scheduler may have changed) and hands them to the links that own them, as their `hp` argument.
+When the chain ends with `scale_by_lr` (every recipe does), the step applies the chain's last
+update itself, in one op per form: p.add_(u, alpha=-lr), p.addcdiv_(num, den, -lr) for a
+preconditioner's `Quotient`, and p *= 1 - lr wd first for decoupled decay (`PlusWeights`), which
+is how torch.optim's SGD, Adam and AdamW do their arithmetic.
 
     >>> from trainlab.optim.transforms import chain, scale_by_adam, scale_by_lr
     >>> opt = ChainOptimizer([torch.nn.Parameter(torch.ones(3))], chain(scale_by_adam(), scale_by_lr(1e-3)))
@@ -13,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..errors import TrainlabError, check
-from .base import GradientTransformation, global_norm, lr_at
+from .base import GradientTransformation, PlusWeights, Quotient, global_norm, lr_at, value
 
 GROUP_KEYS = ("params", "lr_mult", "name")
 # param-group key -> the links whose hyperparameter it is (what torch's LR schedulers read and write)
@@ -96,7 +103,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             found = [k for k, link in self._link_of.items() if link.name in names]
             if len(found) == 1:
                 self._hp_keys[gkey] = found[0]
-        self._plan_fused_tail(chain_.links, lr_links)
+        self._applies_lr = lr_links[-1] == len(chain_.links) - 1  # the step applies the last update with the lr
         base = lr_at(self._lr_value, 0)
         self.stats: dict[str, Any] = {"lr": base, "grad_norm": torch.zeros(())}
         self._lr_written: list[float] = []  # with a schedule: the group lrs it last wrote
@@ -104,38 +111,6 @@ class ChainOptimizer(torch.optim.Optimizer):
         self._step = 0
         defaults = {"lr": base, "lr_mult": 1.0, **{k: _link_value(k, self._link_of[s]) for k, s in self._hp_keys.items()}}
         super().__init__(self._groups(params), defaults)  # calls add_param_group for each group
-
-    def _plan_fused_tail(self, links, lr_links) -> None:
-        """Fast path for chains whose lr link is last (every recipe): run the links before it,
-        then apply the update to the params in one op, as torch.optim does. Same result as the
-        chain up to rounding. Peepholes, each the exact algebra of the links it replaces:
-          [..., add_decayed_weights, scale_by_lr]   -> p *= 1 - lr wd (in place, like torch's AdamW)
-          [..., adam/rms/adagrad, (decay), scale_by_lr] -> p.addcdiv_(num, den, -lr) via link.ratio
-          [add_l2, scale_by_momentum]               -> v = mu v + g + wd p in place (no g + wd p copy)
-        The decay links a peephole replaces ("eaten") are not run; their weight decay is read
-        at each step like any other hyperparameter.
-        """
-        self._fused = len(lr_links) == 1 and lr_links[0] == len(links) - 1
-        n = len(links) - 1  # links before the lr link
-        self._decay_key, self._eaten = None, set()
-        last = links[n - 1] if n > 0 else None
-        if self._fused and last is not None and last.name == "add_decayed_weights" and not last.hp["exclude_1d"]:
-            self._decay_key, n = self._keys[n - 1], n - 1
-            self._eaten.add(self._decay_key)
-        self._ratio = self._fused and n > 0 and links[n - 1].ratio is not None
-        self._ratio_at = n - 1
-        m = n - 1 if self._ratio else n
-        plan, i = [], 0
-        while i < m:
-            a = links[i]
-            if a.name == "add_l2" and not a.hp["exclude_1d"] and i + 1 < m and links[i + 1].name == "scale_by_momentum":
-                plan.append((self._keys[i + 1], links[i + 1], self._keys[i]))  # momentum adds the l2 term itself
-                self._eaten.add(self._keys[i])
-                i += 2
-            else:
-                plan.append((self._keys[i], a, None))
-                i += 1
-        self._plan = plan
 
     def _check_group(self, g: Any, extra: tuple[str, ...] = ()) -> dict:
         check(isinstance(g, dict), "optimizer params: mix of tensors and group dicts; pass one kind")
@@ -212,9 +187,9 @@ class ChainOptimizer(torch.optim.Optimizer):
                   "outside (a torch LR scheduler, or by hand), create the optimizer with a float lr")
         self._write_lr(lr_at(self._lr_value, self._step))
 
-    def _hints(self, idx: list[int], group_of: list[int]) -> dict[str, dict[str, Any]]:
-        """This step's hyperparameters from the param groups, as hints for the links' states:
-        {state key: {"_mu" | "_b1" | "_b2" | "_wd": one float, or one per parameter in idx}}."""
+    def _hyperparameters(self, idx: list[int], group_of: list[int]) -> dict[str, dict[str, Any]]:
+        """This step's hyperparameters from the param groups, for the links that own them:
+        {state key: {"mu" | "b1" | "b2" | "weight_decay" | "lr": one float, or one per parameter in idx}}."""
         groups = self.param_groups
 
         def per_param(values: list[float]) -> Any:
@@ -224,10 +199,11 @@ class ChainOptimizer(torch.optim.Optimizer):
         out: dict[str, dict[str, Any]] = {}
         for gkey, k in self._hp_keys.items():
             if gkey == "betas":
-                out[k] = {"_b1": per_param([float(g["betas"][0]) for g in groups]),
-                          "_b2": per_param([float(g["betas"][1]) for g in groups])}
+                out[k] = {"b1": per_param([float(g["betas"][0]) for g in groups]),
+                          "b2": per_param([float(g["betas"][1]) for g in groups])}
             else:
-                out[k] = {"_mu" if gkey == "momentum" else "_wd": per_param([float(g[gkey]) for g in groups])}
+                out[k] = {"mu" if gkey == "momentum" else "weight_decay": per_param([float(g[gkey]) for g in groups])}
+        out[self._lr_key] = {"lr": [self.param_groups[group_of[i]]["lr"] for i in idx]}  # lr * lr_mult, per parameter
         return out
 
     @torch.no_grad()
@@ -249,50 +225,20 @@ class ChainOptimizer(torch.optim.Optimizer):
         self.stats = {"lr": base, "grad_norm": global_norm(grads)}
         if not idx:
             return loss
-        # per-parameter effective lr and hyperparameters, from the groups
         group_of = [gi for gi, g in enumerate(self.param_groups) for _ in g["params"]]
-        lrs = [self.param_groups[group_of[i]]["lr"] for i in idx]
-        hints = self._hints(idx, group_of)
+        hp = self._hyperparameters(idx, group_of)
         ps = [params[i] for i in idx]
         full = len(idx) == len(params)
         state = self._state if full else _subset(self._state, idx)
-        links = self.chain.links
-        if links[0].name == "clip_by_global_norm":
-            state[self._keys[0]]["_raw_norm"] = self.stats["grad_norm"]  # the same norm, computed once
-        for k, h in hints.items():
-            if not (self._fused and k in self._eaten):  # an eaten link does not run: its value is read below
-                state[k].update(h)
-
-        def weight_decay(key: str) -> Any:  # this step's weight decay of decay link `key`
-            return hints.get(key, {}).get("_wd", self._link_of[key].hp["weight_decay"])
-
-        if self._fused:
-            u = grads
-            for k, link, l2_key in self._plan:
-                if l2_key is not None:
-                    state[k]["_l2"] = weight_decay(l2_key)  # momentum adds wd * p itself, in place
-                u, state[k] = link.update(u, state[k], ps)
-            if self._ratio:  # update = num / den, applied below in one addcdiv_
-                k = self._keys[self._ratio_at]
-                num, den, state[k] = links[self._ratio_at].ratio(u, state[k], ps)
+        links = list(zip(self._keys, self.chain.links))
+        u: Any = grads
+        for k, link in links[:-1] if self._applies_lr else links:
+            u, state[k] = link.update(u, state[k], ps, hp.get(k))
+        if self._applies_lr:
+            apply_update(ps, u, hp[self._lr_key]["lr"])
             state[self._lr_key]["count"] += 1
-            same = len(set(lrs)) == 1
-            wd = weight_decay(self._decay_key) if self._decay_key is not None else 0.0
-            if isinstance(wd, list):  # p - lr (u + wd p) = p (1 - lr wd) - lr u
-                torch._foreach_mul_(ps, [1.0 - x * w for x, w in zip(lrs, wd)])
-            elif wd:
-                torch._foreach_mul_(ps, 1.0 - lrs[0] * wd if same else [1.0 - x * wd for x in lrs])
-            neg = -lrs[0] if same else [-x for x in lrs]
-            if self._ratio:
-                torch._foreach_addcdiv_(ps, num, den, neg)
-            elif same:
-                torch._foreach_add_(ps, u, alpha=neg)
-            else:
-                torch._foreach_add_(ps, torch._foreach_mul(u, neg))
         else:
-            state[self._lr_key]["_lr_per_param"] = lrs
-            u, state = self.chain.update(grads, state, ps)
-            torch._foreach_add_(ps, u)
+            torch._foreach_add_(ps, value(u, ps))
         if not full:
             _merge(self._state, state, idx)
         self._step += 1
@@ -330,6 +276,24 @@ class ChainOptimizer(torch.optim.Optimizer):
             self._lr_written = [g["lr"] for g in self.param_groups]
 
 
+def apply_update(ps: list[Tensor], u: Any, lrs: list[float]) -> None:
+    """p += -lr u, in place, one fused op per form of u (see the module docstring)."""
+    same = len(set(lrs)) == 1
+    if isinstance(u, PlusWeights) and u.decoupled:  # p - lr (u + wd p) = p (1 - lr wd) - lr u
+        wd, u = u.wd, u.u
+        if isinstance(wd, list):
+            torch._foreach_mul_(ps, [1.0 - x * w for x, w in zip(lrs, wd)])
+        else:
+            torch._foreach_mul_(ps, 1.0 - lrs[0] * wd if same else [1.0 - x * wd for x in lrs])
+    neg = -lrs[0] if same else [-x for x in lrs]
+    if isinstance(u, Quotient):
+        torch._foreach_addcdiv_(ps, u.num, u.den, neg)
+    elif same:
+        torch._foreach_add_(ps, value(u, ps), alpha=neg)
+    else:
+        torch._foreach_add_(ps, torch._foreach_mul(value(u, ps), neg))
+
+
 def _to_param(t: Tensor, p: Tensor) -> Tensor:
     # state tensors follow their parameter's device and dtype (as torch.optim does)
     return t.to(device=p.device, dtype=p.dtype if t.is_floating_point() else t.dtype, copy=True)
@@ -343,8 +307,6 @@ def _subset(state: dict, idx: list[int]) -> dict:
 def _merge(full: dict, sub: dict, idx: list[int]) -> None:
     for k, s in sub.items():
         for n, v in s.items():
-            if n.startswith("_"):  # transient hints are not state
-                continue
             if isinstance(v, list):
                 for j, i in enumerate(idx):
                     full[k][n][i] = v[j]
@@ -352,4 +314,4 @@ def _merge(full: dict, sub: dict, idx: list[int]) -> None:
                 full[k][n] = v
 
 
-__all__ = ["ChainOptimizer", "GROUP_KEYS", "HYPERPARAMETERS"]
+__all__ = ["ChainOptimizer", "GROUP_KEYS", "HYPERPARAMETERS", "apply_update"]

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable
 import torch  # noqa: F401  (used by the doctests)
 
 from ..errors import TrainlabError, check
-from ..nn import check_kwargs
+from ..registry import check_kwargs
 from ..registry import Registry
-from .optimizer import GROUP_KEYS, HYPERPARAMETERS, ChainOptimizer  # noqa: F401  (re-exported: the old import path)
+from .optimizer import ChainOptimizer
 from .transforms import (
     GradientTransformation, add_decayed_weights, add_l2, chain, clip_by_global_norm, clip_by_value,
     create_link, scale_by_adagrad, scale_by_adam, scale_by_lr, scale_by_momentum, scale_by_rms,
@@ -40,7 +40,7 @@ def _lr(lr: Any) -> LR:
         from .schedules import create_schedule
 
         spec = dict(lr)
-        check("name" in spec, f"lr={lr!r}: a schedule spec needs a 'name', e.g. {{'name': 'cosine', 'lr0': 0.1, 'total': 1000}}")
+        check("name" in spec, f"lr={lr!r}: a schedule spec needs a 'name', e.g. {{'name': 'cosine', 'lr': 0.1, 'total': 1000}}")
         return create_schedule(spec.pop("name"), **spec)
     if not callable(lr):
         check(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0, f"lr={lr!r} must be > 0")

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from ..errors import TrainlabError, check
-from ..registry import Registry
+from ..registry import Registry, check_kwargs
 
 FUNCTIONS = Registry("test function")
 Point = tuple[float, float]
@@ -115,7 +115,6 @@ def create_surface(name: str, **hp) -> Surface:
         >>> create_surface("ill_conditioned", condition=100).formula
         '0.5 (x² + 100 y²)'
     """
-    from ..nn import check_kwargs
 
     fn = FUNCTIONS.get(name)
     check_kwargs(f"test function {name!r}", fn, hp)

@@ -1,14 +1,15 @@
 """Optimizers as composable gradient transformations (optax-style links and `chain`).
 
-A link has `init(params) -> state` and `update(updates, state, params) -> (updates, state)`.
-`chain(*links)` feeds each link's output to the next; the last one is normally
-`scale_by_lr`, which negates, so the result is added to the parameters: p += update.
+A link has `init(params) -> state` and `update(updates, state, params, hp) -> (updates, state)`,
+where `hp` holds this step's values of the hyperparameters something outside drives (the lr,
+a scheduler's momentum). `chain(*links)` feeds each link's output to the next; the last one is
+normally `scale_by_lr`, which negates, so the result is added to the parameters: p += update.
 
     >>> adam = chain(scale_by_adam(0.9, 0.999, 1e-8), scale_by_lr(1e-3))
     >>> adamw = chain(scale_by_adam(), add_decayed_weights(0.01), scale_by_lr(1e-3))
 
-The link contract (state dicts, "_" hints, read-only updates) is documented in
-trainlab.optim.base, with `GradientTransformation` and `chain` (re-exported here).
+The link contract (hp, state dicts, read-only updates, the pending forms Quotient and
+PlusWeights) is documented in trainlab.optim.base, with `GradientTransformation` and `chain`.
 
 Coupled L2 vs decoupled weight decay: `add_l2(wd)` placed BEFORE the preconditioner adds
 wd*w to the gradient (= the gradient of the penalty (wd/2) sum w^2); `add_decayed_weights(wd)`
@@ -27,12 +28,12 @@ from typing import Callable
 
 import torch
 
-from ..registry import Registry
-from .base import (  # noqa: F401  (GradientTransformation, chain, ... re-exported: the old import path)
-    GradientTransformation, Scalars, State, Updates, _add_scaled, _add_scaled_, _each, _from_ratio, _nonneg,
-    _positive, _times, _unit, _zeros, chain, global_norm, lr_at,
-)
 from ..errors import check
+from ..registry import Registry, check_kwargs
+from .base import (
+    GradientTransformation, PlusWeights, Quotient, _add_scaled, _add_scaled_, _each, _nonneg, _positive, _times,
+    _unit, _zeros, chain, global_norm, lr_at, value,
+)
 
 TRANSFORMS = Registry("transform")
 
@@ -53,17 +54,20 @@ def scale_by_momentum(mu: float = 0.9, nesterov: bool = False, ema: bool = False
     def init(params):
         return {"momentum": _zeros(params)}
 
-    def update(updates, state, params):
-        m = state.pop("_mu", mu)  # this step's momentum (a torch scheduler may cycle it)
+    def update(updates, state, params, hp=None):
+        m = (hp or {}).get("mu", mu)  # this step's momentum (a torch scheduler may cycle it)
         v, a = state["momentum"], _each(m, lambda x: 1.0 - x) if ema else 1.0
-        l2 = state.pop("_l2", 0.0)  # hint: the incoming updates are g and we add l2 * p here, in place
+        # coupled L2 still pending (g + l2 p): both terms go into the buffer, one after the other
+        l2 = updates.wd if isinstance(updates, PlusWeights) and not updates.decoupled else 0.0
+        g = value(updates.u, params) if isinstance(updates, PlusWeights) and not updates.decoupled else \
+            value(updates, params)
         has_l2 = any(l2) if isinstance(l2, list) else l2 != 0
         torch._foreach_mul_(v, m)
-        _add_scaled_(v, updates, a)
+        _add_scaled_(v, g, a)
         if has_l2:
             _add_scaled_(v, params, _times(a, l2, len(v)))
         if nesterov:  # look-ahead: g + mu v (torch's form)
-            out = _add_scaled(updates, v, m)
+            out = _add_scaled(g, v, m)
             if has_l2:
                 _add_scaled_(out, params, l2)
             return out, state
@@ -80,15 +84,14 @@ def scale_by_adagrad(eps: float = 1e-10, initial_accumulator: float = 0.0) -> Gr
     def init(params):
         return {"sum_sq": _zeros(params, initial_accumulator)}
 
-    def ratio(updates, state, params):
-        s = state["sum_sq"]
-        torch._foreach_addcmul_(s, updates, updates)
+    def update(updates, state, params, hp=None):
+        g, s = value(updates, params), state["sum_sq"]
+        torch._foreach_addcmul_(s, g, g)
         denom = torch._foreach_sqrt(s)
         torch._foreach_add_(denom, eps)
-        return updates, denom, state
+        return Quotient(g, denom), state
 
-    return GradientTransformation(init, _from_ratio(ratio), "scale_by_adagrad",
-                                  dict(eps=eps, initial_accumulator=initial_accumulator), ratio=ratio)
+    return GradientTransformation(init, update, "scale_by_adagrad", dict(eps=eps, initial_accumulator=initial_accumulator))
 
 
 @TRANSFORMS.register("scale_by_rms", description="cache = d cache + (1-d) g^2; u = g / (sqrt(cache) + eps) (centered: cache - mean(g)^2)")
@@ -102,22 +105,21 @@ def scale_by_rms(decay: float = 0.99, eps: float = 1e-8, centered: bool = False)
             state["grad_avg"] = _zeros(params)
         return state
 
-    def ratio(updates, state, params):
-        sq = state["sq_avg"]
+    def update(updates, state, params, hp=None):
+        g, sq = value(updates, params), state["sq_avg"]
         torch._foreach_mul_(sq, decay)
-        torch._foreach_addcmul_(sq, updates, updates, value=1.0 - decay)
+        torch._foreach_addcmul_(sq, g, g, value=1.0 - decay)
         if centered:  # variance instead of second moment: E[g^2] - E[g]^2
             ga = state["grad_avg"]
-            torch._foreach_lerp_(ga, updates, 1.0 - decay)
+            torch._foreach_lerp_(ga, g, 1.0 - decay)
             denom = torch._foreach_addcmul(sq, ga, ga, value=-1.0)
             torch._foreach_sqrt_(denom)
         else:
             denom = torch._foreach_sqrt(sq)
         torch._foreach_add_(denom, eps)
-        return updates, denom, state
+        return Quotient(g, denom), state
 
-    return GradientTransformation(init, _from_ratio(ratio), "scale_by_rms", dict(decay=decay, eps=eps, centered=centered),
-                                  ratio=ratio)
+    return GradientTransformation(init, update, "scale_by_rms", dict(decay=decay, eps=eps, centered=centered))
 
 
 @TRANSFORMS.register(
@@ -133,17 +135,18 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_co
     def init(params):
         return {"count": 0, "mu": _zeros(params), "nu": _zeros(params)}
 
-    def ratio(updates, state, params):
+    def update(updates, state, params, hp=None):
+        g = value(updates, params)
         state["count"] = t = state["count"] + 1
         m, v = state["mu"], state["nu"]
         # this step's betas (a torch scheduler may cycle b1); bias corrections use them, as torch does
-        c1, c2 = state.pop("_b1", b1), state.pop("_b2", b2)
-        torch._foreach_lerp_(m, updates, _each(c1, lambda b: 1.0 - b))  # m += (1-b1)(g - m)
+        c1, c2 = (hp or {}).get("b1", b1), (hp or {}).get("b2", b2)
+        torch._foreach_lerp_(m, g, _each(c1, lambda b: 1.0 - b))  # m += (1-b1)(g - m)
         torch._foreach_mul_(v, c2)
         if isinstance(c2, list):
-            torch._foreach_addcmul_(v, updates, updates, [1.0 - b for b in c2])
+            torch._foreach_addcmul_(v, g, g, [1.0 - b for b in c2])
         else:
-            torch._foreach_addcmul_(v, updates, updates, value=1.0 - c2)
+            torch._foreach_addcmul_(v, g, g, value=1.0 - c2)
         c1, c2 = (_each(c1, lambda b: 1.0 - b**t), _each(c2, lambda b: 1.0 - b**t)) if bias_correction else (1.0, 1.0)
         # m_hat / (sqrt(v_hat) + eps) = m / (c1 sqrt(v) / sqrt(c2) + c1 eps): folding the
         # corrections into the denominator saves a pass over m.
@@ -156,30 +159,30 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, bias_co
         else:
             torch._foreach_mul_(denom, c1 / math.sqrt(c2))
             torch._foreach_add_(denom, c1 * eps)
-        return m, denom, state  # m is state: read-only for the caller
+        return Quotient(m, denom), state  # m is state: read-only for the caller
 
-    return GradientTransformation(init, _from_ratio(ratio), "scale_by_adam",
-                                  dict(b1=b1, b2=b2, eps=eps, bias_correction=bias_correction), ratio=ratio)
+    return GradientTransformation(init, update, "scale_by_adam", dict(b1=b1, b2=b2, eps=eps,
+                                                                       bias_correction=bias_correction))
 
 
 def _add_weights(name: str, weight_decay: float, exclude_1d: bool) -> GradientTransformation:
-    """u + wd * w. One implementation for coupled L2 and decoupled decay: the chain position differs."""
+    """u + wd * w. One implementation for coupled L2 and decoupled decay: the chain position differs.
+    Without exclude_1d the sum is left pending (`PlusWeights`), for momentum's buffer or the step."""
     _nonneg(f"{name} weight_decay", weight_decay)
+    decoupled = name == "add_decayed_weights"
 
     def init(params):
         return {}
 
-    def update(updates, state, params):
-        wd = state.pop("_wd", weight_decay)  # this step's value, from the optimizer's param groups
-        if isinstance(wd, list):  # one per parameter (groups differ)
-            return [u + w * p if w and (p.ndim > 1 or not exclude_1d) else u
-                    for u, p, w in zip(updates, params, wd)], state
-        if wd == 0:
+    def update(updates, state, params, hp=None):
+        wd = (hp or {}).get("weight_decay", weight_decay)  # this step's value, from the optimizer's param groups
+        if not isinstance(wd, list) and wd == 0:
             return updates, state
         if not exclude_1d:
-            return torch._foreach_add(updates, params, alpha=wd), state
+            return PlusWeights(updates, wd, decoupled), state
+        u, wd = value(updates, params), wd if isinstance(wd, list) else [wd] * len(params)
         # biases and norm scales (ndim <= 1) are left undecayed
-        return [u + wd * p if p.ndim > 1 else u for u, p in zip(updates, params)], state
+        return [x + w * p if w and p.ndim > 1 else x for x, p, w in zip(u, params, wd)], state
 
     return GradientTransformation(init, update, name, dict(weight_decay=weight_decay, exclude_1d=exclude_1d))
 
@@ -202,12 +205,10 @@ def clip_by_global_norm(max_norm: float = 1.0) -> GradientTransformation:
     def init(params):
         return {}
 
-    def update(updates, state, params):
-        # ChainOptimizer already measured the raw gradients' norm; reuse it when we clip them first
-        norm = state.pop("_raw_norm", None)
-        norm = global_norm(updates) if norm is None else norm
-        coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-        return torch._foreach_mul(updates, coef), state
+    def update(updates, state, params, hp=None):
+        u = value(updates, params)
+        coef = torch.clamp(max_norm / (global_norm(u) + 1e-6), max=1.0)
+        return torch._foreach_mul(u, coef), state
 
     return GradientTransformation(init, update, "clip_by_global_norm", dict(max_norm=max_norm))
 
@@ -219,8 +220,8 @@ def clip_by_value(clip: float = 1.0) -> GradientTransformation:
     def init(params):
         return {}
 
-    def update(updates, state, params):
-        out = torch._foreach_clamp_min(updates, -clip)
+    def update(updates, state, params, hp=None):
+        out = torch._foreach_clamp_min(value(updates, params), -clip)
         torch._foreach_clamp_max_(out, clip)
         return out, state
 
@@ -231,7 +232,8 @@ def clip_by_value(clip: float = 1.0) -> GradientTransformation:
 def scale_by_lr(lr: float | Callable[[int], float] = 0.01) -> GradientTransformation:
     """The learning-rate link; it negates, so the chain's output is added to the params.
 
-    The hint `state["_lr_per_param"]` (set by ChainOptimizer for per-group lr) overrides lr.
+    hp["lr"] (ChainOptimizer passes each parameter's lr: its group's lr times lr_mult) overrides lr;
+    without it, lr is the float, or the schedule at this link's step count.
     """
     if not callable(lr):
         _positive("lr", lr)
@@ -239,12 +241,12 @@ def scale_by_lr(lr: float | Callable[[int], float] = 0.01) -> GradientTransforma
     def init(params):
         return {"count": 0}
 
-    def update(updates, state, params):
-        per_param = state.pop("_lr_per_param", None)
-        if per_param is not None:
-            out = torch._foreach_mul(updates, [-x for x in per_param])
+    def update(updates, state, params, hp=None):
+        given, u = (hp or {}).get("lr"), value(updates, params)
+        if isinstance(given, list):
+            out = torch._foreach_mul(u, [-x for x in given])
         else:
-            out = torch._foreach_mul(updates, -lr_at(lr, state["count"]))
+            out = torch._foreach_mul(u, -(given if given is not None else lr_at(lr, state["count"])))
         state["count"] += 1
         return out, state
 
@@ -268,12 +270,12 @@ def lookahead(k: int = 5, alpha: float = 0.5) -> GradientTransformation:
     def init(params):
         return {"count": 0, "slow": [p.detach().clone() for p in params]}
 
-    def update(updates, state, params):
+    def update(updates, state, params, hp=None):
         state["count"] += 1
         if state["count"] % k:
             return updates, state
         slow = state["slow"]
-        fast = torch._foreach_add(params, updates)  # where the inner chain would put the weights
+        fast = torch._foreach_add(params, value(updates, params))  # where the inner chain would put the weights
         torch._foreach_lerp_(slow, fast, float(alpha))  # slow += alpha (fast - slow)
         return torch._foreach_sub(slow, params), state  # p + (slow - p): the fast weights restart at slow
 
@@ -287,8 +289,6 @@ def create_link(name: str, **hp) -> GradientTransformation:
         >>> create_link("clip_by_global_norm", max_norm=1.0).name
         'clip_by_global_norm'
     """
-    from ..nn import check_kwargs
-
     fn = TRANSFORMS.get(name)
     check_kwargs(f"transform {name!r}", fn, hp)
     return fn(**hp)
