@@ -67,7 +67,7 @@ def end_to_end(base: dict, runs: int, jobs: int | None) -> float:
 
 
 def main() -> None:
-    from trainlab.experiments.runner import usable_cores
+    from trainlab.experiments.pool import usable_cores
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="convnet")

@@ -47,10 +47,10 @@ def throughput(values: list[str], runs_dir: str, name: str, nproc: int | None, t
 def worker(dataset: str, batch: int, steps: int) -> None:
     """One rank of the all-reduce timing (started by torch.distributed.run)."""
     from trainlab import distributed
-    from trainlab.build import build
+    from trainlab.training.build import build
     from trainlab.config import load_config
     from trainlab.data.datasets import to_float
-    from trainlab.evaluation import loss_fn
+    from trainlab.training.evaluation import loss_fn
 
     cfg = load_config(None, config(dataset, batch))
     world = distributed.setup(cfg)

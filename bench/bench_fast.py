@@ -93,10 +93,10 @@ def reference(data, epochs: int, seed: int, width: int = 64) -> list[tuple[int, 
 
 def trainlab_recipe(config: str, overrides: list[str], seed: int) -> list[tuple[int, float, float]]:
     """The same per-epoch record for a trainlab config: every epoch's checkpoint scored on the test split."""
-    from trainlab.build import load_weights
-    from trainlab.evaluation import evaluate_split
-    from trainlab.files import load_state, load_tensors
-    from trainlab.saved import load_saved
+    from trainlab.training.build import load_weights
+    from trainlab.training.evaluation import evaluate_split
+    from trainlab.runs.files import load_state, load_tensors
+    from trainlab.training.saved import load_saved
 
     with tempfile.TemporaryDirectory() as d:
         from trainlab.config import load_config

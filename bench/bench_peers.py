@@ -276,7 +276,7 @@ def available() -> tuple[dict[str, str], dict[str, str]]:
 
 def check_models(x_all, have: dict[str, str]) -> dict[str, int]:
     """Trainable parameter counts: the same network in every framework."""
-    from trainlab.build import build
+    from trainlab.training.build import build
     from trainlab.config import load_config
 
     small = Split(x_all[:B], torch.zeros(B, dtype=torch.long))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import trainlab
 from trainlab.config import load_config
 from trainlab.data.datasets import Dataset, Split, to_float
-from trainlab.build import build
+from trainlab.training.build import build
 
 
 def synthetic(n: int, shape=(1, 28, 28), k: int = 10) -> Dataset:
@@ -89,7 +89,7 @@ def plain_recipe_loop(parts, steps: int) -> float:
 
 def recipe_overhead(config: str, steps: int, reps: int) -> None:
     """The trainer against plain_recipe_loop, on the recipe's own config (precision resolved once)."""
-    from trainlab.precision import choose
+    from trainlab.training.precision import choose
 
     cfg0 = load_config(config, [])
     b = cfg0.batch_size

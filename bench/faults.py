@@ -209,7 +209,7 @@ def real_full_disk(folder: Path, ref: Path, want: dict[str, Any]):
     said = F.lines(err)
     if rc != "2" or len(said) != 1 or "No space left on device" not in said[0]:
         return F.Outcome(False, what + f" ({size // 1024} KiB)", f"exit {rc}, stderr {err[-300:]!r}")
-    from trainlab.files import load_state
+    from trainlab.runs.files import load_state
     from trainlab.runs import load_run
 
     step = load_state(load_run(keep).latest_checkpoint()[1])["step"]

@@ -4,7 +4,7 @@ import torch
 
 import trainlab
 from trainlab.optim.recipes import create_optimizer
-from trainlab.trainer import amp_step, resume
+from trainlab.training.run import amp_step, resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1,
         "dropout": 0.0}
@@ -51,7 +51,7 @@ def test_fp16_trains_like_fp32_logs_its_scale_and_resumes_bit_for_bit(tmp_path):
                        on_eval=cut_after_first)
     whole = trainlab.train(cfg(tmp_path, name="whole", precision="fp16", eval_every=10), quiet=True, report=False)
     done = resume(tmp_path / "runs" / "cut", quiet=True, report=False)
-    from trainlab.files import load_state, load_tensors
+    from trainlab.runs.files import load_state, load_tensors
 
     assert "scaler" in load_state(done.latest_checkpoint()[1])  # the scale survives a resume
     x, y = load_tensors(whole.latest_checkpoint()[0]), load_tensors(done.latest_checkpoint()[0])
@@ -63,7 +63,7 @@ def test_compile_trains_the_same_model(tmp_path):
     eager = trainlab.train(cfg(tmp_path, name="eager", epochs=1), quiet=True, report=False)
     compiled = trainlab.train(cfg(tmp_path, name="compiled", epochs=1, compile=True), quiet=True, report=False)
     assert compiled.config["compile"] is True
-    from trainlab.files import load_tensors
+    from trainlab.runs.files import load_tensors
 
     a, b = load_tensors(eager.latest_checkpoint()[0]), load_tensors(compiled.latest_checkpoint()[0])
     assert a.keys() == b.keys()  # no `_orig_mod.` prefix: the plain module's weights

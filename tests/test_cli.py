@@ -57,7 +57,7 @@ def test_train_then_runs_evaluate_and_resume_finished(capsys, tmp_path, monkeypa
 
 
 def test_list_every_kind(capsys):
-    from trainlab.commands.list import KINDS
+    from trainlab.cli.list import KINDS
 
     for kind in KINDS:
         code, out, _ = run_cli(capsys, "list", kind)
@@ -65,7 +65,7 @@ def test_list_every_kind(capsys):
 
 
 def test_console_script_has_no_traceback(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "trainlab.cli", "train", str(tmp_path / "x.yaml")],
+    out = subprocess.run([sys.executable, "-m", "trainlab", "train", str(tmp_path / "x.yaml")],
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr

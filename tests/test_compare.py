@@ -117,7 +117,7 @@ def test_plan_clears_a_folder_killed_before_its_config_and_keeps_foreign_files(t
     """SIGKILL between a run's mkdir and its config.yaml leaves an empty folder (or a temp file of
     the atomic write): the next compare trains it in place. A folder with other files is refused."""
     from trainlab.errors import TrainlabError
-    from trainlab.experiments.runner import Job, plan
+    from trainlab.experiments.pool import Job, plan
 
     half = tmp_path / "a" / "seed-0"
     half.mkdir(parents=True)

@@ -52,7 +52,7 @@ def test_ddp_on_cuda_uses_nccl_and_matches_one_process(tmp_path):
     import subprocess
     import sys
 
-    from trainlab.files import load_tensors
+    from trainlab.runs.files import load_tensors
 
     n = min(2, torch.cuda.device_count())
     values = ["dataset=digits", "model=mlp", "dropout=0.0", "epochs=1", "batch_size=64", "device=cuda",

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from trainlab.cli import main
-from trainlab.commands.augment import _options, _pick
+from trainlab.cli.augment import _options, _pick
 
 
 @pytest.mark.parametrize("argv", [

@@ -13,7 +13,7 @@ import torch
 
 import trainlab
 from trainlab.runs import load_run
-from trainlab.files import load_tensors
+from trainlab.runs.files import load_tensors
 
 # no dropout, no augmentation: one process and two must compute the same thing up to float order.
 # clip_norm is small enough to clip every step, so clipping by a rank's own norm would show.

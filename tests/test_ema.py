@@ -6,10 +6,10 @@ from safetensors.torch import load_file
 
 import trainlab
 from trainlab.config import load_config
-from trainlab.ema import WeightEMA
+from trainlab.training.ema import WeightEMA
 from trainlab.errors import TrainlabError
-from trainlab.files import load_state
-from trainlab.trainer import resume
+from trainlab.runs.files import load_state
+from trainlab.training.run import resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
 

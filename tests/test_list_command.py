@@ -2,7 +2,7 @@
 import pytest
 
 from trainlab.cli import main
-from trainlab.commands.list import ALIASES, KINDS, registries
+from trainlab.cli.list import ALIASES, KINDS, registries
 
 
 def run(capsys, *argv):
@@ -72,7 +72,7 @@ def test_every_technique_names_a_key_that_a_config_or_model_takes():
     from trainlab.config import Config
     from trainlab.models.convnet import convnet
     from trainlab.optim.transforms import TRANSFORMS
-    from trainlab.techniques import TECHNIQUES
+    from trainlab.training.techniques import TECHNIQUES
 
     model_options = set(inspect.signature(convnet).parameters)
     for name in TECHNIQUES.list():

@@ -8,12 +8,12 @@ import torch.nn.functional as F
 from torch import nn
 
 import trainlab
-from trainlab.build import Parts
+from trainlab.training.build import Parts
 from trainlab.config import load_config
 from trainlab.data.datasets import Dataset, Split
 from trainlab.errors import TrainlabError
-from trainlab.evaluation import evaluate_split, in_top_k, loss_fn
-from trainlab.losses import LOSSES, TASKS, cross_entropy, hinge, mse
+from trainlab.training.evaluation import evaluate_split, in_top_k, loss_fn
+from trainlab.training.losses import LOSSES, TASKS, cross_entropy, hinge, mse
 
 
 # ---------------------------------------------------------------- losses

@@ -82,7 +82,7 @@ def test_classic_dropout_mode_takes_effect_or_is_refused(tmp_path):
     from trainlab.nn.layers import Dropout
 
     run = trainlab.train(cfg(tmp_path, dropout=0.5, dropout_mode="classic"), quiet=True, report=False)
-    model = run.load_model()
+    model = trainlab.load_model(run)
     modes = [m.mode for m in model.modules() if isinstance(m, Dropout)]
     assert modes and set(modes) == {"classic"}
     with pytest.raises(TrainlabError, match="dropout_mode: classic does nothing"):
@@ -100,7 +100,7 @@ def test_train_warns_about_label_changing_augmentation(tmp_path, capsys):
 
 def test_activation_options_reach_the_model_and_bad_ones_refuse(tmp_path):
     run = trainlab.train(cfg(tmp_path, activation="leaky_relu:negative_slope=0.1"), quiet=True, report=False)
-    slopes = {m.negative_slope for m in run.load_model().modules() if isinstance(m, torch.nn.LeakyReLU)}
+    slopes = {m.negative_slope for m in trainlab.load_model(run).modules() if isinstance(m, torch.nn.LeakyReLU)}
     assert slopes == {0.1}
     with pytest.raises(TrainlabError, match="leaky_relu"):
         trainlab.train(cfg(tmp_path, **NO_DATA, activation="leaky_relu:slope=0.1"), quiet=True)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from trainlab.cli import main
-from trainlab.commands.summary import parse_input
+from trainlab.cli.summary import parse_input
 from trainlab.errors import TrainlabError
 from trainlab.models import create_model, list_models
 from trainlab.models.summary import count_parameters, format_summary, parameter_table, summarize

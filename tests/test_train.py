@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 import trainlab
 from trainlab.errors import TrainlabError
 from trainlab.runs import load_run, read_jsonl
-from trainlab.trainer import resume
+from trainlab.training.run import resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 4, "batch_size": 64, "optimizer": "momentum",
         "lr": 0.05, "threads": 1}
@@ -61,7 +61,7 @@ def test_early_stopping_restores_best_weights(tmp_path):
     assert s["best"]["epoch"] == 1
     # the run's final model is the best one, not the last one
     best = load_file(run.ckpt_dir / "best.safetensors")
-    model = run.load_model()
+    model = trainlab.load_model(run)
     assert all(torch.equal(model.state_dict()[k], best[k]) for k in best)
     last = load_file(run.latest_checkpoint()[0])
     assert any(not torch.equal(last[k], best[k]) for k in best)
@@ -99,7 +99,7 @@ def test_diagnostics_switch(tmp_path):
 def test_dead_units_counted_against_a_hand_count():
     from torch import nn
 
-    from trainlab.diagnostics import activation_stats
+    from trainlab.training.diagnostics import activation_stats
 
     y = torch.tensor([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 1.0], [0.0, 3.0, 0.0, 0.0]])  # units 0 and 2 never fire
     assert activation_stats(nn.ReLU(), y)["dead"] == 0.5
@@ -171,9 +171,9 @@ def test_transfer_reuses_parent_preprocessing_and_starts_a_fresh_head(tmp_path):
     cp = load_file(child.ckpt_dir / "preprocess.safetensors")
     assert pp.keys() == cp.keys() and all(torch.equal(pp[k], cp[k]) for k in pp)
     torch.manual_seed(0)
-    from trainlab.build import make_model
+    from trainlab.training.build import make_model
     from trainlab.config import load_config
-    from trainlab.transfer import apply_transfer
+    from trainlab.training.transfer import apply_transfer
 
     # before training: body from the parent, head fresh (the parent's class 0 is not the child's class 0)
     c = load_config(None, **{**child.config, "runs_dir": str(tmp_path)})

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 import trainlab
 from trainlab.errors import TrainlabError
 from trainlab.runs import Checkpoints
-from trainlab.trainer import final_line, resume
+from trainlab.training.run import final_line, resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
 

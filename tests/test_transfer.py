@@ -13,7 +13,7 @@ import torch
 import trainlab
 from trainlab.cli import main
 from trainlab.errors import TrainlabError
-from trainlab.transfer import finetune, finetune_config
+from trainlab.training.transfer import finetune, finetune_config
 
 PARENT = {"dataset": "digits", "model": "convnet", "model_options": {"channels": [6, 8]},
           "classes": [0, 1, 2, 3, 4, 5], "epochs": 2, "batch_size": 32, "lr": 0.05, "threads": 1}
@@ -59,7 +59,7 @@ def test_backbone_lr_mult_zero_leaves_the_body_untouched(parent):
     child = finetune(parent, classes=[6, 7, 8, 9], lr_mult=0.0, epochs=1, name="child-lr0",
                      overrides=["threads=1"], quiet=True)
     pw, cw = parent.best_weights(), child.best_weights()
-    params = {n for n, _ in child.load_model().named_parameters()}
+    params = {n for n, _ in trainlab.load_model(child).named_parameters()}
     for k in params:
         if not k.startswith("head."):
             assert torch.equal(cw[k], pw[k]), k  # update scaled by 0

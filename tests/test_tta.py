@@ -5,7 +5,7 @@ import torch
 
 import trainlab
 from trainlab.cli import main
-from trainlab.tta import TTA, check_tta, predict, views
+from trainlab.training.tta import TTA, check_tta, predict, views
 from trainlab.errors import TrainlabError
 
 

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 import trainlab
-from trainlab.files import load_tensors
+from trainlab.runs.files import load_tensors
 from trainlab.nn.whitening import PatchWhitening
 
 
@@ -67,7 +67,7 @@ def test_a_run_fits_it_on_the_preprocessed_training_images_and_saves_it(tmp_path
                           "threads": 1, "runs_dir": str(tmp_path)}, quiet=True, report=False)
     saved = load_tensors(run.path / "checkpoints" / "best.safetensors")["whiten.weight"]
     from trainlab.data.datasets import to_float
-    from trainlab.saved import load_saved
+    from trainlab.training.saved import load_saved
 
     p = load_saved(run)
     by_hand = PatchWhitening(1, 2).fit(p.preprocess(to_float(p.data.train.x)))

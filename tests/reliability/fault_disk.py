@@ -44,7 +44,7 @@ def disk_full(match: Callable[[Path], bool], nth: int = 1):
     import safetensors
     from safetensors.torch import save as to_bytes
 
-    import trainlab.files as F
+    import trainlab.runs.files as F
 
     real_open, real_save = io.open, F.save_file
     seen = [0]
@@ -100,7 +100,7 @@ def full_disk_then_resume(folder: Path, want: dict[str, Any], ref_dir: Path, whi
     torn = damaged_files(run_dir)
     if torn:
         return Outcome(False, what, "half-written files after the failed write: " + ", ".join(torn))
-    from trainlab.files import load_state, load_tensors
+    from trainlab.runs.files import load_state, load_tensors
     from trainlab.runs import load_run
 
     try:

@@ -15,7 +15,7 @@ def diverge(folder: Path, ref_dir: Path, where: str, step: int) -> Outcome:
     the reference's at that step), write no later one, mark summary.json `diverged`, exit 1."""
     import torch
 
-    import trainlab.trainer as T
+    import trainlab.training.run as T
 
     what = f"NaN in the {where} at step {step}"
     folder.mkdir(parents=True, exist_ok=True)

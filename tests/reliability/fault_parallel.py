@@ -254,7 +254,7 @@ def kill_ddp_rank(folder: Path, want: dict[str, Any], rank: int, after_step: int
     if proc.returncode != 1 or len(said) != 1 or f"rank {rank}" not in said[0] or "SIGKILL" not in said[0] \
             or f"trainlab resume {cut} --nproc 2" not in said[0]:
         return Outcome(False, what, f"exit {proc.returncode}, stderr {err.strip()[-500:]!r}")
-    from trainlab.files import load_state
+    from trainlab.runs.files import load_state
     from trainlab.runs import load_run
 
     run = load_run(cut)

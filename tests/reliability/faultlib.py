@@ -82,7 +82,7 @@ def warm() -> None:
     import trainlab.cli  # noqa: F401
     import trainlab.experiments.compare  # noqa: F401
     import trainlab.experiments.search  # noqa: F401
-    import trainlab.trainer  # noqa: F401
+    import trainlab.training.run  # noqa: F401
 
 
 # ================================================================ running the CLI

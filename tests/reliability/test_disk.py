@@ -23,7 +23,7 @@ def test_a_full_disk_ends_the_run_in_one_line_and_resume_finishes_it(tmp_path, r
 
 
 def _refused_before_training(monkeypatch, argv: list[str], folder, words: list[str]) -> None:
-    import trainlab.trainer as T
+    import trainlab.training.run as T
 
     steps = []
     monkeypatch.setattr(T, "fit", lambda *a, **k: steps.append(1))  # reached only if nothing refused

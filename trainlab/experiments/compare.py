@@ -18,9 +18,9 @@ from typing import Any
 
 from ..errors import TrainlabError
 from ..runs import iter_runs
-from ..runtable import fmt_time
+from ..runs.table import fmt_time
 from . import stats
-from .runner import ENDED, Job, execute, plan
+from .pool import ENDED, Job, execute, plan
 from .spec import Experiment, arm_overrides
 
 METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_miou")
@@ -28,7 +28,7 @@ METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_mio
 
 def read_spec(meta: Path) -> dict[str, Any]:
     """experiment.json: the spec `trainlab compare` wrote (arms, base, seeds); one line if it was damaged."""
-    from ..files import read_json_object
+    from ..runs.files import read_json_object
 
     fix = "restore it, or move the folder away and run the compare again"
     spec = read_json_object(meta, fix)
@@ -142,7 +142,7 @@ def compare(base: str | Path | dict[str, Any], arms: dict[str, dict[str, Any]], 
 
 def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False) -> Comparison:
     """Check every arm, plan (skip, resume, train), run with progress, then analyse and write."""
-    from ..files import write_json
+    from ..runs.files import write_json
 
     exp.check()
     meta = exp.folder / "experiment.json"

@@ -45,9 +45,9 @@ def _weights_key(path: Path) -> str:
 def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torch.Tensor:
     """Softmax probabilities of a split, with the run's own test-time augmentation (`tta`), as its
     recorded scores were; with dropout_samples > 0, the mean over sampled masks."""
-    from ..evaluation import autocast, batches
+    from ..training.evaluation import autocast, batches
     from ..nn.layers import Dropout
-    from ..tta import predict as tta_predict
+    from ..training.tta import predict as tta_predict
 
     s = getattr(parts.data, split)
     model = parts.model.eval()
@@ -79,9 +79,9 @@ def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torc
 
 def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0, name: str | None = None) -> Member:
     """A member's probabilities on val and test, from the cache in its run folder or computed once."""
-    from ..build import load_weights
-    from ..files import load_tensors, save_tensors
-    from ..saved import load_saved
+    from ..training.build import load_weights
+    from ..runs.files import load_tensors, save_tensors
+    from ..training.saved import load_saved
 
     wpath = weights or (run.ckpt_dir / "best.safetensors" if (run.ckpt_dir / "best.safetensors").is_file()
                         else run.latest_checkpoint()[0])

@@ -7,8 +7,8 @@ import html
 import io
 from pathlib import Path
 
-from ..files import write_json, write_text
-from ..report.html import CSS, _img
+from ..runs.files import write_json, write_text
+from ..report.page import CSS, _img
 
 
 def _num(v) -> str:

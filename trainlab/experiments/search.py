@@ -150,7 +150,7 @@ def trial_config(s: Settings, trial) -> dict[str, Any]:
 def objective(s: Settings):
     import optuna
 
-    from ..trainer import train
+    from ..training.run import train
 
     def run_trial(trial) -> float:
         cfg = trial_config(s, trial)
@@ -192,7 +192,7 @@ def work(s: Settings, threads: int = 1) -> None:
 
 
 def _worker_main(s: Settings, threads: int) -> None:
-    from .runner import _die_with_parent
+    from .pool import _die_with_parent
 
     _die_with_parent()
     work(s, threads)
@@ -200,10 +200,10 @@ def _worker_main(s: Settings, threads: int) -> None:
 
 def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
     """Check everything, then run `jobs` workers on the one study, then write the report."""
-    from ..build import check_config
+    from ..training.build import check_config
     from ..config import make_config, set_key
     from .progress import watch
-    from .runner import usable_cores
+    from .pool import usable_cores
 
     if s.sampler not in SAMPLERS:
         raise TrainlabError(f"--sampler {s.sampler!r}: choose one of {', '.join(SAMPLERS)}")

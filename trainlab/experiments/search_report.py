@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from ..files import write_json, write_text
-from ..report.html import CSS, _img
+from ..runs.files import write_json, write_text
+from ..report.page import CSS, _img
 
 DROP = ("name", "group", "tags", "runs_dir")  # best.yaml starts a new run wherever it is trained
 
@@ -70,7 +70,7 @@ def finish_study(s, study, quiet: bool) -> StudyResult:
     from optuna.trial import TrialState
 
     from ..runs import load_run
-    from ..saved import evaluate
+    from ..training.saved import evaluate
 
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     best = study.best_trial if done else None

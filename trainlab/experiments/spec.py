@@ -68,7 +68,7 @@ class Experiment:
 
     def check(self) -> None:
         """Build and check every arm's config before anything trains (one line per problem)."""
-        from ..build import check_config
+        from ..training.build import check_config
 
         for arm in self.arms:
             try:

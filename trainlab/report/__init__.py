@@ -8,7 +8,7 @@ from ..runs import Run
 
 def write_report(run: Run) -> Path:
     """(Re)make every plot of a run from its files and write `report.html`."""
-    from .html import write_html
+    from .page import write_html
     from .plots import plot_curves, plot_diagnostics
 
     images = plot_curves(run) + plot_diagnostics(run)

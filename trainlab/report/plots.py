@@ -20,7 +20,7 @@ def save_figure(fig, path: Path, tight: bool = True) -> Path:
     drawing its report leaves the old picture or the new one, never half a PNG."""
     import io
 
-    from ..files import write_bytes
+    from ..runs.files import write_bytes
 
     if tight:  # not for figures that place their own colorbar axes (Optuna's contour plot)
         fig.tight_layout()

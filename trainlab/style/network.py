@@ -49,7 +49,7 @@ def _finished(path: Path) -> bool:
 
 def default_style_run(quiet: bool = False) -> rf.Run:
     """The cached default style network; trained (2-3 minutes on 2 cores) on first use."""
-    from ..trainer import train
+    from ..training.run import train
 
     final = style_net_dir()
     if _finished(final):
@@ -79,7 +79,7 @@ def load_style_net(run: str | Path | rf.Run | None = None, quiet: bool = False):
 
     Read-only use of someone's run: config keys this version no longer knows are ignored.
     """
-    from ..saved import load_saved
+    from ..training.saved import load_saved
 
     r = default_style_run(quiet) if run is None else (run if isinstance(run, rf.Run) else rf.load_run(run))
     p = load_saved(r)

@@ -57,7 +57,7 @@ def gap(kind: str = "acc") -> Quantity:
 def weight_norm() -> Quantity:
     """L2 norm of the final weights of every weight matrix and kernel (biases and norm layers out)."""
     def get(run: Run) -> float:
-        from ...files import load_tensors
+        from ...runs.files import load_tensors
 
         w = load_tensors(run.latest_checkpoint()[0])
         return float(math.sqrt(sum(float((t.double() ** 2).sum()) for k, t in w.items()

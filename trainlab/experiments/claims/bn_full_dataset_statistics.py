@@ -10,7 +10,7 @@ Swapped: the two ways exchange numbers.
 """
 from __future__ import annotations
 
-from ...saved import evaluate
+from ...training.saved import evaluate
 from ..compare import compare
 from . import register
 from .base import Claim, paired_rule, swap_arms

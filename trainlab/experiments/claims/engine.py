@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import TrainlabError
-from ...files import write_json
+from ...runs.files import write_json
 from . import get, ordered
 from .base import Claim, Context
 

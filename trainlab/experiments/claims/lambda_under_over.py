@@ -18,7 +18,7 @@ import torch
 import trainlab
 
 from ...data.datasets import to_float
-from ...saved import load_saved
+from ...training.saved import load_saved
 from . import register
 from .base import Claim, all_of, paired_rule, swap_arms
 from .plots import dots, figure, save_figure

@@ -13,8 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ...files import write_json, write_text
-from ...report.html import CSS, _img
+from ...runs.files import write_json, write_text
+from ...report.page import CSS, _img
 from . import CLAIMS
 from .engine import clean, load_results
 

@@ -20,7 +20,7 @@ from .plots import figure, save_figure
 
 
 def predictions(ctx, i: int, lr: float, width: int) -> torch.Tensor:
-    from ...saved import load_saved
+    from ...training.saved import load_saved
     from ..ensemble import _predict
 
     name = f"model-{i}"

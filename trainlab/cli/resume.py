@@ -14,12 +14,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..trainer import resume
+    from ..training.run import resume
 
     if args.nproc is not None:
-        from ..build import run_config
+        from ..training.build import run_config
         from ..distributed import check
-        from ..launch import launch
+        from ..distributed.launch import launch
         from ..runs import load_run
 
         check(run_config(load_run(args.run)), args.nproc)

@@ -17,9 +17,9 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from . import runs as rf
-from .config import METRICS, Config, check_needs, make_config
-from .errors import TrainlabError
+from .. import runs as rf
+from ..config import METRICS, Config, check_needs, make_config
+from ..errors import TrainlabError
 
 OWN_KEYS = ("lr", "weight_decay", "clip_norm", "clip_value")  # recipe arguments that are config keys of their own
 PEAK_KEYS = ("lr", "lr0", "lr_max")  # the rate a schedule starts from or peaks at is the config's lr (lr0, lr_max: old names)
@@ -77,14 +77,14 @@ def resolve_device(name: str) -> torch.device:
 def check_config(cfg: Config) -> Config:
     """Refuse unknown names, bad hyperparameters and options that would do nothing; return the
     config resolved to what will run (weight_decay's recipe default, a chain's own lr)."""
-    from .data.augment import build_augmentation
-    from .data.preprocess import PREPROCESSING
+    from ..data.augment import build_augmentation
+    from ..data.preprocess import PREPROCESSING
     from .losses import check_loss
-    from .models import MODELS
-    from .nn.activations import check_activation
-    from .nn.init import INITS
-    from .nn.layers import NORMS
-    from .optim.penalties import PENALTIES
+    from ..models import MODELS
+    from ..nn.activations import check_activation
+    from ..nn.init import INITS
+    from ..nn.layers import NORMS
+    from ..optim.penalties import PENALTIES
 
     MODELS.get(cfg.model)
     check_needs(cfg)
@@ -118,8 +118,8 @@ def check_config(cfg: Config) -> Config:
 def resolve_optimizer(cfg: Config) -> Config:
     """Refuse optimizer settings that would be ignored; fill weight_decay (the recipe's default) and a
     chain's own lr into the config, so the saved config says what runs."""
-    from .registry import accepted_kwargs
-    from .optim.recipes import OPTIMIZERS
+    from ..registry import accepted_kwargs
+    from ..optim.recipes import OPTIMIZERS
 
     peak = [k for k in PEAK_KEYS if k in cfg.schedule_options]
     if peak:  # the schedule's peak is the config's lr: a second value here would run while config.yaml says lr
@@ -166,7 +166,7 @@ def resolve_optimizer(cfg: Config) -> Config:
 def make_schedule(cfg: Config) -> Callable[[float], float]:
     """lr as a pure function of time in epochs: `schedule` from `lr` over `epochs` (or
     schedule_options.total), shaped by the rest of `schedule_options`, with `warmup_epochs`."""
-    from .optim.schedules import create_schedule
+    from ..optim.schedules import create_schedule
 
     shape = dict(cfg.schedule_options)
     total = shape.pop("total", cfg.epochs)
@@ -194,7 +194,7 @@ def preview_schedule(name: str, options: dict[str, Any] | None = None, *, lr: fl
 
 
 def make_optimizer(cfg: Config, params, steps_per_epoch: int):
-    from .optim.recipes import create_optimizer
+    from ..optim.recipes import create_optimizer
 
     sched = make_schedule(cfg)
     spe = max(1, steps_per_epoch)
@@ -222,9 +222,9 @@ def make_optimizer(cfg: Config, params, steps_per_epoch: int):
 
 
 def make_model(cfg: Config, in_shape: tuple, num_classes: int) -> nn.Module:
-    from .models import create_model
-    from .nn.init import init_model
-    from .nn.layers import set_dropout_mode
+    from ..models import create_model
+    from ..nn.init import init_model
+    from ..nn.layers import set_dropout_mode
 
     kw = dict(cfg.model_options)
     for key in ("activation", "norm", "dropout"):
@@ -241,7 +241,7 @@ def make_model(cfg: Config, in_shape: tuple, num_classes: int) -> nn.Module:
 
 # ============================================================== data
 def load_data(cfg: Config):
-    from .data.datasets import load_dataset
+    from ..data.datasets import load_dataset
 
     return load_dataset(cfg.dataset, val_fraction=cfg.val_fraction, seed=cfg.data_seed, **cfg.dataset_options)
 
@@ -266,7 +266,7 @@ def load_data_or_fallback(cfg: Config):
 
 def select(cfg: Config, data):
     """The config's selection (classes, train_per_class, train_subset) applied to `data`."""
-    from .data.subset import subset
+    from ..data.subset import subset
 
     return subset(data, classes=cfg.classes, train_per_class=cfg.train_per_class, train_subset=cfg.train_subset,
                   seed=cfg.data_seed, name=cfg.dataset)
@@ -276,10 +276,10 @@ def select(cfg: Config, data):
 def build(cfg: Config, data=None, world=None) -> Parts:
     """Check the config, load and select data, fit preprocessing, build model and optimizer.
     world: this process's place in a distributed run (trainlab.distributed.setup), None for one process."""
-    from .data.augment import build_augmentation, label_risk_warnings
-    from .data.datasets import to_float
-    from .distributed import SINGLE, device_for, sync_batchnorm, wrap
-    from .optim.penalties import create_penalty
+    from ..data.augment import build_augmentation, label_risk_warnings
+    from ..data.datasets import to_float
+    from ..distributed import SINGLE, device_for, sync_batchnorm, wrap
+    from ..optim.penalties import create_penalty
     from .transfer import apply_transfer, make_preprocessing
     from .tta import ASSUMES
 
@@ -306,7 +306,7 @@ def build(cfg: Config, data=None, world=None) -> Parts:
     model = make_model(cfg, data.input_shape, data.num_classes).to(device)
     if cfg.channels_last and data.is_image:
         model = model.to(memory_format=torch.channels_last)
-    from .nn.whitening import fit_whitening, whitening_layers
+    from ..nn.whitening import fit_whitening, whitening_layers
 
     if whitening_layers(model):  # fixed layers fitted on (up to 10,000) preprocessed training images
         fit_whitening(model, preprocess(to_float(data.train.x[:10_000]).to(device)))
@@ -361,7 +361,7 @@ def check_periods(cfg: Config, steps_per_epoch: int) -> None:
 
 def check_fits(model: nn.Module, data, preprocess, device, cfg: Config) -> None:
     """One forward pass on two examples: a model that does not fit the data fails here, clearly."""
-    from .data.datasets import to_float
+    from ..data.datasets import to_float
 
     x = preprocess(to_float(data.train.x[:2]).to(device))
     was = model.training

@@ -36,7 +36,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..build import preview_schedule
+    from ..training.build import preview_schedule
     from ..report.plots import plot_schedule
     from ..values import parse_pairs
 

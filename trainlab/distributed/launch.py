@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .errors import TrainlabError
+from ..errors import TrainlabError
 
 ERROR_DIR = "TRAINLAB_ERROR_DIR"  # ranks that refuse their input write the line here; the launcher prints it
 
@@ -30,7 +30,7 @@ def launch(nproc: int, argv: list[str], run: str | None = None) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import parse_args, run as torchrun
 
-    from .trainer import RUN_FILE
+    from ..training.run import RUN_FILE
 
     if nproc < 1:
         raise TrainlabError(f"--nproc {nproc}: the number of processes must be at least 1; use --nproc 2 "

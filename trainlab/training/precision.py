@@ -59,7 +59,7 @@ def time_precision(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dev
 
 def choose(parts, steps: int = 5) -> tuple[str, dict[str, Any]]:
     """The faster precision for this run and the measurements behind the choice."""
-    from .data.datasets import to_float
+    from ..data.datasets import to_float
 
     cfg, dev = parts.cfg, parts.device
     b = min(cfg.batch_size, len(parts.data.train.y))

@@ -20,7 +20,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..saved import evaluate
+    from ..training.saved import evaluate
 
     tta = None if args.tta is None else [op.strip() for op in args.tta.split(",") if op.strip() not in ("", "none")]
     res = evaluate(args.run, split=args.split, device=args.device, bn_stats=args.bn_stats, tta=tta)

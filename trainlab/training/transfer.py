@@ -28,9 +28,9 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
-from . import runs as rf
-from .config import Config, apply_overrides, make_config
-from .errors import TrainlabError
+from .. import runs as rf
+from ..config import Config, apply_overrides, make_config
+from ..errors import TrainlabError
 
 # keys that describe the parent's own data and its own transfer; a child never inherits them
 NOT_INHERITED = ("name", "group", "tags", "dataset_options", "classes", "train_per_class", "train_subset",
@@ -41,7 +41,7 @@ def make_preprocessing(cfg: Config, train_x: Callable[[], Any]):
     """The config's preprocessing, fitted on the training split (`train_x()`), or for a fine-tuned
     run its parent's fitted statistics, so the pretrained layers see inputs scaled as they were
     trained on (a few labels give poor statistics)."""
-    from .data.preprocess import create_preprocessing
+    from ..data.preprocess import create_preprocessing
 
     preprocess = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)
     parent = rf.load_run(cfg.init_from) if cfg.init_from is not None else None
@@ -61,7 +61,7 @@ def apply_transfer(cfg: Config, model: nn.Module) -> list[dict[str, Any]] | None
     Returns optimizer parameter groups, or None when nothing differs from plain training.
     """
     from .build import load_weights
-    from .models import layer_names
+    from ..models import layer_names
 
     if cfg.init_from is not None:
         parent = rf.load_run(cfg.init_from)
@@ -158,7 +158,7 @@ def finetune(run: str | Path | rf.Run, *, quiet: bool = False, **kw: Any) -> rf.
         >>> child = finetune("runs/mlp-digits", dataset="digits", classes=[5, 6, 7, 8, 9],
         ...                  freeze="fc1", epochs=5)                      # doctest: +SKIP
     """
-    from .trainer import train
+    from .run import train
 
     parent = _parent(run)
     cfg = finetune_config(parent, **kw)

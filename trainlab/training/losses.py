@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import TrainlabError
-from .registry import Registry
+from ..errors import TrainlabError
+from ..registry import Registry
 
 LOSSES = Registry("loss")
 TASKS = {  # the tasks a loss can score: class ids (per example or per pixel), or real-valued targets

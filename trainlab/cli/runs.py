@@ -29,7 +29,7 @@ def run(args) -> int:
     from ..report.progress import make_console
     from rich.table import Table
 
-    from ..runtable import fmt_epochs, fmt_score, fmt_time, select_runs
+    from ..runs.table import fmt_epochs, fmt_score, fmt_time, select_runs
     from ..values import parse_pairs
 
     from ..errors import TrainlabError

@@ -20,7 +20,7 @@ def run(args) -> int:
 
     from ..errors import TrainlabError
     from ..runs import iter_runs, load_run
-    from ..saved import write_run_report
+    from ..training.saved import write_run_report
 
     if args.all:
         runs = [r for p in args.runs for r in iter_runs(p)]

@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import TrainlabError
-from .runs import Run, iter_runs
-from .values import parse_value
+from ..errors import TrainlabError
+from . import Run, iter_runs
+from ..values import parse_value
 
 HIGHER_IS_BETTER = ("acc", "top5", "miou")
 
@@ -56,7 +56,7 @@ def _lookup(row: dict[str, Any], key: str) -> Any:
 
 def check_where(keys: list[str], rows: list[dict[str, Any]]) -> None:
     """Refuse a filter key that is neither a config key nor a column (a typo would match nothing)."""
-    from .config import Config
+    from ..config import Config
 
     known = set(Config.model_fields) | {k for r in rows for k in r if k != "config"}
     for key in keys:

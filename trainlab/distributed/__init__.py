@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .errors import TrainlabError
+from ..errors import TrainlabError
 
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 

@@ -10,16 +10,16 @@ from typing import Any, Sequence
 
 import torch
 
-from . import runs as rf
+from .. import runs as rf
 from .build import Parts, load_weights, make_model, resolve_device, run_config, select
-from .errors import TrainlabError
+from ..errors import TrainlabError
 
 
 def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts:
     """A saved run, rebuilt for inference: config, its selected data, its fitted preprocessing,
     the model with its best (or last) weights in eval mode. No optimizer."""
     from .build import load_data
-    from .data.preprocess import create_preprocessing
+    from ..data.preprocess import create_preprocessing
 
     cfg = run_config(run).model_copy(update={"device": device})
     dev = resolve_device(cfg.device)
@@ -32,6 +32,14 @@ def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts
     load_weights(model, tensors, str(run.ckpt_dir))
     model.to(dev).eval()
     return Parts(cfg, data, dev, model, pre, None, None, None, lambda t: cfg.lr, 1, data.task == "segmentation")
+
+
+def load_model(run: str | Path | rf.Run, device: str = "cpu", weights: str = "best") -> torch.nn.Module:
+    """A saved run's model with its best (or last) weights, in eval mode.
+
+    >>> model = trainlab.load_model("runs/mlp-digits")   # doctest: +SKIP
+    """
+    return load_saved(run if isinstance(run, rf.Run) else rf.load_run(run), device=device, weights=weights).model
 
 
 BN_STATS = ("running", "full")  # batch-norm statistics at evaluation: torch's running averages, or the training set's
@@ -53,8 +61,8 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
     >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
     """
     from .evaluation import batches, evaluate_split
-    from .nn.layers import batch_norms, recompute_bn_stats
-    from .report.plots import plot_confusion
+    from ..nn.layers import batch_norms, recompute_bn_stats
+    from ..report.plots import plot_confusion
 
     run = rf.load_run(run_path)
     if split not in ("train", "val", "test"):
@@ -91,7 +99,7 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
 def write_run_report(run: rf.Run, parts: Parts | None = None) -> Path:
     """Every plot of a run and its report.html, from the run folder. A segmentation run also gets
     predicted masks, from `parts` when the caller has the model at hand, else reloaded."""
-    from .report import write_report
+    from ..report import write_report
 
     if run.config.get("model") in ("fcn", "unet") or (parts is not None and parts.segmentation):
         if (run.ckpt_dir / "best.safetensors").is_file() or (run.ckpt_dir / "latest.json").is_file():
@@ -101,8 +109,8 @@ def write_run_report(run: rf.Run, parts: Parts | None = None) -> Path:
 
 @torch.no_grad()
 def plot_predicted_masks(p: Parts, path: Path, n: int = 8) -> None:
-    from .data.datasets import to_float
-    from .report.plots import plot_masks
+    from ..data.datasets import to_float
+    from ..report.plots import plot_masks
 
     if not p.segmentation:
         return

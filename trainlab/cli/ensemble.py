@@ -37,7 +37,7 @@ def run(args) -> int:
 
     from ..errors import TrainlabError
     from ..experiments import ensemble as ens
-    from ..files import write_json
+    from ..runs.files import write_json
     from ..runs import iter_runs
 
     if sum(bool(x) for x in (args.runs, args.group, args.train, args.snapshots, args.mc_dropout)) != 1:

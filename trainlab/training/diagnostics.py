@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import runs as rf
+from .. import runs as rf
 
 DEAD_KINDS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU)
 SAT_KINDS = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
@@ -27,7 +27,7 @@ HIST_BINS = 40
 
 
 def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    from .nn.activations import Maxout
+    from ..nn.activations import Maxout
 
     kinds = DEAD_KINDS + tuple(SAT_KINDS) + (Maxout,)
     return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
@@ -57,7 +57,7 @@ def activation_stats(kind: nn.Module, y: torch.Tensor) -> dict[str, Any]:
 
 class Diagnostics:
     def __init__(self, model: nn.Module, parts: Any, run_dir: Path):
-        from .data.datasets import to_float
+        from ..data.datasets import to_float
 
         self.model, self.parts = model, parts
         n = parts.cfg.diagnostics_batch

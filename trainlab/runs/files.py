@@ -17,7 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .errors import TrainlabError
+from ..errors import TrainlabError
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -230,7 +230,7 @@ def environment(seed: int, device: str, threads: int) -> dict[str, Any]:
 
     import numpy
 
-    from .precision import cpu_flags
+    from ..training.precision import cpu_flags
 
     return {
         "trainlab": __import__("trainlab").__version__,

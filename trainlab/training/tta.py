@@ -16,8 +16,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .errors import TrainlabError
-from .registry import Registry
+from ..errors import TrainlabError
+from ..registry import Registry
 
 TTA = Registry("test-time augmentation")
 # the symmetry of the classes each op's views assume (trainlab.data.augment.symmetry warns where data lacks it);

@@ -21,12 +21,12 @@ from typing import Any, Callable
 import torch
 import yaml
 
-from . import distributed
-from . import runs as rf
+from .. import distributed
+from .. import runs as rf
 from .build import Parts, build, load_weights, run_config
-from .config import Config, load_config
+from ..config import Config, load_config
 from .ema import make_ema
-from .errors import TrainlabError
+from ..errors import TrainlabError
 from .evaluation import autocast, evaluate_split, loss_fn
 from .state import EarlyStopping, TrainState, new_sums
 
@@ -132,9 +132,9 @@ def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: b
         report: bool, score_test: bool = True) -> rf.Run | None:
     """The loop. In a distributed run every rank runs it on its slice of each batch; rank 0 alone
     (run is None elsewhere) writes rows, checkpoints and the summary, and gets the Run back."""
-    from .data.datasets import to_float
+    from ..data.datasets import to_float
     from .diagnostics import Diagnostics
-    from .report.progress import Progress
+    from ..report.progress import Progress
 
     cfg, model, net, opt, dev = p.cfg, p.model, p.train_net, p.optimizer, p.device
     classify = p.data.task != "regression"  # class scores: train accuracy too; regression: the loss alone

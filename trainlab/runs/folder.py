@@ -28,9 +28,9 @@ from typing import Any, Iterator
 
 import torch
 
-from .errors import TrainlabError
-from .files import (MetricsLog, environment, load_state, load_tensors, read_json_object, read_jsonl,  # noqa: F401
-                    save_state, save_tensors, write_bytes, write_json, write_text)
+from ..errors import TrainlabError
+from ..values import load_yaml
+from .files import load_tensors, read_json_object, read_jsonl, save_state, save_tensors, write_json
 
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
 # keys that never change what an arm is: identity, place, and how many threads ran it
@@ -136,8 +136,6 @@ class Run:
 
     @property
     def config(self) -> dict[str, Any]:
-        from .values import load_yaml
-
         return load_yaml((self.path / "config.yaml").read_text())
 
     @property
@@ -180,12 +178,6 @@ class Run:
     def latest_checkpoint(self) -> tuple[Path, Path]:
         """(weights, state) of the newest complete checkpoint."""
         return self.checkpoints.latest(self.path)
-
-    def load_model(self, device: str = "cpu", weights: str = "best"):
-        """Rebuild the model from config.yaml and load its best (or last) weights; eval mode."""
-        from .saved import load_saved
-
-        return load_saved(self, device=device, weights=weights).model
 
 
 def load_run(path: str | Path) -> Run:

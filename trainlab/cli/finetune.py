@@ -30,7 +30,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..transfer import finetune
+    from ..training.transfer import finetune
 
     child = finetune(args.run, dataset=args.dataset, classes=args.classes, train_per_class=args.train_per_class,
                      freeze=args.freeze, lr_mult=args.lr_mult, epochs=args.epochs, name=args.name,

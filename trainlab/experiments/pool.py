@@ -107,7 +107,7 @@ def _in_process(todo: list[Job], on_done) -> None:
 
 
 def _work(job: Job) -> tuple[str, int, str]:
-    from ..trainer import resume, train
+    from ..training.run import resume, train
 
     if job.action == "resume":
         run = resume(job.path, quiet=True, report=False)

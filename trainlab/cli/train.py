@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ..config import config_help, load_config
-    from ..trainer import train
+    from ..training.run import train
 
     if args.help_config:
         print(config_help())
@@ -33,7 +33,7 @@ def run(args) -> int:
     cfg = load_config(args.config, overrides)
     if args.nproc is not None:  # checked here, once, before any process starts
         from ..distributed import check
-        from ..launch import launch
+        from ..distributed.launch import launch
 
         check(cfg, args.nproc)
         argv = ["train"] + ([args.config] if args.config else []) + [a for o in overrides for a in ("--set", o)]

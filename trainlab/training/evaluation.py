@@ -48,7 +48,7 @@ def autocast(p):
 def batches(p, x_all: torch.Tensor, size: int, world=None):
     """Preprocessed (x, index slice) batches of a split, on the run's device and memory format.
     With a distributed `world`, this rank's batches only: numbers rank, rank + size, ..."""
-    from .data.datasets import to_float
+    from ..data.datasets import to_float
 
     rank, ranks = (world.rank, world.size) if world is not None else (0, 1)
     for i in range(rank * size, len(x_all), size * ranks):

@@ -1,6 +1,6 @@
 """The `trainlab` command: a thin argument layer over the Python API.
 
-Each module in `trainlab/commands/` is one subcommand: it defines NAME, HELP,
+Each other module in `trainlab/cli/` is one subcommand: it defines NAME, HELP,
 `add_arguments(parser)` and `run(args) -> int`. Bad input raises
 `TrainlabError`, printed here as one line with exit code 2 and no traceback.
 """
@@ -12,8 +12,7 @@ import os
 import pkgutil
 import sys
 
-from . import commands
-from .errors import TrainlabError
+from ..errors import TrainlabError
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train neural networks with classic techniques and see what each one does.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    mods = [importlib.import_module(f"{commands.__name__}.{m.name}") for m in pkgutil.iter_modules(commands.__path__)]
+    mods = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
     for mod in sorted((m for m in mods if hasattr(m, "run")), key=lambda m: getattr(m, "ORDER", 100)):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=(mod.__doc__ or mod.HELP).strip())
         mod.add_arguments(p)
