@@ -47,15 +47,15 @@ def throughput(values: list[str], runs_dir: str, name: str, nproc: int | None, t
 def worker(dataset: str, batch: int, steps: int) -> None:
     """One rank of the all-reduce timing (started by torch.distributed.run)."""
     from trainlab import distributed
-    from trainlab.training.build import build
     from trainlab.config import load_config
-    from trainlab.data.datasets import to_float
+    from trainlab.data import to_float
+    from trainlab.training.build import build
     from trainlab.training.evaluation import loss_fn
 
     cfg = load_config(None, config(dataset, batch))
     world = distributed.setup(cfg)
     p = build(cfg, world=world)
-    net, opt = p.train_net, p.optimizer
+    net, opt = p.net, p.optimizer
     x_all, y_all = p.data.train.x, p.data.train.y
     times: dict[str, list[float]] = {"sync": [], "no_sync": []}
     b = batch // world.size
@@ -90,7 +90,7 @@ def main() -> None:
     a = ap.parse_args()
     if a.worker:
         return worker(a.dataset, a.batch, a.steps)
-    from trainlab.data.datasets import load_dataset
+    from trainlab.data import load_dataset
     from trainlab.errors import TrainlabError
 
     try:

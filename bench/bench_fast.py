@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import trainlab
-from trainlab.data.datasets import load_dataset, to_float
+from trainlab.data import load_dataset, to_float
 
 
 def reference_model(width: int = 64) -> nn.Module:
@@ -93,9 +93,9 @@ def reference(data, epochs: int, seed: int, width: int = 64) -> list[tuple[int, 
 
 def trainlab_recipe(config: str, overrides: list[str], seed: int) -> list[tuple[int, float, float]]:
     """The same per-epoch record for a trainlab config: every epoch's checkpoint scored on the test split."""
-    from trainlab.training.build import load_weights
-    from trainlab.training.evaluation import evaluate_split
     from trainlab.runs.files import load_state, load_tensors
+    from trainlab.models import load_weights
+    from trainlab.training.evaluation import evaluate_split
     from trainlab.training.saved import load_saved
 
     with tempfile.TemporaryDirectory() as d:

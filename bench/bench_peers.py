@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import trainlab
-from trainlab.data.datasets import Dataset, Split
+from trainlab.data import Dataset, Split
 
 os.environ["KERAS_BACKEND"] = "torch"  # keras is imported later, inside functions: its backend is torch
 
@@ -276,8 +276,8 @@ def available() -> tuple[dict[str, str], dict[str, str]]:
 
 def check_models(x_all, have: dict[str, str]) -> dict[str, int]:
     """Trainable parameter counts: the same network in every framework."""
-    from trainlab.training.build import build
     from trainlab.config import load_config
+    from trainlab.training.build import build
 
     small = Split(x_all[:B], torch.zeros(B, dtype=torch.long))
     data = Dataset("synthetic", small, small, small, [str(i) for i in range(K)], "classification")

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 import trainlab
 from trainlab.config import load_config
-from trainlab.data.datasets import Dataset, Split, to_float
+from trainlab.data import Dataset, Split, to_float
 from trainlab.training.build import build
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import trainlab  # noqa: E402
-from trainlab.training.transfer import finetune  # noqa: E402
+from trainlab.training.finetune import finetune  # noqa: E402
 
 BASE = {
     "dataset": "fashion-mnist",

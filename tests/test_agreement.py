@@ -65,7 +65,7 @@ def test_the_schedule_preview_draws_the_rates_a_run_uses(tmp_path, schedule, opt
     run = trainlab.train({**BASE, "model": "mlp", "model_options": {}, "epochs": 3, "lr": 0.1, "log_every": 1, "schedule": schedule,
                           "schedule_options": options, "warmup_epochs": 0.5, "runs_dir": str(tmp_path)},
                          quiet=True, report=False)
-    from trainlab.training.build import preview_schedule
+    from trainlab.training.preview import preview_schedule
 
     f, cfg = preview_schedule(schedule, options, lr=0.1, epochs=3, warmup_epochs=0.5)
     spe = run.summary["last"]["step"] // 3

@@ -4,7 +4,8 @@ import torch
 
 import trainlab
 from trainlab.optim.recipes import create_optimizer
-from trainlab.training.run import amp_step, resume
+from trainlab.training.loop import amp_step
+from trainlab.training.run import resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1,
         "dropout": 0.0}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from trainlab.experiments.claims import CLAIMS, get, ordered
+from trainlab.experiments.claims import CLAIMS, every, get, ordered
 from trainlab.experiments.claims.base import (INCONCLUSIVE, REFUTED, SUPPORTED, Context, paired_rule,
                                               swap_arms, threshold_rule)
 from trainlab.experiments.claims.engine import run_claim, settings_key
@@ -27,11 +27,11 @@ CHEAP = ["sigmoid-saturation", "adam-bias-correction", "bn-parameter-count", "in
 
 def test_catalogue_covers_the_five_decks_with_30_or_more_claims():
     assert len(CLAIMS) >= 30
-    assert {c.deck for c in CLAIMS.values()} == {"000", "001", "002", "003", "004"}
-    for c in CLAIMS.values():
+    assert {c.deck for c in every()} == {"000", "001", "002", "003", "004"}
+    for c in every():
         assert c.text and c.measures and c.why and c.caveat and c.topic, c.id
         assert c.source.endswith(".py")
-    assert [c.id for c in ordered()] == sorted(CLAIMS, key=lambda i: (CLAIMS[i].deck, i))
+    assert [c.id for c in ordered()] == sorted(CLAIMS.list(), key=lambda i: (get(i).deck, i))
 
 
 def recorded() -> dict:
@@ -61,7 +61,7 @@ def with_the_claimed_effect(data: dict, numbers: dict) -> dict:
     return data
 
 
-@pytest.mark.parametrize("claim_id", sorted(CLAIMS))
+@pytest.mark.parametrize("claim_id", CLAIMS.list())
 def test_every_rule_changes_its_verdict_when_the_compared_things_swap(claim_id):
     """On the numbers a real quick run measured: the rule gives the recorded verdict, and with the
     compared arms (or optimizers, modes, activations) swapped a decisive verdict turns around.

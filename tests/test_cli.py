@@ -57,7 +57,7 @@ def test_train_then_runs_evaluate_and_resume_finished(capsys, tmp_path, monkeypa
 
 
 def test_list_every_kind(capsys):
-    from trainlab.cli.list import KINDS
+    from trainlab.cli.listing import KINDS
 
     for kind in KINDS:
         code, out, _ = run_cli(capsys, "list", kind)

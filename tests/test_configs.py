@@ -5,7 +5,7 @@ import pytest
 
 import trainlab
 from trainlab.config import load_config
-from trainlab.training.build import check_config
+from trainlab.training.checks import check_config
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
 

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from trainlab.cli import main
-from trainlab.cli.augment import _options, _pick
+from trainlab.report.previews import pick_examples
+from trainlab.values import parse_pairs
 
 
 @pytest.mark.parametrize("argv", [
@@ -42,9 +43,9 @@ def test_pick_cycles_through_classes():
     import torch
 
     y = torch.tensor([2, 2, 0, 1, 0, 2, 1])
-    idx = _pick(y, 5, segmentation=False)
+    idx = pick_examples(y, 5, segmentation=False)
     assert y[idx].tolist() == [0, 1, 2, 0, 1]
 
 
 def test_options_use_the_project_value_parser():
-    assert _options(["channels=3", "noise=1e-2", "name=a"]) == {"channels": 3, "noise": 0.01, "name": "a"}
+    assert parse_pairs(["channels=3", "noise=1e-2", "name=a"], flag="--option") == {"channels": 3, "noise": 0.01, "name": "a"}

@@ -13,7 +13,8 @@ import torch
 from fixtures_data import IDX_NAMES, idx_bytes, write_idx_set
 
 from trainlab.cli import main
-from trainlab.data.datasets import DATASETS, TEST_SEED, list_datasets, load_dataset, split_indices, to_float
+from trainlab.data import to_float
+from trainlab.data.datasets import DATASETS, TEST_SEED, list_datasets, load_dataset, split_indices
 from trainlab.errors import TrainlabError
 
 OFFLINE = ["digits", "spirals", "moons", "shapes", "textures", "poly"]  # need no files

@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures_data import (IDX_NAMES, idx_bytes, sha256,
-                           write_cifar_tar)
+from fixtures_data import IDX_NAMES, idx_bytes, sha256, write_cifar_tar
 
 from trainlab.data import datasets as dsmod
-from trainlab.data import download
-from trainlab.data.datasets import load_dataset
+from trainlab.data import download, load_dataset
 from trainlab.errors import TrainlabError
 
 

@@ -49,7 +49,7 @@ def test_ensemble_of_runs_matches_a_hand_average_and_is_cached(seeds):
     data = trainlab.load_dataset("digits")
     probs = []
     for r in seeds:  # the reference: each model's softmax on the standardized test split
-        from trainlab.data.datasets import to_float
+        from trainlab.data import to_float
         from trainlab.training.saved import load_saved
 
         p = load_saved(r)

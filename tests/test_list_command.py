@@ -2,7 +2,7 @@
 import pytest
 
 from trainlab.cli import main
-from trainlab.cli.list import ALIASES, KINDS, registries
+from trainlab.cli.listing import ALIASES, KINDS, registries
 
 
 def run(capsys, *argv):

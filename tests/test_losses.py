@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import trainlab
-from trainlab.training.build import Parts
 from trainlab.config import load_config
-from trainlab.data.datasets import Dataset, Split
+from trainlab.data import Dataset, Split
 from trainlab.errors import TrainlabError
+from trainlab.training.build import Inference
 from trainlab.training.evaluation import evaluate_split, in_top_k, loss_fn
 from trainlab.training.losses import LOSSES, TASKS, cross_entropy, hinge, mse
 
@@ -86,8 +86,7 @@ def parts_for(table, y, task="classification", **cfg):
     classes = [f"c{i}" for i in range(k)] if task != "regression" else [f"t{i}" for i in range(k)]
     data = Dataset("hand", split, split, split, classes, task)
     config = load_config(None, [], model="mlp", dataset="hand", eval_batch_size=4, **cfg)
-    return Parts(config, data, torch.device("cpu"), Lookup(table), lambda t: t, None, None, None,
-                 lambda e: 0.1, 1)
+    return Inference(config, data, torch.device("cpu"), Lookup(table), lambda t: t)
 
 
 # true class ranks (how many classes score strictly higher), 7 classes: 0, 6, 3, 4, 4 (ties with

@@ -12,8 +12,7 @@ from torch import nn
 from trainlab.cli import main
 from trainlab.errors import TrainlabError
 from trainlab.models import create_model
-from trainlab.models.receptive import receptive_fields
-from trainlab.models.summary import count_parameters, format_summary, summarize
+from trainlab.models.summary import count_parameters, format_summary, receptive_fields, summarize
 
 
 def conv(k=3, **kw):

@@ -3,7 +3,7 @@ import pytest
 
 import trainlab
 from trainlab.cli import main
-from trainlab.runs.table import fmt_epochs, fmt_time
+from trainlab.console import fmt_epochs, fmt_time
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 1, "batch_size": 64, "threads": 1}
 

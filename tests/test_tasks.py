@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 
 import trainlab
 from trainlab.cli import main
-from trainlab.data.datasets import to_float
+from trainlab.data import to_float
 from trainlab.training.losses import hinge
-from trainlab.training.saved import load_saved, write_run_report
 from trainlab.training.run import resume
+from trainlab.training.saved import load_saved, write_run_report
 
 POLY = {"dataset": "poly", "dataset_options": {"n_train": 24}, "model": "polyfit", "model_options": {"degree": 3},
         "loss": "mse", "preprocessing": "none", "optimizer": "adam", "lr": 0.05, "epochs": 600, "eval_every": 150,

@@ -10,7 +10,8 @@ from safetensors.torch import load_file
 import trainlab
 from trainlab.errors import TrainlabError
 from trainlab.runs import Checkpoints
-from trainlab.training.run import final_line, resume
+from trainlab.training.loop import final_line
+from trainlab.training.run import resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
 

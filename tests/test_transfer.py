@@ -13,7 +13,8 @@ import torch
 import trainlab
 from trainlab.cli import main
 from trainlab.errors import TrainlabError
-from trainlab.training.transfer import finetune, finetune_config
+from trainlab.training.finetune import finetune
+from trainlab.training.transfer import finetune_config
 
 PARENT = {"dataset": "digits", "model": "convnet", "model_options": {"channels": [6, 8]},
           "classes": [0, 1, 2, 3, 4, 5], "epochs": 2, "batch_size": 32, "lr": 0.05, "threads": 1}

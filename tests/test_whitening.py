@@ -4,8 +4,8 @@ import torch
 import torch.nn.functional as F
 
 import trainlab
-from trainlab.runs.files import load_tensors
 from trainlab.nn.whitening import PatchWhitening
+from trainlab.runs.files import load_tensors
 
 
 def correlated_images(n=256, seed=0):
@@ -66,7 +66,7 @@ def test_a_run_fits_it_on_the_preprocessed_training_images_and_saves_it(tmp_path
     run = trainlab.train({"dataset": "digits", "model": "convnet", "model_options": {"whiten": 2}, "epochs": 1,
                           "threads": 1, "runs_dir": str(tmp_path)}, quiet=True, report=False)
     saved = load_tensors(run.path / "checkpoints" / "best.safetensors")["whiten.weight"]
-    from trainlab.data.datasets import to_float
+    from trainlab.data import to_float
     from trainlab.training.saved import load_saved
 
     p = load_saved(run)

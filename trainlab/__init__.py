@@ -14,14 +14,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401  (trainlab.__version__)
 
 _API = {
     "load_dataset": "trainlab.data.datasets",
     "list_datasets": "trainlab.data.datasets",
     "create_model": "trainlab.models",
     "list_models": "trainlab.models",
-    "receptive_fields": "trainlab.models.receptive",
+    "receptive_fields": "trainlab.models.summary",
     "recompute_bn_stats": "trainlab.nn.layers",
     "create_optimizer": "trainlab.optim.recipes",
     "create_schedule": "trainlab.optim.schedules",

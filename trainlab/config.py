@@ -15,6 +15,8 @@ Names (model, optimizer, schedule, ...) are checked against their registries by
 from __future__ import annotations
 
 import difflib
+import inspect
+import re
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -248,9 +250,6 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 def config_help() -> str:
     """One line per key: name, default and the comment from this file (for `--help-config`)."""
-    import inspect
-    import re
-
     src = inspect.getsource(Config)
     lines = []
     for name, field in Config.model_fields.items():

@@ -102,7 +102,7 @@ def refuse(c: Case, folder: Path, template: Path | None, *, script: bool = False
         try:
             code, out, err = run_script(argv, cwd=d, env=env) if script else call(argv)
         except Exception:  # noqa: BLE001 - a traceback is the finding
-            return Outcome(False, what, "traceback: " + traceback.format_exc().strip().splitlines()[-1])
+            return Outcome(False, what, "traceback: " + traceback.format_exc().strip().replace("\n", " | ")[-1500:])
         after = tree_hash(d)
     errs = lines(err)
     problems = []

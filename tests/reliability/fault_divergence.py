@@ -15,11 +15,12 @@ def diverge(folder: Path, ref_dir: Path, where: str, step: int) -> Outcome:
     the reference's at that step), write no later one, mark summary.json `diverged`, exit 1."""
     import torch
 
+    import trainlab.training.loop as L
     import trainlab.training.run as T
 
     what = f"NaN in the {where} at step {step}"
     folder.mkdir(parents=True, exist_ok=True)
-    real_fit, real_loss = T.fit, T.loss_fn
+    real_fit, real_loss = T.fit, L.loss_fn
     forwards = [0]  # training forwards so far: the step being taken
 
     def fit(p, *a, **k):
@@ -44,11 +45,11 @@ def diverge(folder: Path, ref_dir: Path, where: str, step: int) -> Outcome:
         loss = real_loss(*a, **k)
         return loss * float("nan") if where == "loss" and forwards[0] == step else loss
 
-    T.fit, T.loss_fn = fit, loss_fn
+    T.fit, L.loss_fn = fit, loss_fn
     try:
         code, out, err = call(["train", "--name", where, *sets({**SETTINGS, "runs_dir": str(folder)})])
     finally:
-        T.fit, T.loss_fn = real_fit, real_loss
+        T.fit, L.loss_fn = real_fit, real_loss
     named = "gradient norm became nan" if where == "gradient" else "loss became nan"  # the input's NaN: its loss
     return check_diverged(folder / where, ref_dir, what, code, out, err, step, named)
 

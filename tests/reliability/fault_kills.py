@@ -32,7 +32,7 @@ def arm_kill(phase: str, nth: int, run_dir: Path) -> list[int]:
     """In the process that is to die: SIGKILL itself at the nth event of `phase`, counting only
     events after the run's first complete checkpoint (before it there is nothing to resume).
     nth=0 only counts; returns [events so far]."""
-    import trainlab.training.run as T
+    import trainlab.training.loop as T
 
     count = [0]
     latest = run_dir / "checkpoints" / "latest.json"

@@ -8,9 +8,13 @@ and write the catalogue's HTML page.
 """
 from __future__ import annotations
 
-NAME = "claims"
-HELP = "the lecture claims as experiments with verdicts: list, run, report"
-ORDER = 9
+from rich.table import Table
+
+from ..console import make_console
+from ..errors import TrainlabError
+from ..experiments.claims import get, ordered
+from ..experiments.claims.engine import run_claims
+from ..experiments.claims.page import write_page
 
 
 def add_arguments(p) -> None:
@@ -26,19 +30,13 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..errors import TrainlabError
-    from ..experiments.claims import get, ordered
-
     if args.action != "run" and (args.mode or args.jobs is not None or (args.ids and args.action == "report")):
         raise TrainlabError(f"claims {args.action} takes no {'claim ids, ' if args.action == 'report' else ''}"
                             "--quick/--full or --jobs; they belong to `trainlab claims run`")
     if args.action == "list":
         return list_claims([get(i) for i in args.ids] if args.ids else ordered(), detail=bool(args.ids))
-    from ..experiments.claims.page import write_page
 
     if args.action == "run":
-        from ..experiments.claims.engine import run_claims
-
         if args.jobs is not None and args.jobs < 1:
             raise TrainlabError(f"--jobs {args.jobs} must be >= 1")
         for i in args.ids:
@@ -51,9 +49,6 @@ def run(args) -> int:
 
 def list_claims(claims, detail: bool = False) -> int:
     """A table (id, deck, topic, the claim); with ids given, each claim in full."""
-    from ..report.progress import make_console
-    from rich.table import Table
-
     console = make_console()
     if detail:
         for c in claims:

@@ -11,9 +11,13 @@ results.csv, results.json, plots and report.html in the experiment folder.
 """
 from __future__ import annotations
 
-NAME = "compare"
-HELP = "compare arms (config overrides) across seeds: mean, CI, paired tests, dot plots, report"
-ORDER = 10
+from rich.table import Table
+
+from ..config import read_yaml
+from ..console import make_console
+from ..errors import TrainlabError
+from ..experiments import spec
+from ..experiments.compare import Comparison, run_experiment
 
 
 def add_arguments(p) -> None:
@@ -31,11 +35,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..config import read_yaml
-    from ..errors import TrainlabError
-    from ..experiments import spec
-    from ..experiments.compare import Comparison, run_experiment
-
     if args.from_:
         given = [f for f, v in (("a config", args.config), ("--arm", args.arm), ("--set", args.sets),
                                 ("--seeds", args.seeds), ("--jobs", args.jobs), ("--name", args.name)) if v]
@@ -67,9 +66,6 @@ def run(args) -> int:
 
 
 def print_results(c) -> None:
-    from ..report.progress import make_console
-    from rich.table import Table
-
     metrics = c.metrics()
     table = Table(title=f"{c.spec['name']}: mean ± std [95% CI], n seeds", title_justify="left", box=None,
                   header_style="bold", pad_edge=False)

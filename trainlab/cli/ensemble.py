@@ -12,9 +12,12 @@ of accuracy against ensemble size into the output folder.
 """
 from __future__ import annotations
 
-NAME = "ensemble"
-HELP = "ensemble runs (seeds, snapshots or dropout masks): gain over the mean and best member, with a CI"
-ORDER = 11
+from pathlib import Path
+
+from ..errors import TrainlabError
+from ..experiments import ensemble as ens
+from ..runs import iter_runs
+from ..runs.files import write_json
 
 
 def add_arguments(p) -> None:
@@ -33,13 +36,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..errors import TrainlabError
-    from ..experiments import ensemble as ens
-    from ..runs.files import write_json
-    from ..runs import iter_runs
-
     if sum(bool(x) for x in (args.runs, args.group, args.train, args.snapshots, args.mc_dropout)) != 1:
         raise TrainlabError("give the members one way: RUN..., --group, --train, --snapshots or --mc-dropout")
     if not args.train and (args.members != 5 or args.jobs is not None or args.sets):
@@ -61,52 +57,20 @@ def run(args) -> int:
     if args.snapshots:
         res, out = ens.snapshots(args.snapshots, vote=args.vote), Path(args.out or Path(args.snapshots) / "ensemble")
     else:
-        if args.train:
-            from ..experiments import spec
-            from ..experiments.compare import run_experiment
-
-            if args.members < 2:
-                raise TrainlabError(f"--members {args.members} must be >= 2")
-            exp = spec.from_cli(args.train, [["members:"]], args.sets, args.members,
-                                f"ensemble-{Path(args.train).stem}", None)
-            run_experiment(exp, jobs=args.jobs)
-            group = exp.folder / "members"
-        else:
-            group = Path(args.group) if args.group else None
+        group = (ens.train_members(args.train, args.members, args.sets, args.jobs) if args.train else
+                 Path(args.group) if args.group else None)
         paths = [r.path for r in iter_runs(group)] if group is not None else [Path(r) for r in args.runs]
         if group is not None and not paths:
             raise TrainlabError(f"no runs below {str(group)!r}; pass a folder of trained runs")
         print(f"ensemble of {len(paths)} members (predictions cached in each run's predictions/)", flush=True)
         res = ens.ensemble(paths, vote=args.vote)
         out = Path(args.out or ((group / "ensemble") if group is not None else paths[0].parent / "ensemble"))
-    tag = "_vote" if args.vote else ""
-    write_json(out / f"ensemble{tag}.json", res)
-    png = plot_size(res, out / f"ensemble_size{tag}.png")
+    written, png = ens.write(res, out, args.vote)
     e, mm, b, g = res["ensemble"], res["mean_member"], res["best_member"], res["gain"]
     loss = f"loss {e['loss']:.4f}" if e["loss"] is not None else "no loss (a vote gives classes, not probabilities)"
     print(f"members: test acc {mm['acc']:.4f} mean (std {mm['std_acc']:.4f}), best on validation "
           f"{b['name']} {b['acc']:.4f}\nensemble ({res['combine']}): test acc {e['acc']:.4f}  {loss} "
           f"(mean member loss {mm['loss']:.4f})\ngain over the mean member {g['acc']:+.4f} (95% CI "
           f"{g['ci'][0]:+.4f} to {g['ci'][1]:+.4f}, {g['ci_method']}); over the best {g['over_best']:+.4f}\n"
-          f"written: {out / f'ensemble{tag}.json'}, {png}")
+          f"written: {written}, {png}")
     return 0
-
-
-def plot_size(res, path):
-    from ..report.plots import save_figure, plt
-
-    cv = res["size_curve"]
-    k = [c["size"] for c in cv]
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    ax.plot(k, [c["mean"] for c in cv], "-o", color="#d62728", label="ensemble (mean over member subsets)")
-    ax.fill_between(k, [c["min"] for c in cv], [c["max"] for c in cv], color="#d62728", alpha=0.15,
-                    label="min to max over subsets")
-    ax.axhline(res["mean_member"]["acc"], color="#1f77b4", ls="--", label="mean member")
-    ax.axhline(res["best_member"]["acc"], color="#2ca02c", ls=":", label="best member (chosen on validation)")
-    ax.set_xlabel("ensemble size")
-    ax.set_ylabel("test accuracy")
-    ax.set_xticks(k)
-    ax.set_title(f"ensemble ({res['combine']}): gain {res['gain']['acc']:+.4f} over the mean member", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)

@@ -1,9 +1,7 @@
 """Score a run's best weights on a split and draw its confusion matrix."""
 from __future__ import annotations
 
-NAME = "evaluate"
-HELP = "report a run's metrics on a split (test by default) with a confusion-matrix picture"
-ORDER = 3
+from ..training.saved import evaluate
 
 
 def add_arguments(p) -> None:
@@ -20,8 +18,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..training.saved import evaluate
-
     tta = None if args.tta is None else [op.strip() for op in args.tta.split(",") if op.strip() not in ("", "none")]
     res = evaluate(args.run, split=args.split, device=args.device, bn_stats=args.bn_stats, tta=tta)
     names = (("acc", "accuracy"), ("top5", "top-5 accuracy"), ("miou", "mean IoU"))

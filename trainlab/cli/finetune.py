@@ -8,9 +8,7 @@ early layers (weights and batch-norm statistics) and scale the backbone's learni
 """
 from __future__ import annotations
 
-NAME = "finetune"
-HELP = "start a new run from a trained run's weights: new classes/data, frozen early layers, smaller backbone lr"
-ORDER = 20
+from ..training.finetune import finetune
 
 
 def add_arguments(p) -> None:
@@ -30,8 +28,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..training.transfer import finetune
-
     child = finetune(args.run, dataset=args.dataset, classes=args.classes, train_per_class=args.train_per_class,
                      freeze=args.freeze, lr_mult=args.lr_mult, epochs=args.epochs, name=args.name,
                      overrides=args.overrides, quiet=args.quiet)

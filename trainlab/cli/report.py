@@ -5,9 +5,11 @@
 """
 from __future__ import annotations
 
-NAME = "report"
-HELP = "draw a run's plots and HTML report from its folder"
-ORDER = 5
+from pathlib import Path
+
+from ..errors import TrainlabError
+from ..runs import iter_runs, load_run
+from ..training.saved import write_run_report
 
 
 def add_arguments(p) -> None:
@@ -16,12 +18,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..errors import TrainlabError
-    from ..runs import iter_runs, load_run
-    from ..training.saved import write_run_report
-
     if args.all:
         runs = [r for p in args.runs for r in iter_runs(p)]
         if not runs:

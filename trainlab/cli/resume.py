@@ -1,9 +1,11 @@
 """Continue an interrupted run from its newest checkpoint (bit-identical on CPU)."""
 from __future__ import annotations
 
-NAME = "resume"
-HELP = "continue an interrupted run from its last checkpoint"
-ORDER = 2
+from ..distributed import check
+from ..distributed.launch import launch
+from ..runs import load_run
+from ..training.checks import run_config
+from ..training.run import resume
 
 
 def add_arguments(p) -> None:
@@ -14,14 +16,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..training.run import resume
-
     if args.nproc is not None:
-        from ..training.build import run_config
-        from ..distributed import check
-        from ..distributed.launch import launch
-        from ..runs import load_run
-
         check(run_config(load_run(args.run)), args.nproc)
         return launch(args.nproc, ["resume", args.run] + (["--quiet"] if args.quiet else []), run=args.run)
     result = resume(args.run, quiet=args.quiet)

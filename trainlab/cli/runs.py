@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-NAME = "runs"
-HELP = "list runs (status, model, dataset, epochs, best validation and test scores, time)"
-ORDER = 4
+from rich.table import Table
+
+from ..console import fmt_epochs, fmt_score, fmt_time, make_console
+from ..errors import TrainlabError
+from ..runs.table import select_runs
+from ..values import parse_pairs
 
 
 def add_arguments(p) -> None:
@@ -26,14 +29,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..report.progress import make_console
-    from rich.table import Table
-
-    from ..runs.table import fmt_epochs, fmt_score, fmt_time, select_runs
-    from ..values import parse_pairs
-
-    from ..errors import TrainlabError
-
     if args.reverse and not args.sort:
         raise TrainlabError("--reverse reverses a --sort; give --sort COLUMN with it")
     root = args.path or args.dir or "runs"

@@ -11,11 +11,8 @@ The curve is built by the trainer's own code from the run keys it names: `--lr` 
 """
 from __future__ import annotations
 
-from ..errors import TrainlabError
-
-NAME = "schedule"
-HELP = "plot a learning-rate schedule (lr against epoch) as a run with these settings would use it"
-ORDER = 60
+from ..training.preview import draw_schedule
+from ..values import parse_pairs
 
 
 def add_arguments(p) -> None:
@@ -36,20 +33,10 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..training.build import preview_schedule
-    from ..report.plots import plot_schedule
-    from ..values import parse_pairs
-
     options = parse_pairs(args.sets, "--set", "gamma=0.5")
-    if args.steps is not None and args.steps < 1:
-        raise TrainlabError(f"--steps {args.steps} must be >= 1")
-    f, cfg = preview_schedule(args.name, options, lr=args.lr, epochs=args.steps or args.epochs,
-                              warmup_epochs=args.warmup)
+    cfg, t, lr = draw_schedule(args.name, options, lr=args.lr, epochs=args.epochs, steps=args.steps,
+                               warmup=args.warmup, log=args.log, out=args.out)
     unit = "step" if args.steps else "epoch"
-    t = [float(i) for i in range(args.steps)] if args.steps else [cfg.epochs * i / 1000 for i in range(1001)]
-    if args.log and min(f(x) for x in t) <= 0:
-        raise TrainlabError("--log needs lr > 0 everywhere (this schedule reaches 0); drop --log")
-    lr = plot_schedule(f, cfg, args.out, t, unit=unit, log=args.log)
     print(f"{args.out}: {cfg.schedule} with lr {cfg.lr:g} over {cfg.epochs} {unit}s"
           + (f", warmup {cfg.warmup_epochs:g}" if cfg.warmup_epochs else "")
           + (f", {cfg.schedule_options}" if cfg.schedule_options else "")

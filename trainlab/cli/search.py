@@ -12,9 +12,10 @@ Optuna's plots.
 """
 from __future__ import annotations
 
-NAME = "search"
-HELP = "hyperparameter search (grid, random, TPE, GP) on Optuna, with pruning and shared storage"
-ORDER = 12
+from pathlib import Path
+
+from ..config import apply_overrides, read_yaml
+from ..experiments.search import run_search, settings_from
 
 
 def add_arguments(p) -> None:
@@ -36,11 +37,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from ..config import apply_overrides, read_yaml
-    from ..experiments.search import run_search, settings_from
-
     base = apply_overrides(read_yaml(args.config), args.sets)
     space = read_yaml(args.space)
     name = args.name or f"search-{Path(args.config).stem}-{args.sampler}"

@@ -11,9 +11,9 @@ Writes OUT.png and OUT-panel.png (content | style | result).
 """
 from __future__ import annotations
 
-NAME = "stylize"
-HELP = "neural style transfer: optimize an image to keep one image's content in another's style"
-ORDER = 21
+import torch
+
+from ..style import panel_path, stylize
 
 
 def add_arguments(p) -> None:
@@ -46,10 +46,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    import torch
-
-    from ..style import panel_path, stylize
-
     if args.threads:
         torch.set_num_threads(args.threads)
     res = stylize(args.content, args.style, run=args.run, size=args.size, steps=args.steps,

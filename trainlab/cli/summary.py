@@ -8,11 +8,11 @@ and for convolutional models each layer's receptive field and jump in input pixe
 """
 from __future__ import annotations
 
+from ..console import make_console
 from ..errors import TrainlabError
-
-NAME = "summary"
-HELP = "show a model's layers, output shapes, parameters (trainable / non-trainable), MACs and receptive fields"
-ORDER = 40
+from ..models import create_model
+from ..models.summary import format_summary, summarize
+from ..values import parse_pairs
 
 
 def parse_input(text: str) -> tuple[int, ...]:
@@ -30,8 +30,6 @@ def parse_input(text: str) -> tuple[int, ...]:
 
 def parse_options(items: list[str]) -> dict:
     """['width=0.5', 'channels=[16,32]'] -> {'width': 0.5, 'channels': [16, 32]} (see trainlab.values)."""
-    from ..values import parse_pairs
-
     return parse_pairs(items, "--set", "width=0.5")
 
 
@@ -46,10 +44,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..models import create_model
-    from ..report.progress import make_console
-    from ..models.summary import format_summary, summarize
-
     if args.depth is not None and args.depth < 1:
         raise TrainlabError(f"--depth {args.depth}: must be >= 1 (1 = top-level layers)")
     in_shape = parse_input(args.input)

@@ -5,9 +5,10 @@ Run `trainlab train --help-config` for every key with its default and unit.
 """
 from __future__ import annotations
 
-NAME = "train"
-HELP = "train from a config (YAML) and write a run folder with curves and a report"
-ORDER = 1
+from ..config import config_help, load_config
+from ..distributed import check
+from ..distributed.launch import launch
+from ..training.run import train
 
 
 def add_arguments(p) -> None:
@@ -23,17 +24,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from ..config import config_help, load_config
-    from ..training.run import train
-
     if args.help_config:
         print(config_help())
         return 0
     overrides = list(args.overrides) + ([f"name={args.name}"] if args.name else [])
     cfg = load_config(args.config, overrides)
     if args.nproc is not None:  # checked here, once, before any process starts
-        from ..distributed import check
-        from ..distributed.launch import launch
 
         check(cfg, args.nproc)
         argv = ["train"] + ([args.config] if args.config else []) + [a for o in overrides for a in ("--set", o)]

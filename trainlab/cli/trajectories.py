@@ -11,11 +11,12 @@ Test functions and their options: `trainlab list functions`.
 """
 from __future__ import annotations
 
-from ..errors import check
+import csv
+from pathlib import Path
 
-NAME = "trajectories"
-HELP = "draw optimizers' paths on a 2-D loss surface's contours (sgd vs momentum vs adam, ...) to a PNG"
-ORDER = 62
+from ..errors import check
+from ..optim.trajectory import create_surface, descend, parse_spec
+from ..report.surface import plot_trajectories
 
 
 def add_arguments(p) -> None:
@@ -36,11 +37,6 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    import csv
-    from pathlib import Path
-
-    from ..optim.trajectory import create_surface, descend, parse_spec
-
     check(args.steps >= 1, f"--steps {args.steps} must be >= 1")
     if args.lr is not None:
         check(args.lr > 0, f"--lr {args.lr:g} must be > 0, e.g. --lr 0.05")
@@ -73,7 +69,6 @@ def run(args) -> int:
                    f"{float(r.step_length[0]):.3g} -> {float(r.step_length[-1]):.3g}")
         print(f"  {spec} (lr={r.lr:g}): {end}")
 
-    from ..report.surface import plot_trajectories
 
     out = plot_trajectories(runs, Path(args.out))
     print(f"wrote {out}")

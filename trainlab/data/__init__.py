@@ -6,7 +6,8 @@ Example:
     >>> pre = create_preprocessing("standardize").fit(to_float(ds.train.x))
 """
 from .augment import AUGMENTATIONS, Augmentation, build_augmentation, label_risk_warnings, parse_op_spec
-from .datasets import DATASET_SYMMETRIES, DATASETS, Dataset, Split, list_datasets, load_dataset, to_float
+from .core import DATASETS, Dataset, Split, to_float
+from .datasets import DATASET_SYMMETRIES, list_datasets, load_dataset
 from .preprocess import PREPROCESSING, Preprocessor, create_preprocessing
 
 __all__ = [

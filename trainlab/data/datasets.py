@@ -29,53 +29,11 @@ import numpy as np
 import torch
 
 from ..errors import TrainlabError
-from ..registry import Registry
-from . import download, formats, synthetic
+from . import download, formats, regression, synthetic, textures  # noqa: F401  (regression, textures: their loaders register)
+from .core import DATASETS, Dataset, Split
 
-DATASETS = Registry("dataset")
 TEST_SEED = 1234  # fixed: carved-out test splits are the same for every run seed
 USER_PREFIXES = ("npz", "csv", "folder")
-
-
-@dataclass
-class Split:
-    x: torch.Tensor  # images: uint8 (N, C, H, W); tabular: float32 (N, D)
-    y: torch.Tensor  # int64 (N,) class labels; segmentation: int64 (N, H, W) masks; regression: float32 (N, T)
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-@dataclass
-class Dataset:
-    name: str
-    train: Split
-    val: Split
-    test: Split
-    classes: list[str]  # class names; regression: target names (the model's T outputs)
-    task: str  # "classification", "segmentation" or "regression"
-
-    @property
-    def input_shape(self) -> tuple:
-        return tuple(self.train.x.shape[1:])  # (C, H, W) or (D,)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    @property
-    def is_image(self) -> bool:
-        return self.train.x.dim() == 4
-
-
-def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> float32 in [0, 1]; float input (tabular) is returned unchanged.
-
-    Example:
-        >>> to_float(torch.tensor([0, 255], dtype=torch.uint8))
-        tensor([0., 1.])
-    """
-    return x.float().div_(255.0) if x.dtype == torch.uint8 else x
 
 
 def list_datasets() -> list[str]:
@@ -273,7 +231,7 @@ def cifar10(mirror: str | None = None) -> dict:
 @DATASETS.register("digits", description="scikit-learn 8x8 digits (1797), values 0..16 scaled to 0..255, "
                    "1x8x8, 10 classes; no download; test = fixed 20%")
 def digits() -> dict:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # lazy: scikit-learn takes ~1 s to import, for this one loader
 
     d = load_digits()
     x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
@@ -377,5 +335,3 @@ def dataset_symmetry(name: str) -> Symmetry | None:
     """The declared symmetries of dataset `name`; None when unknown (user data) or not images."""
     return DATASET_SYMMETRIES.get(name)
 
-
-from . import regression, textures  # noqa: E402,F401  (register "poly" and "textures", made from a seed)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from ..errors import TrainlabError
 
@@ -167,8 +168,7 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return lambda n: None
-        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
+    
         self._bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                              TransferSpeedColumn(), transient=True)
         self._bar.start()

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import TrainlabError
 
@@ -283,7 +284,6 @@ def read_folder(path: Path, size: tuple[int, int] | None = None) -> dict:
     C is 1 when every image is grayscale, else 3 (RGB). Images whose size differs from
     `size` (default: the most common size in the folder) are resized (bilinear).
     """
-    from PIL import Image, UnidentifiedImageError
 
     if not path.is_dir():
         raise TrainlabError(f"image folder {path} does not exist; check the path after 'folder:'")

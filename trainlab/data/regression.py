@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TrainlabError
-from .datasets import DATASETS
+from .core import DATASETS
 
 
 def poly_points(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

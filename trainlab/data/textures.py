@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import TrainlabError
-from .datasets import DATASETS
+from .core import DATASETS
 
 TEXTURE_CLASSES = ["stripes", "checks", "dots", "waves", "rings", "zigzag", "grid", "blotches"]
 

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from ..errors import TrainlabError
 
@@ -164,8 +165,6 @@ def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
     Weights are saved from `model`, so they carry no `module.` prefix."""
     if not world.distributed:
         return model
-    from torch.nn.parallel import DistributedDataParallel
-
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import TrainlabError
 
 ERROR_DIR = "TRAINLAB_ERROR_DIR"  # ranks that refuse their input write the line here; the launcher prints it
+RUN_FILE = "TRAINLAB_RUN_FILE"  # set by the launcher: rank 0 writes the run folder's path there
 
 
 def threads_per_process(nproc: int) -> int:
@@ -27,10 +28,8 @@ def launch(nproc: int, argv: list[str], run: str | None = None) -> int:
 
     run: the run folder when it is known beforehand (resume); otherwise rank 0 reports it.
     """
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import parse_args, run as torchrun
-
-    from ..training.run import RUN_FILE
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError  # lazy: torchrun's elastic
+    from torch.distributed import run as torchrun  # lazy: the elastic agent and its logging, only to launch
 
     if nproc < 1:
         raise TrainlabError(f"--nproc {nproc}: the number of processes must be at least 1; use --nproc 2 "
@@ -44,7 +43,7 @@ def launch(nproc: int, argv: list[str], run: str | None = None) -> int:
         os.environ[RUN_FILE] = str(note)
         os.environ[ERROR_DIR] = tmp
         try:
-            torchrun(parse_args(["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0",
+            torchrun.run(torchrun.parse_args(["--standalone", "--nproc-per-node", str(nproc), "--max-restarts", "0",
                                  "--module", "trainlab", *argv]))
             return 0
         except ChildFailedError as e:

@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import read_yaml
+from ..console import fmt_time
 from ..errors import TrainlabError
-from ..runs import iter_runs
-from ..runs.table import fmt_time
+from ..runs import iter_runs, load_run
+from ..runs.files import read_json_object, write_json
 from . import stats
+from .plots import plot_comparison
 from .pool import ENDED, Job, execute, plan
+from .report import write_compare_report
 from .spec import Experiment, arm_overrides
 
 METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_miou")
@@ -28,8 +32,6 @@ METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_mio
 
 def read_spec(meta: Path) -> dict[str, Any]:
     """experiment.json: the spec `trainlab compare` wrote (arms, base, seeds); one line if it was damaged."""
-    from ..runs.files import read_json_object
-
     fix = "restore it, or move the folder away and run the compare again"
     spec = read_json_object(meta, fix)
     if not isinstance(spec.get("arms"), dict) or not isinstance(spec.get("seeds"), int):
@@ -115,14 +117,10 @@ class Comparison:
         return out
 
     def plot(self) -> list[Path]:
-        from .plots import plot_comparison
-
         return plot_comparison(self)
 
     def write(self) -> Path:
         """results.csv, results.json, the plots and report.html in the experiment folder."""
-        from .report import write_compare_report
-
         return write_compare_report(self)
 
 
@@ -131,8 +129,6 @@ def compare(base: str | Path | dict[str, Any], arms: dict[str, dict[str, Any]], 
             runs_dir: str | None = None, quiet: bool = True) -> Comparison:
     """Run (or finish) an experiment and analyse it. `base` is a config path or dict; `arms` maps
     arm names to config overrides (the first arm is the baseline unless `baseline` says otherwise)."""
-    from ..config import read_yaml
-
     values = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
     exp = Experiment(name=name or (f"compare-{Path(base).stem}" if isinstance(base, (str, Path)) else "compare"),
                      base=values, arms={a: arm_overrides(a, dict(o or {}), values) for a, o in arms.items()},
@@ -142,8 +138,6 @@ def compare(base: str | Path | dict[str, Any], arms: dict[str, dict[str, Any]], 
 
 def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False) -> Comparison:
     """Check every arm, plan (skip, resume, train), run with progress, then analyse and write."""
-    from ..runs.files import write_json
-
     exp.check()
     meta = exp.folder / "experiment.json"
     if meta.is_file():
@@ -187,8 +181,6 @@ class Progress:
                   flush=True)
 
     def done(self, job: Job, status: str) -> None:
-        from ..runs import load_run
-
         self.done_n += 1
         best = load_run(job.path).summary.get("best") or {}
         score = best.get("val_acc", best.get("val_miou"))

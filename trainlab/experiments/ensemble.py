@@ -18,13 +18,23 @@ import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from scipy import stats
 
 from ..errors import TrainlabError
-from ..runs import Run, load_run
+from . import spec
+from .compare import run_experiment
+from .plots import plot_size
+from ..models import load_weights
+from ..nn.layers import Dropout
+from ..runs import Run, load_run, load_tensors, save_tensors, write_json
+from ..training.evaluation import autocast, batches
+from ..training.saved import load_saved
+from ..training.tta import predict as tta_predict
 
 SAME_DATA = ("dataset", "dataset_options", "classes", "val_fraction", "data_seed")
 
@@ -42,13 +52,9 @@ def _weights_key(path: Path) -> str:
 
 
 @torch.no_grad()
-def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torch.Tensor:
+def predict_probabilities(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torch.Tensor:
     """Softmax probabilities of a split, with the run's own test-time augmentation (`tta`), as its
     recorded scores were; with dropout_samples > 0, the mean over sampled masks."""
-    from ..training.evaluation import autocast, batches
-    from ..nn.layers import Dropout
-    from ..training.tta import predict as tta_predict
-
     s = getattr(parts.data, split)
     model = parts.model.eval()
     drops = [m for m in model.modules() if isinstance(m, (Dropout, torch.nn.Dropout))]
@@ -79,10 +85,6 @@ def _predict(parts, split: str, dropout_samples: int = 0, seed: int = 0) -> torc
 
 def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0, name: str | None = None) -> Member:
     """A member's probabilities on val and test, from the cache in its run folder or computed once."""
-    from ..training.build import load_weights
-    from ..runs.files import load_tensors, save_tensors
-    from ..training.saved import load_saved
-
     wpath = weights or (run.ckpt_dir / "best.safetensors" if (run.ckpt_dir / "best.safetensors").is_file()
                         else run.latest_checkpoint()[0])
     tta = list(run.config.get("tta") or [])  # the views its scores were computed over
@@ -90,8 +92,6 @@ def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0,
     cache = run.path / "predictions" / f"{tag}.safetensors"
     key = _weights_key(wpath)
     if cache.is_file():
-        from safetensors import safe_open
-
         with safe_open(str(cache), "pt") as f:
             fresh = (f.metadata() or {}).get("weights") == key
         if fresh:
@@ -104,7 +104,7 @@ def load_member(run: Run, weights: Path | None = None, dropout_samples: int = 0,
                             "probabilities of classification runs")
     if weights is not None:
         load_weights(parts.model, load_tensors(weights), str(weights))
-    probs = {s: _predict(parts, s, dropout_samples) for s in ("val", "test")}
+    probs = {s: predict_probabilities(parts, s, dropout_samples) for s in ("val", "test")}
     ys = {s: getattr(parts.data, s).y.clone() for s in ("val", "test")}
     save_tensors(cache, {**{f"{s}_probs": p for s, p in probs.items()}, **{f"{s}_y": y for s, y in ys.items()}},
                  {"weights": key})
@@ -138,8 +138,6 @@ def _vote(ps: list[torch.Tensor]) -> torch.Tensor:
 
 def analyse(members: list[Member], vote: bool = False, seed: int = 0) -> dict[str, Any]:
     """Ensemble against mean and best member on the test split; the gain's CI; accuracy vs size."""
-    from scipy import stats
-
     if len(members) < 2:
         raise TrainlabError(f"an ensemble needs at least 2 members, got {len(members)}")
     y = members[0].y["test"]
@@ -236,7 +234,6 @@ def mc_dropout(run: str | Path, samples: int = 20) -> dict[str, Any]:
            "mc_dropout": {"acc": _acc(sampled.probs["test"], y), "loss": _nll(sampled.probs["test"], y),
                           "samples": samples}}
     # paired by example: the accuracy difference with its CI (a bootstrap over test examples)
-    from scipy import stats
 
     hit_s = (sampled.probs["test"].argmax(1) == y).double().numpy()
     hit_w = (scaled.probs["test"].argmax(1) == y).double().numpy()
@@ -245,3 +242,20 @@ def mc_dropout(run: str | Path, samples: int = 20) -> dict[str, Any]:
     out["gain"] = {"acc": out["mc_dropout"]["acc"] - out["weight_scaling"]["acc"],
                    "ci": [float(boot.confidence_interval.low), float(boot.confidence_interval.high)]}
     return out
+
+
+def train_members(config: str | Path, members: int, sets: Sequence[str] = (), jobs: int | None = None) -> Path:
+    """Train `members` seeds of `config` (a compare of one arm, resumable: the same call again trains
+    only what is missing) and return the folder of their runs."""
+    if members < 2:
+        raise TrainlabError(f"--members {members} must be >= 2")
+    exp = spec.from_cli(str(config), [["members:"]], list(sets), members, f"ensemble-{Path(config).stem}", None)
+    run_experiment(exp, jobs=jobs)
+    return exp.folder / "members"
+
+
+def write(res: dict[str, Any], out: Path, vote: bool = False) -> tuple[Path, Path]:
+    """ensemble.json and the accuracy-against-size plot in `out`; their paths."""
+    tag = "_vote" if vote else ""
+    write_json(out / f"ensemble{tag}.json", res)
+    return out / f"ensemble{tag}.json", plot_size(res, out / f"ensemble_size{tag}.png")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..report.plots import save_figure, plt
+from ..report.plots import plt, save_figure
 
 COLORS = plt.get_cmap("tab10").colors
 
@@ -112,3 +112,22 @@ def plot_comparison(c) -> list[Path]:
     out = c.folder / "plots"
     made = [plot_dots(c, out / "dots.png"), plot_curves(c, out / "curves.png"), plot_paired(c, out / "paired.png")]
     return [p for p in made if p is not None]
+
+
+def plot_size(res: dict, path: Path) -> Path:
+    """Ensemble accuracy against ensemble size (mean and range over member subsets), beside the members."""
+    cv = res["size_curve"]
+    k = [c["size"] for c in cv]
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(k, [c["mean"] for c in cv], "-o", color="#d62728", label="ensemble (mean over member subsets)")
+    ax.fill_between(k, [c["min"] for c in cv], [c["max"] for c in cv], color="#d62728", alpha=0.15,
+                    label="min to max over subsets")
+    ax.axhline(res["mean_member"]["acc"], color="#1f77b4", ls="--", label="mean member")
+    ax.axhline(res["best_member"]["acc"], color="#2ca02c", ls=":", label="best member (chosen on validation)")
+    ax.set_xlabel("ensemble size")
+    ax.set_ylabel("test accuracy")
+    ax.set_xticks(k)
+    ax.set_title(f"ensemble ({res['combine']}): gain {res['gain']['acc']:+.4f} over the mean member", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -5,6 +5,8 @@ and trains only what is missing.
 """
 from __future__ import annotations
 
+import ctypes
+import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -14,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from ..errors import TrainlabError
 from ..runs import arm_hash, load_run
+from ..training.run import resume, train
 
 ENDED = ("finished", "early_stopped", "stopped", "diverged")
 
@@ -78,24 +83,20 @@ def plan(jobs: list[Job]) -> list[Job]:
     return jobs
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """A worker must not outlive a killed parent (it would go on writing a run the next call resumes)."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
 
 def _init_worker() -> None:
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops the pool
 
 
 def _in_process(todo: list[Job], on_done) -> None:
-    import torch
-
     threads = torch.get_num_threads()
     try:
         for job in todo:
@@ -107,8 +108,6 @@ def _in_process(todo: list[Job], on_done) -> None:
 
 
 def _work(job: Job) -> tuple[str, int, str]:
-    from ..training.run import resume, train
-
     if job.action == "resume":
         run = resume(job.path, quiet=True, report=False)
     else:
@@ -142,7 +141,6 @@ def execute(jobs: list[Job], n_jobs: int | None, on_done: Callable[[Job, str], N
     if n_jobs == 1:
         _in_process(todo, on_done)
         return
-    import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # a clean interpreter per worker: no inherited threads or RNG state
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker) as pool:

@@ -5,6 +5,8 @@ import contextlib
 import threading
 import time
 
+from .optuna import optuna
+
 
 @contextlib.contextmanager
 def watch(study, s, quiet: bool, procs=None, every: float = 1.0):
@@ -12,14 +14,13 @@ def watch(study, s, quiet: bool, procs=None, every: float = 1.0):
     if quiet:
         yield
         return
-    from optuna.trial import TrialState
 
     ended = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]  # before this call: not printed
     seen = {t.number for t in ended}
     stop = threading.Event()
     t0 = time.perf_counter()
     start_n = len(seen)
-    counts = (TrialState.COMPLETE, TrialState.PRUNED)
+    counts = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
     def poll() -> None:
         while True:
@@ -30,7 +31,7 @@ def watch(study, s, quiet: bool, procs=None, every: float = 1.0):
                 seen.add(t.number)
                 ended.append(t)
                 counted = sum(x.state in counts for x in ended)
-                done = [x for x in ended if x.state == TrialState.COMPLETE and x.value is not None]
+                done = [x for x in ended if x.state == optuna.trial.TrialState.COMPLETE and x.value is not None]
                 best = (max if s.direction == "maximize" else min)(done, key=lambda x: x.value) if done else None
                 fresh = len(seen) - start_n
                 left = (time.perf_counter() - t0) / fresh * max(0, s.trials - counted) if fresh else None

@@ -7,8 +7,8 @@ import html
 import io
 from pathlib import Path
 
+from ..report.page import heading, image, paragraph, write_page
 from ..runs.files import write_json, write_text
-from ..report.page import CSS, _img
 
 
 def _num(v) -> str:
@@ -41,20 +41,17 @@ def write_compare_report(c) -> Path:
                        + "</small></li>" for arm, p in paired.items())
     failed = [(a, s, r["status"]) for a, runs in c.runs.items() for s, r in runs.items()
               if r["status"] not in ("finished", "early_stopped", "stopped")]
-    page = "".join([
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>trainlab compare: {html.escape(c.spec['name'])}</title><style>{CSS}</style></head><body>",
+    body = [
         f"<h1>{html.escape(c.spec['name'])}</h1>",
         f"<p>{len(c.runs)} arms, seeds 0..{c.spec['seeds'] - 1}, baseline <b>{html.escape(c.baseline)}</b>. "
         "Mean &plusmn; std across seeds, [95% bootstrap CI]; validation values are the best epoch's (what a "
         "choice is made on), test values are reported only.</p>",
-        "<h2>Results</h2><table><tr><th>arm</th>", "".join(f"<th>{m}</th>" for m in metrics), "</tr>", rows,
-        "</table>", "<h2>Against the baseline (paired by seed)</h2><ul>", verdicts, "</ul>",
-        (f"<p class='diverged'>Runs left out: {html.escape(str(failed))}</p>" if failed else ""),
-        "<h2>Pictures</h2>", *[_img(p, p.stem) for p in images],
-        "<h2>Arms</h2><table>", "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(str(o))}</td></tr>"
-                                        for a, o in c.spec["arms"].items()), "</table>",
-        f"<p>Re-analyse: <code>trainlab compare --from {html.escape(str(c.folder))}</code></p></body></html>",
-    ])
-    write_text(c.folder / "report.html", page)
-    return c.folder / "report.html"
+        heading("Results"), "<table><tr><th>arm</th>", "".join(f"<th>{m}</th>" for m in metrics), "</tr>", rows,
+        "</table>", heading("Against the baseline (paired by seed)"), "<ul>", verdicts, "</ul>",
+        paragraph(f"Runs left out: {html.escape(str(failed))}", "diverged") if failed else "",
+        heading("Pictures"), *[image(p) for p in images],
+        heading("Arms"), "<table>", "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(str(o))}</td></tr>"
+                                            for a, o in c.spec["arms"].items()), "</table>",
+        paragraph(f"Re-analyse: <code>trainlab compare --from {html.escape(str(c.folder))}</code>"),
+    ]
+    return write_page(c.folder / "report.html", f"trainlab compare: {c.spec['name']}", body)

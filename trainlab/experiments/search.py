@@ -15,14 +15,25 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing as mp
 import os
 import re
 import socket
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from ..config import make_config, read_yaml, set_key
 from ..errors import TrainlabError
+from ..training.checks import check_config
+from ..training.run import train
+from .optuna import optuna
+from .pool import die_with_parent, usable_cores
+from .progress import watch
+from .search_report import finish_study
 from .space import Dim, grid_values, parse_space, suggest
 
 SAMPLERS = ("grid", "random", "tpe", "gp")
@@ -64,9 +75,6 @@ def masked(url: str) -> str:
 
 def storage(s: Settings):
     """Optuna's RDB storage with heartbeats (a killed worker's trial is failed, then retried)."""
-    import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-
     if s.storage is None:
         try:
             s.folder.mkdir(parents=True, exist_ok=True)
@@ -75,8 +83,8 @@ def storage(s: Settings):
                                 "a writable folder") from None
     kw = {"connect_args": {"timeout": 300}} if s.url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        return RDBStorage(s.url, engine_kwargs=kw, heartbeat_interval=s.heartbeat, grace_period=s.grace,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+        return optuna.storages.RDBStorage(s.url, engine_kwargs=kw, heartbeat_interval=s.heartbeat, grace_period=s.grace,
+                          heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
     except (optuna.exceptions.StorageInternalError, ImportError, Exception) as e:  # sqlalchemy errors, bad URLs
         why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
         raise TrainlabError(f"storage {masked(s.url)!r} cannot be reached ({why}); start the server or fix the "
@@ -84,8 +92,6 @@ def storage(s: Settings):
 
 
 def make_sampler(s: Settings):
-    import optuna
-
     if s.sampler == "grid":
         return optuna.samplers.GridSampler(grid_values(s.dims, s.trials), seed=s.seed)
     if s.sampler == "random":
@@ -96,19 +102,12 @@ def make_sampler(s: Settings):
 
 
 def make_pruner(s: Settings):
-    import optuna
-
     return {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
             "halving": optuna.pruners.SuccessiveHalvingPruner,
             "none": optuna.pruners.NopPruner}[s.pruner]()
 
 
 def open_study(s: Settings):
-    import warnings
-
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat retry, GP
     return optuna.create_study(study_name=s.name, storage=storage(s), sampler=make_sampler(s),
                                pruner=make_pruner(s), direction=s.direction, load_if_exists=True)
@@ -139,8 +138,6 @@ def check_same_study(s: Settings, study) -> None:
 
 
 def trial_config(s: Settings, trial) -> dict[str, Any]:
-    from ..config import set_key
-
     cfg = dict(s.base)
     for key, value in suggest(trial, s.dims).items():
         cfg = set_key(cfg, key, value, f"search space: {key}")
@@ -148,10 +145,6 @@ def trial_config(s: Settings, trial) -> dict[str, Any]:
 
 
 def objective(s: Settings):
-    import optuna
-
-    from ..training.run import train
-
     def run_trial(trial) -> float:
         cfg = trial_config(s, trial)
         trial.set_user_attr("run", str(Path(cfg.get("runs_dir", "runs")) / s.name / cfg["name"]))
@@ -178,33 +171,22 @@ def objective(s: Settings):
 
 def work(s: Settings, threads: int = 1) -> None:
     """One worker: run trials until the study holds `trials` complete or pruned ones (or the timeout)."""
-    import torch
-    from optuna.study import MaxTrialsCallback
-    from optuna.trial import TrialState
-
     torch.set_num_threads(threads)
     study = open_study(s)
-    done = MaxTrialsCallback(s.trials, states=(TrialState.COMPLETE, TrialState.PRUNED))
-    if sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials) >= s.trials:
+    done = optuna.study.MaxTrialsCallback(s.trials, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    if sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials) >= s.trials:
         return
     study.optimize(objective(s), n_trials=2 * s.trials, timeout=s.timeout, callbacks=[done],
                    catch=(TrainlabError,), gc_after_trial=False)
 
 
 def _worker_main(s: Settings, threads: int) -> None:
-    from .pool import _die_with_parent
-
-    _die_with_parent()
+    die_with_parent()
     work(s, threads)
 
 
 def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
     """Check everything, then run `jobs` workers on the one study, then write the report."""
-    from ..training.build import check_config
-    from ..config import make_config, set_key
-    from .progress import watch
-    from .pool import usable_cores
-
     if s.sampler not in SAMPLERS:
         raise TrainlabError(f"--sampler {s.sampler!r}: choose one of {', '.join(SAMPLERS)}")
     if s.pruner not in PRUNERS:
@@ -229,8 +211,6 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
         with watch(study, s, quiet):
             work(s, threads=max(1, usable_cores()))
     else:
-        import multiprocessing as mp
-
         ctx = mp.get_context("spawn")
         threads = max(1, usable_cores() // jobs)
         procs = [ctx.Process(target=_worker_main, args=(s, threads)) for _ in range(jobs)]
@@ -244,7 +224,6 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
             for p in procs:
                 if p.is_alive():
                     p.kill()
-    from .search_report import finish_study
 
     return finish_study(s, study, quiet)
 
@@ -260,8 +239,6 @@ def search(base: str | Path | dict[str, Any], space: str | Path | dict[str, Any]
            trials: int = 50, storage: str | None = None, jobs: int = 1, name: str | None = None,
            objective: str = "val_acc", pruner: str = "median", seed: int = 0, quiet: bool = True, **kw):
     """Run (or continue) a search; returns a `StudyResult` (best value, config, trials, report)."""
-    from ..config import read_yaml
-
     values = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
     sp = read_yaml(space) if isinstance(space, (str, Path)) else space
     stem = Path(base).stem if isinstance(base, (str, Path)) else "study"

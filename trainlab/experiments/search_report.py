@@ -10,8 +10,12 @@ from typing import Any
 
 import yaml
 
+from ..report import page
+from ..report.plots import plt, save_figure
+from ..runs import load_run
 from ..runs.files import write_json, write_text
-from ..report.page import CSS, _img
+from ..training.saved import evaluate
+from .optuna import optuna
 
 DROP = ("name", "group", "tags", "runs_dir")  # best.yaml starts a new run wherever it is trained
 
@@ -33,15 +37,8 @@ class StudyResult:
 
 
 def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import optuna.visualization.matplotlib as ov
-    from optuna.exceptions import ExperimentalWarning
-
-    from ..report.plots import save_figure, plt
-
-    import optuna
+    plt.switch_backend("Agg")  # before Optuna's plotting module imports pyplot: files, never a window
+    import optuna.visualization.matplotlib as ov  # lazy: imports matplotlib (~0.8 s), for reports only
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # "unique value length is less than 2" on grids
     out, skipped = [], []
@@ -50,7 +47,7 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
     for name, fn in wanted:
         try:
             with warnings.catch_warnings(), plt.rc_context():  # Optuna sets a style; keep it to its own plots
-                warnings.simplefilter("ignore", ExperimentalWarning)
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 warnings.simplefilter("ignore", UserWarning)  # tight_layout and colorbar axes
                 ax = fn(study)
                 first = ax.flat[0] if hasattr(ax, "flat") else ax
@@ -66,13 +63,8 @@ def _plots(study, folder: Path, n_params: int) -> tuple[list[Path], list[str]]:
 
 
 def finish_study(s, study, quiet: bool) -> StudyResult:
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
-    from optuna.trial import TrialState
-
-    from ..runs import load_run
-    from ..training.saved import evaluate
-
-    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # retried_trial_number
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = study.best_trial if done else None
     test, config = None, None
     if best is not None:
@@ -89,7 +81,7 @@ def finish_study(s, study, quiet: bool) -> StudyResult:
                                           + yaml.safe_dump(config, sort_keys=False))
     images, skipped = _plots(study, s.folder, len(s.dims))
     trials = [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-               "run": t.user_attrs.get("run"), "retry_of": RetryHeartbeatStaleTrialCallback.retried_trial_number(t)}
+               "run": t.user_attrs.get("run"), "retry_of": optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)}
               for t in study.trials]
     write_json(s.folder / "trials.json", {"study": s.name, "sampler": s.sampler, "objective": s.objective,
                                           "direction": s.direction, "trials": trials,
@@ -123,17 +115,13 @@ def write_page(s, trials, best, test, images, skipped) -> Path:
         head += (f"<p>Best: trial {best.number}, {s.objective} {best.value:.4f}; test (scored once, for this "
                  f"trial only): {html.escape(', '.join(f'{k} {v:.4f}' for k, v in (test or {}).items()))}. "
                  f"Config: <code>{html.escape(str(s.folder / 'best.yaml'))}</code>.</p>")
-    page = "".join([
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>trainlab search: {html.escape(s.name)}</title><style>{CSS}</style></head><body>",
-        f"<h1>{html.escape(s.name)}</h1>", head, "<h2>Plots (Optuna)</h2>",
-        *[_img(p, p.stem) for p in images],
-        (f"<p>Not drawn: {html.escape('; '.join(skipped))}</p>" if skipped else ""),
-        "<h2>Trials</h2><table><tr><th>#</th><th>state</th><th>value</th>",
-        "".join(f"<th>{html.escape(k)}</th>" for k in keys), "<th>run</th></tr>", rows, "</table></body></html>",
-    ])
-    write_text(s.folder / "report.html", page)
-    return s.folder / "report.html"
+    body = [
+        f"<h1>{html.escape(s.name)}</h1>", head, page.heading("Plots (Optuna)"), *[page.image(p) for p in images],
+        page.paragraph(f"Not drawn: {html.escape('; '.join(skipped))}") if skipped else "",
+        page.heading("Trials"), "<table><tr><th>#</th><th>state</th><th>value</th>",
+        "".join(f"<th>{html.escape(k)}</th>" for k in keys), "<th>run</th></tr>", rows, "</table>",
+    ]
+    return page.write_page(s.folder / "report.html", f"trainlab search: {s.name}", body)
 
 
 def _fmt(v) -> str:

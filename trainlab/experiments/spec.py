@@ -24,6 +24,7 @@ from typing import Any
 
 from ..config import Config, apply_overrides, make_config, read_yaml, set_key
 from ..errors import TrainlabError
+from ..training.build import check_config
 from ..values import parse_pairs
 
 ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
@@ -68,8 +69,6 @@ class Experiment:
 
     def check(self) -> None:
         """Build and check every arm's config before anything trains (one line per problem)."""
-        from ..training.build import check_config
-
         for arm in self.arms:
             try:
                 self.configs[arm] = check_config(self.config(arm, 0))

@@ -23,9 +23,9 @@ from torch import nn
 from ..errors import TrainlabError, check
 from ..registry import check_kwargs
 from . import alexnet, convnet, densenet, inception, mlp, polyfit, resnet, segmentation, vgg  # noqa: F401  (register)
-from .common import MODELS, InputTooSmall, ShapeError
+from .common import MODELS, InputTooSmall, ShapeError, load_weights
 
-__all__ = ["MODELS", "create_model", "list_models", "replace_head", "layer_names"]
+__all__ = ["MODELS", "create_model", "list_models", "load_weights", "replace_head", "layer_names"]
 
 
 def _check_in_shape(in_shape: Any) -> tuple[int, ...]:

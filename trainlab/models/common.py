@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import torch
 from torch import nn
 
 from ..errors import TrainlabError, check
@@ -102,3 +103,18 @@ def finish(model: nn.Module, activation: str) -> nn.Module:
     init_model(model, "he_normal", nonlinearity=activation)
     model.head.reset_parameters()
     return model
+
+
+def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Load `tensors` (a state dict read from `source`) into `model`; one clear line when a key is
+    missing or a shape differs (the checkpoint of another config)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in tensors]
+    wrong = [k for k in own if k in tensors and tuple(tensors[k].shape) != tuple(own[k].shape)]
+    if missing or wrong:
+        k = (wrong or missing)[0]
+        what = (f"shape {tuple(tensors[k].shape)} where the model has {tuple(own[k].shape)}" if wrong
+                else "no entry")
+        raise TrainlabError(f"checkpoint {source!r} does not fit the model: {k!r} has {what}; "
+                            "use the config the checkpoint was trained with")
+    model.load_state_dict({k: tensors[k] for k in own})

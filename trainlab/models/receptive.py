@@ -33,8 +33,6 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..errors import TrainlabError
-
 ALL = "all"  # the field of a unit that sees the whole input (after global pooling or a flatten)
 # autograd node name -> taps of the interpolation along an axis (nearest: 1, linear: 2, cubic: 4)
 UPSAMPLE_TAPS = {"NearestExact": 1, "Nearest": 1, "Linear": 2, "Bilinear": 2, "Trilinear": 2, "Bicubic": 4}
@@ -251,23 +249,4 @@ def display(value) -> tuple[Any, Any]:
     return (r[0] if len(set(r)) == 1 else r), (j[0] if len(set(j)) == 1 else j)
 
 
-def receptive_fields(model: nn.Module, in_shape: Sequence[int], depth: int | None = None) -> list[dict[str, Any]]:
-    """One dict per layer of the summary table (leaves by default, in forward order): name, type,
-    rf (input pixels), jump (input pixels between neighbouring units). rf is "all" after global
-    pooling or a flatten, None for layers it cannot tell (see field_map).
-
-    Example:
-        >>> dilated = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3, dilation=2))
-        >>> [f["rf"] for f in receptive_fields(dilated, (1, 16, 16))]
-        [3, 7]
-    """
-    from .summary import summarize
-
-    s = summarize(model, in_shape, depth=depth)
-    if not s.convolutional:
-        raise TrainlabError(f"receptive fields: {type(model).__name__} on inputs {tuple(in_shape)} has no convolution "
-                            "or pooling layer; use a convolutional model on (C, H, W) inputs")
-    return [{"name": r.name, "type": r.type, "rf": r.rf, "jump": r.jump} for r in s.rows]
-
-
-__all__ = ["ALL", "field_map", "receptive_fields", "display"]
+__all__ = ["ALL", "field_map", "display"]

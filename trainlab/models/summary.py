@@ -23,8 +23,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import torch
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 from torch import nn
 
+from ..errors import TrainlabError
 from .receptive import display, field_map
 
 # ---------------------------------------------------------------- parameter counts
@@ -239,10 +243,6 @@ def format_summary(summary: Summary, title: str = "Model"):
         >>> from rich.console import Console
         >>> Console().print(format_summary(summarize(nn.Linear(3, 2), (3,))))  # doctest: +SKIP
     """
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
     table = Table(title=title, show_lines=False)
     table.add_column("Layer (type)", style="cyan", no_wrap=True)
     table.add_column("Output Shape")
@@ -268,3 +268,20 @@ def format_summary(summary: Summary, title: str = "Model"):
                      f"MACs per image: {summary.macs:,} ({human(summary.macs)}; FLOPs ~ 2 x MACs)\n"
                      f"Input: {_fmt_shape(summary.in_shape)} -> output: {_fmt_shape(summary.output_shape)}")
     return Group(table, Text(totals))
+
+
+def receptive_fields(model: nn.Module, in_shape: Sequence[int], depth: int | None = None) -> list[dict[str, Any]]:
+    """One dict per layer of the summary table (leaves by default, in forward order): name, type,
+    rf (input pixels), jump (input pixels between neighbouring units). rf is "all" after global
+    pooling or a flatten, None for layers it cannot tell (see field_map).
+
+    Example:
+        >>> dilated = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3, dilation=2))
+        >>> [f["rf"] for f in receptive_fields(dilated, (1, 16, 16))]
+        [3, 7]
+    """
+    s = summarize(model, in_shape, depth=depth)
+    if not s.convolutional:
+        raise TrainlabError(f"receptive fields: {type(model).__name__} on inputs {tuple(in_shape)} has no convolution "
+                            "or pooling layer; use a convolutional model on (C, H, W) inputs")
+    return [{"name": r.name, "type": r.type, "rf": r.rf, "jump": r.jump} for r in s.rows]

@@ -25,15 +25,15 @@ trainlab.values.parse_value):
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import TrainlabError, check
-from ..registry import Registry
+from ..registry import Registry, accepted_kwargs, check_kwargs
 from ..values import parse_value
-from ..registry import accepted_kwargs, check_kwargs
 
 ACTIVATIONS = Registry("activation")
 PER_CHANNEL = ("per_channel", -1)  # prelu num_parameters: one slope per channel (-1: the older spelling)
@@ -204,7 +204,6 @@ def parse_activation(spec: str) -> tuple[str, dict[str, Any]]:
 
 def _example(name: str) -> str:
     """A valid spec for `name` with its first hyperparameter at its default, e.g. 'elu:alpha=1.0'."""
-    import inspect
 
     fn = ACTIVATIONS.get(name)
     keys = accepted_kwargs(fn, skip=("channels", "conv"))

@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import check
 from ..registry import Registry
+from .activations import ACTIVATIONS, check_activation, parse_activation
 
 INITS = Registry("init")
 MODES = ("fan_in", "fan_out")
@@ -73,7 +74,6 @@ def gain(nonlinearity: str, param: float | None = None) -> float:
         >>> gain("leaky_relu:negative_slope=0.1") == nn.init.calculate_gain("leaky_relu", 0.1)
         True
     """
-    from .activations import ACTIVATIONS, check_activation, parse_activation
 
     check(isinstance(nonlinearity, str) and nonlinearity.strip() != "",
           f"init nonlinearity={nonlinearity!r} must be an activation name or spec, e.g. 'relu'")

@@ -26,8 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TrainlabError, check
-from ..registry import Registry
-from ..registry import check_kwargs
+from ..registry import Registry, check_kwargs
 
 NORMS = Registry("norm")
 

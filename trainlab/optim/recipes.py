@@ -22,12 +22,22 @@ from typing import Any, Callable, Iterable
 import torch  # noqa: F401  (used by the doctests)
 
 from ..errors import TrainlabError, check
-from ..registry import check_kwargs
-from ..registry import Registry
+from ..registry import Registry, check_kwargs
 from .optimizer import ChainOptimizer
+from .schedules import create_schedule
 from .transforms import (
-    GradientTransformation, add_decayed_weights, add_l2, chain, clip_by_global_norm, clip_by_value,
-    create_link, scale_by_adagrad, scale_by_adam, scale_by_lr, scale_by_momentum, scale_by_rms,
+    GradientTransformation,
+    add_decayed_weights,
+    add_l2,
+    chain,
+    clip_by_global_norm,
+    clip_by_value,
+    create_link,
+    scale_by_adagrad,
+    scale_by_adam,
+    scale_by_lr,
+    scale_by_momentum,
+    scale_by_rms,
 )
 
 OPTIMIZERS = Registry("optimizer")
@@ -37,8 +47,6 @@ LR = float | Callable[[int], float]
 def _lr(lr: Any) -> LR:
     """A float, a schedule function of the step, or a schedule spec {"name": ..., **hp}."""
     if isinstance(lr, dict):
-        from .schedules import create_schedule
-
         spec = dict(lr)
         check("name" in spec, f"lr={lr!r}: a schedule spec needs a 'name', e.g. {{'name': 'cosine', 'lr': 0.1, 'total': 1000}}")
         return create_schedule(spec.pop("name"), **spec)

@@ -29,6 +29,8 @@ from torch import Tensor
 
 from ..errors import TrainlabError, check
 from ..registry import Registry, check_kwargs
+from ..values import split_pair
+from .recipes import create_optimizer
 
 FUNCTIONS = Registry("test function")
 Point = tuple[float, float]
@@ -131,7 +133,6 @@ def parse_spec(text: str, flag: str = "--opt", example: str = "adam:lr=0.1:betas
         >>> parse_spec("momentum:lr=0.01:nesterov=true")
         ('momentum', {'lr': 0.01, 'nesterov': True})
     """
-    from ..values import split_pair
 
     name, *parts = [t.strip() for t in str(text).split(":")]
     if not name:
@@ -205,7 +206,6 @@ def descend(function: str | Surface, optimizer: Any, steps: int, lr: float | Non
         >>> bool(run.final_loss < -0.24)   # escaped the saddle, reached a minimum (-0.25)
         True
     """
-    from .recipes import create_optimizer
 
     surface = _surface(function)
     check(isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1, f"steps={steps!r} must be an integer >= 1")

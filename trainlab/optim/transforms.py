@@ -31,8 +31,21 @@ import torch
 from ..errors import check
 from ..registry import Registry, check_kwargs
 from .base import (
-    GradientTransformation, PlusWeights, Quotient, _add_scaled, _add_scaled_, _each, _nonneg, _positive, _times,
-    _unit, _zeros, chain, global_norm, lr_at, value,
+    GradientTransformation,
+    PlusWeights,
+    Quotient,
+    _add_scaled,
+    _add_scaled_,
+    _each,
+    _nonneg,
+    _positive,
+    _times,
+    _unit,
+    _zeros,
+    chain,
+    global_norm,
+    lr_at,
+    value,
 )
 
 TRANSFORMS = Registry("transform")

@@ -1,4 +1,8 @@
-"""A self-contained HTML report for a run: every image inlined, no scripts, no network."""
+"""The one page writer: self-contained HTML pages (every image inlined, no scripts, no network) for
+a run, a comparison, a search and the claims catalogue. A page is a title and a list of HTML
+fragments made with the helpers here (`table`, `key_values`, `image`, `heading`, `paragraph`);
+`write_page` wraps them in the shared style and writes the file atomically.
+"""
 from __future__ import annotations
 
 import base64
@@ -20,7 +24,7 @@ img{max-width:100%;border:1px solid #eee;margin:.4em 0} .status{font-weight:bold
 """
 
 
-def _fmt(v: Any) -> str:
+def fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, (dict, list)):
@@ -28,16 +32,47 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
-def _table(rows: list[tuple[str, Any]]) -> str:
-    return "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in rows) + "</table>"
+def key_values(rows: list[tuple[str, Any]]) -> str:
+    """A two-column table: a name, its value."""
+    return "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{fmt(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+def table(header: list[str], rows: list[list[Any]], raw: bool = False) -> str:
+    """A table with a header row; cells are escaped (raw=True: cells are HTML already)."""
+    cell = (lambda v: str(v)) if raw else fmt
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r) + "</tr>" for r in rows) + "</table>")
 
 
-def render(run: Run, images: list[Path]) -> str:
+def image(path: Path, alt: str | None = None) -> str:
+    """A PNG inlined as data (the page works when mailed or moved)."""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img alt="{html.escape(alt or Path(path).stem)}" src="data:image/png;base64,{data}">'
+
+
+def heading(text: str) -> str:
+    return f"<h2>{html.escape(text)}</h2>"
+
+
+def paragraph(text: str, css: str = "") -> str:
+    """A paragraph of HTML the caller made (escape what came from outside with html.escape)."""
+    return f"<p class='{css}'>{text}</p>" if css else f"<p>{text}</p>"
+
+
+def render(title: str, body: list[str], css: str = "") -> str:
+    return "".join(["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+                    f"<title>{html.escape(title)}</title><style>{CSS}{css}</style></head><body>", *body,
+                    "</body></html>"])
+
+
+def write_page(path: Path, title: str, body: list[str], css: str = "") -> Path:
+    """`body` (HTML fragments) as one self-contained page at `path`, written atomically."""
+    write_text(Path(path), render(title, body, css))
+    return Path(path)
+
+
+def run_page(run: Run, images: list[Path]) -> Path:
+    """A run's report.html: summary, environment, curves, the metrics rows and the resolved config."""
     s, cfg, env, rows = run.summary, run.config, run.env, run.metrics
     status = s.get("status", "running")
     test = s.get("test", {})
@@ -51,25 +86,17 @@ def render(run: Run, images: list[Path]) -> str:
     cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou", "lr", "grad_norm",
             "images_per_s"]
     cols = [c for c in cols if any(c in r for r in rows)]
-    metric_rows = "".join("<tr>" + "".join(f'<td class="num">{_fmt(r.get(c))}</td>' for c in cols) + "</tr>"
+    metric_rows = "".join("<tr>" + "".join(f'<td class="num">{fmt(r.get(c))}</td>' for c in cols) + "</tr>"
                           for r in rows)
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>trainlab report: {html.escape(run.name)}</title><style>{CSS}</style></head><body>",
+    body = [
         f"<h1>{html.escape(run.name)}</h1>",
         f"<p class='status {html.escape(status)}'>{html.escape(cfg.get('model', ''))} on "
         f"{html.escape(str(cfg.get('dataset', '')))}: {html.escape(status)}</p>",
-        "<div class='cols'><div><h2>Summary</h2>", _table(head), "</div>",
-        "<div><h2>Environment</h2>", _table([(k, v) for k, v in env.items()]), "</div></div>",
-        "<h2>Curves</h2>", *[_img(p, p.stem) for p in images],
-        "<h2>Metrics per row</h2><table><tr>", "".join(f"<th>{c}</th>" for c in cols), "</tr>",
+        "<div class='cols'><div>", heading("Summary"), key_values(head), "</div>",
+        "<div>", heading("Environment"), key_values([(k, v) for k, v in env.items()]), "</div></div>",
+        heading("Curves"), *[image(p) for p in images],
+        heading("Metrics per row"), "<table><tr>", "".join(f"<th>{c}</th>" for c in cols), "</tr>",
         metric_rows, "</table>",
-        "<h2>Config (resolved)</h2>", _table([(k, v) for k, v in cfg.items()]),
-        "</body></html>",
+        heading("Config (resolved)"), key_values([(k, v) for k, v in cfg.items()]),
     ]
-    return "".join(parts)
-
-
-def write_html(run: Run, images: list[Path]) -> Path:
-    write_text(run.report, render(run, images))
-    return run.report
+    return write_page(run.report, f"trainlab report: {run.name}", body)

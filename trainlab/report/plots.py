@@ -1,31 +1,43 @@
-"""Plots made from a run folder's files (never from inside the training loop)."""
+"""Plots made from a run folder's files (never from inside the training loop), and `plt`, the
+one way every layer above reaches matplotlib: pyplot imported at first use, on the Agg backend.
+"""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from ..runs import Run
+from ..runs.files import write_bytes
 
-from ..runs import Run  # noqa: E402
+
+class _Pyplot:
+    """matplotlib.pyplot, imported when a picture is first drawn: importing it costs ~0.8 s, which
+    every worker process of an experiment would pay at start-up although its runs draw nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        import matplotlib  # lazy: ~0.8 s with pyplot (see the class docstring)
+
+        matplotlib.use("Agg")  # files, never a window
+        import matplotlib.pyplot as pyplot  # lazy: as above
+
+        return getattr(pyplot, name)
+
+
+plt = _Pyplot()
 
 TRAIN_C, VAL_C = "#1f77b4", "#d62728"
 
 
-def save_figure(fig, path: Path, tight: bool = True) -> Path:
+def save_figure(fig, path: Path, tight: bool = True, dpi: int = 110) -> Path:
     """Draw `fig` into `path` atomically, like every file of a run folder: a run killed while
     drawing its report leaves the old picture or the new one, never half a PNG."""
-    import io
-
-    from ..runs.files import write_bytes
-
     if tight:  # not for figures that place their own colorbar axes (Optuna's contour plot)
         fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, dpi=110, format=Path(path).suffix.lstrip(".") or "png")
+    fig.savefig(buf, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(fig)
     write_bytes(Path(path), buf.getvalue())
     return path

@@ -5,23 +5,14 @@ evaluation lines are printed, so logs stay readable. `quiet=True` prints nothing
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any, Callable
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
-
-def make_console(**kw: Any) -> Console:
-    """A rich Console for trainlab's output. On a terminal it wraps at the terminal's width; in a
-    pipe or a file it never wraps (a log line stays one greppable line) and tables take their
-    natural width instead of being cut at 80 columns (unless COLUMNS asks for a width)."""
-    console = Console(highlight=False, **kw)
-    if console.is_terminal or os.environ.get("COLUMNS"):  # a width asked for with COLUMNS is kept
-        return console
-    return Console(highlight=False, width=100_000, **kw)
+from ..console import make_console
 
 
 class Progress:

@@ -9,17 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.colors import LogNorm  # noqa: E402
-
-from ..errors import check  # noqa: E402
-from ..optim.trajectory import Surface, Trajectory  # noqa: E402
-from .plots import save_figure  # noqa: E402
+from ..errors import check
+from ..optim.trajectory import Surface, Trajectory
+from .plots import plt, save_figure
 
 GRID = 400  # contour grid points per axis
 LEVELS = 24  # log-spaced contour levels of f - min f
@@ -92,7 +87,7 @@ def plot_trajectories(runs: Sequence[Trajectory], path: Path, title: str | None 
     levels = np.geomspace(low, top, LEVELS)
 
     fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(12.8, 5.0), gridspec_kw={"width_ratios": [1.25, 1]})
-    norm = LogNorm(vmin=low, vmax=top)
+    norm = plt.matplotlib.colors.LogNorm(vmin=low, vmax=top)
     ax.contourf(xs, ys, np.clip(gap, low, top), levels=levels, norm=norm, cmap="Blues_r", alpha=0.55)
     ax.contour(xs, ys, np.clip(gap, low, top), levels=levels, norm=norm, colors="#5a6b7c", linewidths=0.5, alpha=0.6)
     for i, (mx, my) in enumerate(surface.minima):

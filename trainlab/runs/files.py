@@ -5,19 +5,28 @@ weights, `torch.load(weights_only=True)` for state (nothing is unpickled), metri
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import math
 import os
+import platform
+import re
+import subprocess
+import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import TrainlabError
+from ..version import __version__
 
 
 # ---------------------------------------------------------------- atomic writes
@@ -43,9 +52,6 @@ def _atomic(path: Path, write) -> None:
 def unwritable(path: Path, e: BaseException) -> TrainlabError:
     """One line for a write the disk refused (full, read-only, not a folder): the file, why, and
     what to do; the file it would have replaced is intact, and so is the run's last checkpoint."""
-    import errno
-    import re
-
     code = getattr(e, "errno", None)
     if code is None:  # safetensors' error from Rust: "... I/O error: No space left on device (os error 28)"
         found = re.search(r"os error (\d+)", str(e))
@@ -127,8 +133,6 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 def save_state(path: Path, state: dict[str, Any]) -> None:
     """Optimizer/RNG/loop state: tensors, numbers, strings, lists and dicts only (weights_only-loadable)."""
-    import io
-
     buf = io.BytesIO()
     torch.save(state, buf)
     write_bytes(Path(path), buf.getvalue())
@@ -138,7 +142,6 @@ def load_state(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise TrainlabError(f"checkpoint state {str(path)!r} not found; the run has no complete checkpoint")
-    import warnings
 
     try:
         with warnings.catch_warnings():  # a foreign pickle's protocol warning would print lines before ours
@@ -204,8 +207,6 @@ class MetricsLog:
             cols: list[str] = []
             for r in self.rows:
                 cols += [k for k in r if k not in cols and not isinstance(r[k], (dict, list))]
-            import io
-
             buf = io.StringIO()
             w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
             w.writeheader()
@@ -213,9 +214,23 @@ class MetricsLog:
             write_text(self.csv, buf.getvalue())
 
 
-def git_hash() -> str | None:
-    import subprocess
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "fma")
 
+
+def cpu_flags() -> list[str]:
+    """The vector-instruction flags of this CPU that matter for low precision (Linux /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return [fl for fl in CPU_FLAGS if fl in have]
+    except OSError:
+        pass
+    return []
+
+
+def git_hash() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
                              cwd=Path(__file__).resolve().parent)
@@ -225,15 +240,8 @@ def git_hash() -> str | None:
 
 
 def environment(seed: int, device: str, threads: int) -> dict[str, Any]:
-    import platform
-    import sys
-
-    import numpy
-
-    from ..training.precision import cpu_flags
-
     return {
-        "trainlab": __import__("trainlab").__version__,
+        "trainlab": __version__,
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "python": sys.version.split()[0],

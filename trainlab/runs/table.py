@@ -15,9 +15,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..config import Config
 from ..errors import TrainlabError
-from . import Run, iter_runs
 from ..values import parse_value
+from .folder import Run, iter_runs
 
 HIGHER_IS_BETTER = ("acc", "top5", "miou")
 
@@ -56,8 +57,6 @@ def _lookup(row: dict[str, Any], key: str) -> Any:
 
 def check_where(keys: list[str], rows: list[dict[str, Any]]) -> None:
     """Refuse a filter key that is neither a config key nor a column (a typo would match nothing)."""
-    from ..config import Config
-
     known = set(Config.model_fields) | {k for r in rows for k in r if k != "config"}
     for key in keys:
         head = key.split(".")[0]
@@ -119,37 +118,9 @@ def load_runs(path: str | Path = "runs", *, group: str | None = None, status: st
     if as_frame is False:
         return rows
     try:
-        import pandas as pd
+        import pandas as pd  # lazy: optional (users who want a DataFrame have it), and slow to import
     except ImportError:
         if as_frame:
             raise TrainlabError("as_frame=True needs pandas: pip install pandas (or leave as_frame unset)") from None
         return rows
     return pd.DataFrame([{k: v for k, v in r.items() if k != "config"} for r in rows])
-
-
-# ---------------------------------------------------------------- formatting for people
-def fmt_time(seconds: Any) -> str:
-    """9.3s, 2m48s, 1h02m.
-
-    >>> fmt_time(9.31), fmt_time(168.2), fmt_time(3725)
-    ('9.3s', '2m48s', '1h02m')
-    """
-    if not isinstance(seconds, (int, float)) or math.isnan(seconds):
-        return ""
-    s = float(seconds)
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}s"
-    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-
-
-def fmt_epochs(e: Any) -> str:
-    """8.0 -> '8'; 2.5 -> '2.5'."""
-    if not isinstance(e, (int, float)):
-        return ""
-    return str(int(e)) if float(e).is_integer() else f"{e:g}"
-
-
-def fmt_score(v: Any) -> str:
-    return f"{v:.4f}" if isinstance(v, (int, float)) and not isinstance(v, bool) else ""

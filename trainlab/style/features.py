@@ -9,13 +9,12 @@ import torch
 from torch import nn
 
 from ..errors import TrainlabError, check
+from ..nn.activations import Maxout
 
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid)
 
 
 def _is_activation(name: str, m: nn.Module) -> bool:
-    from ..nn.activations import Maxout
-
     return isinstance(m, ACTIVATION_TYPES + (Maxout,)) or name.rsplit(".", 1)[-1] == "act"
 
 

@@ -11,7 +11,10 @@ from typing import Any
 
 from .. import runs as rf
 from ..data import textures as _textures  # noqa: F401  (registers the "textures" dataset)
+from ..data.download import cache_dir
 from ..errors import TrainlabError
+from ..training.run import train
+from ..training.saved import load_saved
 
 # The default style network: the same recipe as configs/stylize-vgg-textures.yaml (a test checks).
 STYLE_NET: dict[str, Any] = {
@@ -32,8 +35,6 @@ STYLE_NET: dict[str, Any] = {
 
 def style_net_dir() -> Path:
     """Where the default style network is cached: <user cache>/trainlab/style-net/<recipe hash>."""
-    from ..data.download import cache_dir
-
     key = hashlib.sha256(json.dumps(STYLE_NET, sort_keys=True).encode()).hexdigest()[:10]
     return cache_dir() / "style-net" / f"vgg11-textures-{key}"
 
@@ -49,8 +50,6 @@ def _finished(path: Path) -> bool:
 
 def default_style_run(quiet: bool = False) -> rf.Run:
     """The cached default style network; trained (2-3 minutes on 2 cores) on first use."""
-    from ..training.run import train
-
     final = style_net_dir()
     if _finished(final):
         return rf.load_run(final)
@@ -79,8 +78,6 @@ def load_style_net(run: str | Path | rf.Run | None = None, quiet: bool = False):
 
     Read-only use of someone's run: config keys this version no longer knows are ignored.
     """
-    from ..training.saved import load_saved
-
     r = default_style_run(quiet) if run is None else (run if isinstance(run, rf.Run) else rf.load_run(run))
     p = load_saved(r)
     return p.model, p.preprocess, r

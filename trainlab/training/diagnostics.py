@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from .. import runs as rf
+from ..data import to_float
+from ..nn.activations import Maxout
 
 DEAD_KINDS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU)
 SAT_KINDS = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
@@ -27,8 +29,6 @@ HIST_BINS = 40
 
 
 def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    from ..nn.activations import Maxout
-
     kinds = DEAD_KINDS + tuple(SAT_KINDS) + (Maxout,)
     return [(n, m) for n, m in model.named_modules() if isinstance(m, kinds)]
 
@@ -57,8 +57,6 @@ def activation_stats(kind: nn.Module, y: torch.Tensor) -> dict[str, Any]:
 
 class Diagnostics:
     def __init__(self, model: nn.Module, parts: Any, run_dir: Path):
-        from ..data.datasets import to_float
-
         self.model, self.parts = model, parts
         n = parts.cfg.diagnostics_batch
         self.x = parts.preprocess(to_float(parts.data.val.x[:n]).to(parts.device))

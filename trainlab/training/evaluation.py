@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 import torch
 
+from ..data import to_float
 from .losses import LOSSES
 from .tta import predict as tta_predict
 
@@ -48,8 +49,6 @@ def autocast(p):
 def batches(p, x_all: torch.Tensor, size: int, world=None):
     """Preprocessed (x, index slice) batches of a split, on the run's device and memory format.
     With a distributed `world`, this rank's batches only: numbers rank, rank + size, ..."""
-    from ..data.datasets import to_float
-
     rank, ranks = (world.rank, world.size) if world is not None else (0, 1)
     for i in range(rank * size, len(x_all), size * ranks):
         x = p.preprocess(to_float(x_all[i:i + size].to(p.device)))

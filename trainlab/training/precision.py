@@ -14,22 +14,8 @@ from typing import Any
 
 import torch
 
+from ..data import to_float
 from .evaluation import loss_fn
-
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "fma")
-
-
-def cpu_flags() -> list[str]:
-    """The vector-instruction flags of this CPU that matter for low precision (Linux /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return [fl for fl in CPU_FLAGS if fl in have]
-    except OSError:
-        pass
-    return []
 
 
 def candidates(device: torch.device) -> list[str]:
@@ -59,8 +45,6 @@ def time_precision(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, dev
 
 def choose(parts, steps: int = 5) -> tuple[str, dict[str, Any]]:
     """The faster precision for this run and the measurements behind the choice."""
-    from ..data.datasets import to_float
-
     cfg, dev = parts.cfg, parts.device
     b = min(cfg.batch_size, len(parts.data.train.y))
     x = parts.preprocess(to_float(parts.data.train.x[:b]).to(dev))

@@ -1,4 +1,4 @@
-"""`train(config) -> Run`: the training loop, read top to bottom.
+"""`train(config) -> Run` and `resume(run) -> Run`: set a run up, then hand it to the loop.
 
 setup (`build`: data, preprocessing, model, loss, penalty, optimizer, schedule) -> one loop:
 slice a batch, augment, preprocess, forward, loss + penalty, backward, step (the optimizer
@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import yaml
 
 from .. import distributed
 from .. import runs as rf
-from .build import Parts, build, load_weights, run_config
 from ..config import Config, load_config
-from .ema import make_ema
+from ..distributed.launch import RUN_FILE
 from ..errors import TrainlabError
-from .evaluation import autocast, evaluate_split, loss_fn
-from .state import EarlyStopping, TrainState, new_sums
-
-OnEval = Callable[[dict[str, Any]], Any]  # called with each evaluation row; a true result (or a reason) stops the run
-RUN_FILE = "TRAINLAB_RUN_FILE"  # set by the --nproc launcher: rank 0 writes the run folder's path there
+from ..models import load_weights
+from .build import Training, build
+from .checks import run_config
+from .ema import make_ema
+from .loop import OnEval, fit
+from .precision import choose
+from .state import EarlyStopping, TrainState
 
 
 def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides: list[str] | None = None,
@@ -57,8 +57,6 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
         arm = rf.arm_hash(parts.cfg.resolved())  # of what was asked for: `precision: auto` stays one arm
         measured = None
         if parts.cfg.precision == "auto":  # measured here, on this machine: the saved config says what ran
-            from .precision import choose
-
             chosen, measured = world.agree(choose(parts))  # every rank runs what rank 0 measured
             parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
         cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
@@ -67,7 +65,7 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
                    report=report, score_test=score_test)
 
 
-def new_run(parts: Parts, arm: str, measured: dict[str, Any] | None) -> rf.Run:
+def new_run(parts: Training, arm: str, measured: dict[str, Any] | None) -> rf.Run:
     """The run folder, with the resolved config, the environment and the fitted preprocessing."""
     cfg, world = parts.cfg, parts.world
     name = cfg.name or f"{cfg.model}-{cfg.dataset.split(':')[-1].split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -120,245 +118,9 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
                    on_eval=on_eval, report=report, score_test=score_test)
 
 
-def new_state(p: Parts) -> TrainState:
+def new_state(p: Training) -> TrainState:
     es = EarlyStopping(p.cfg.monitor, p.cfg.patience, p.cfg.min_delta)
     scaler = torch.amp.GradScaler(p.device.type) if p.cfg.precision == "fp16" else None
     return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es,
-                      rank=p.world.rank if p.world is not None else 0, scaler=scaler,
+                      rank=p.world.rank, scaler=scaler,
                       ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every, p.cfg.ema_warmup))
-
-
-def fit(p: Parts, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet: bool, on_eval: OnEval | None,
-        report: bool, score_test: bool = True) -> rf.Run | None:
-    """The loop. In a distributed run every rank runs it on its slice of each batch; rank 0 alone
-    (run is None elsewhere) writes rows, checkpoints and the summary, and gets the Run back."""
-    from ..data.datasets import to_float
-    from .diagnostics import Diagnostics
-    from ..report.progress import Progress
-
-    cfg, model, net, opt, dev = p.cfg, p.model, p.train_net, p.optimizer, p.device
-    classify = p.data.task != "regression"  # class scores: train accuracy too; regression: the loss alone
-    world = p.world or distributed.SINGLE
-    main, scaler = world.main, st.scaler
-    train_x, train_y = p.data.train.x.to(dev), p.data.train.y.to(dev)  # uint8 images stay small in memory
-    n, bsz, spe = len(train_y), min(cfg.batch_size, len(train_y)), p.steps_per_epoch
-    total_steps = cfg.epochs * spe
-    eval_every = cfg.eval_every or spe
-    log_every = cfg.log_every or eval_every
-    ckpt_every = cfg.checkpoint_every or eval_every
-    ckpts = rf.Checkpoints(run.ckpt_dir, cfg.keep_checkpoints, cfg.keep_every) if main else None
-    sync_free = dev.type == "cuda"  # on a GPU, read metrics and check finiteness only when a row is logged
-    log = rf.MetricsLog(run.path if main else None, rows=run.metrics[: st.metrics_rows] if resumed and main else [])
-    log.flush()
-    diag = Diagnostics(model, p, run.path) if cfg.diagnostics and main else None
-    if diag is not None:
-        diag.truncate(st.diagnostics_rows if resumed else 0)
-    perm = st.replay_order(n, dev) if resumed else None
-    message = ""
-
-    def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
-        nonlocal message
-        with st.ema.applied(model) if st.ema is not None else nullcontext():  # `ema`: score and keep the average
-            row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world,
-                                                                     tta=cfg.tta).items()})
-            if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
-                rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
-        if diag is not None:
-            diag.record(row["step"], row["epoch"])
-        if cfg.early_stopping and st.early.should_stop():
-            st.status = "early_stopped"
-        why = on_eval(dict(row)) if on_eval is not None and main else None
-        if why and not st.status:  # a string says why (a search's pruner: "pruned at epoch 3"), and is the run's message
-            st.status = "stopped"
-            message = why if isinstance(why, str) else f"stopped by the on_eval hook at epoch {row['epoch']:g}"
-        st.status = world.agree(st.status)  # rank 0 decides: every rank leaves the loop at the same step
-
-    if main:
-        rf.write_json(run.path / "summary.json", {**run.summary, "status": "running"})
-    if not quiet:
-        d = p.data
-        trainable = sum(t.numel() for t in model.parameters() if t.requires_grad)
-        frozen = sum(t.numel() for t in model.parameters()) - trainable
-        print(f"{cfg.model} on {cfg.dataset} ({len(d.train.y):,} train / {len(d.val.y):,} val / {len(d.test.y):,} "
-              f"test), {trainable:,} trainable parameters" + (f" + {frozen:,} frozen" if frozen else "")
-              + f", {cfg.epochs} epochs of {spe} "
-              f"steps, {dev.type}, {torch.get_num_threads()} threads"
-              + (f" x {world.size} processes ({world.backend})" if world.distributed else "")
-              + (f", resuming at step {st.step}" if st.step else "") + f"\nrun folder: {run.path}", flush=True)
-    progress = Progress(total_steps, spe, quiet=quiet, start_step=st.step, batch_size=bsz, accuracy=classify)
-    if cfg.eval_at_start and st.step == 0 and not log.rows:
-        row = {"epoch": 0.0, "step": 0, "lr": float(p.lr_at(0.0)), "elapsed": 0.0}
-        evaluate(row)
-        log.append(row)
-        progress.log_eval(row, cfg.epochs)
-    model.train()
-    tick = time.perf_counter()
-    with progress:
-        while not st.status:
-            # ---- batch: slice, augment, preprocess (all on whole tensors)
-            if st.batch_in_epoch == 0:
-                perm = st.next_order(n, dev)
-            idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
-            x, y = to_float(train_x[idx]), train_y[idx]
-            if p.augment:
-                x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None)
-                y = m if p.segmentation else y
-            x = p.preprocess(x)
-            if cfg.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-
-            # ---- forward, loss + penalty, backward, step
-            with autocast(p):
-                out = net(x)
-            loss = loss_fn(out, y, cfg.label_smoothing, cfg.loss)
-            total = loss + p.penalty(model) if p.penalty is not None else loss
-            # (in a distributed run a bad loss shows in every rank's all-reduced gradient norm below)
-            if not sync_free and not world.distributed and not torch.isfinite(total):
-                st.status, message = "diverged", diverged("loss", float(total.detach()), st.step + 1, spe, opt, cfg)
-                continue
-            opt.zero_grad(set_to_none=True)
-            (scaler.scale(total) if scaler else total).backward()
-            diag_now = diag is not None and ((st.step + 1) % eval_every == 0 or st.step + 1 == total_steps)
-            if scaler:
-                scaler.unscale_(opt)  # fp16: clipping, the recorded norm and diagnostics see true gradients
-            if diag_now:
-                diag.before_step()
-            if scaler:
-                skipped = amp_step(scaler, opt)
-            else:
-                opt.step()
-                skipped = False
-            gnorm = None if skipped else opt.stats["grad_norm"]
-            if gnorm is not None and not sync_free and not torch.isfinite(gnorm):
-                st.status, message = "diverged", diverged("gradient norm", float(gnorm), st.step + 1, spe, opt, cfg)
-                continue
-            if diag_now:
-                diag.after_step()
-            st.step += 1
-            if st.ema is not None:
-                st.ema.update(model, st.step)
-            st.batch_in_epoch = 0 if st.batch_in_epoch + 1 == spe else st.batch_in_epoch + 1
-
-            # ---- running train metrics, kept on the device until a row is logged
-            s = st.sums
-            with torch.no_grad():
-                s["loss"] += loss.detach().double() * len(y)
-                if classify:
-                    s["correct"] += (out.argmax(1) == y).sum()
-                if gnorm is not None:
-                    s["gnorm"] += gnorm.double()
-            s["count"] += y.numel()
-            s["examples"] += len(y)
-            s["steps"] += gnorm is not None
-            s["skipped"] += gnorm is None
-            progress.update(st.step, None if sync_free else lambda: running(s, classify))
-
-            # ---- log, evaluate, early-stop check, checkpoint
-            evaluating = st.step % eval_every == 0 or st.step == total_steps
-            if evaluating or st.step % log_every == 0:
-                now = time.perf_counter()
-                s["time"] += now - tick
-                st.elapsed += now - tick
-                row = train_row(st, spe, opt, world, classify)
-                if scaler:
-                    row["fp16_skipped_steps"], row["fp16_scale"] = s["skipped"], scaler.get_scale()
-                if sync_free and not all(map(torch.isfinite, (s["loss"], s["gnorm"]))):
-                    st.status, message = "diverged", diverged("loss or gradient norm", float("nan"), st.step, spe, opt,
-                                                             cfg, since=st.step - s["steps"] + 1)
-                    continue
-                if evaluating:
-                    evaluate(row)
-                log.append(row)
-                progress.log_eval(row, cfg.epochs)
-                st.sums = new_sums(dev)
-                tick = time.perf_counter()
-            if st.step == total_steps and not st.status:
-                st.status = "finished"
-            if st.step % ckpt_every == 0 or st.status:
-                st.metrics_rows, st.diagnostics_rows = len(log.rows), diag.rows if diag is not None else 0
-                state = st.state_dict(world)  # gathers every rank's random streams
-                if main:
-                    ckpts.save(st.step, model.state_dict(), state)
-                tick = time.perf_counter()
-
-    return finish(p, run, log, st, message, quiet, report, score_test) if main else None
-
-
-def amp_step(scaler, opt) -> bool:
-    """fp16's step (gradients already unscaled): step unless a gradient overflowed, then update
-    the scale. True when the step was skipped (the scale went down)."""
-    before = scaler.get_scale()
-    scaler.step(opt)
-    scaler.update()
-    return scaler.get_scale() < before
-
-
-def running(s: dict[str, Any], classify: bool = True) -> dict[str, float]:
-    """Train loss and (classify) accuracy of the current log period so far (reads the device's sums)."""
-    loss = {"loss": float(s["loss"]) / max(1, s["examples"])}
-    return {**loss, "acc": float(s["correct"]) / max(1, s["count"])} if classify else loss
-
-
-def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE, classify: bool = True) -> dict[str, Any]:
-    s = st.sums
-    if world.distributed:  # every rank's share of the period: the row one process would log
-        keys = ("loss", "correct", "count", "examples")
-        s = {**s, **dict(zip(keys, world.sum([s[k] for k in keys], st.device)))}
-    return {"epoch": round(st.step / spe, 4), "step": st.step,
-            **{f"train_{k}": v for k, v in running(s, classify).items()},
-            "lr": float(opt.stats["lr"]), "grad_norm": float(s["gnorm"]) / max(1, s["steps"]),
-            "time": s["time"], "images_per_s": s["examples"] / max(s["time"], 1e-9), "elapsed": st.elapsed}
-
-
-def diverged(what: str, value: float, step: int, spe: int, opt, cfg: Config, since: int | None = None) -> str:
-    where = f"between steps {since} and {step}" if since is not None and since < step else f"at step {step}"
-    return (f"{what} became {value} {where} (epoch {step / spe:.2f}); the learning rate "
-            f"({float(opt.stats.get('lr', cfg.lr)):.3g}) is likely too high for this model: lower lr, add "
-            "warmup_epochs or clip_norm")
-
-
-def finish(p: Parts, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: str, quiet: bool,
-           report: bool, score_test: bool = True) -> rf.Run:
-    """Restore the best weights, score the test split, write the summary (and plots and report)."""
-    cfg, es = p.cfg, st.early
-    best_path = run.ckpt_dir / "best.safetensors"
-    if best_path.is_file():
-        load_weights(p.model, rf.load_tensors(best_path), str(best_path))
-    last = log.rows[-1] if log.rows else {}
-    summary: dict[str, Any] = {
-        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags")},
-        "status": st.status, "message": message, "monitor": cfg.monitor,
-        "best": {"epoch": es.best_epoch, "step": es.best_step, cfg.monitor: es.best},
-        "epochs_run": last.get("epoch", 0), "train_time_s": last.get("elapsed", 0.0),
-        "parameters": sum(t.numel() for t in p.model.parameters()), "last": last,
-    }
-    if best_path.is_file():
-        best_row = next((r for r in log.rows if r["step"] == es.best_step), {})
-        summary["best"].update({k: v for k, v in best_row.items() if k.startswith("val_")})
-        if score_test:
-            summary["test"] = evaluate_split(p, p.data.test.x, p.data.test.y, tta=cfg.tta)
-    rf.write_json(run.path / "summary.json", summary)
-    if st.status == "diverged" and not quiet:
-        print(f"trainlab: run diverged: {message}")
-    if report:
-        from .saved import write_run_report
-
-        write_run_report(run, p)
-    if not quiet:
-        print(final_line(summary, cfg.monitor))
-        print(f"run folder: {run.path}" + (f"\nreport: {run.report}" if report else ""))
-    return run
-
-
-def final_line(summary: dict[str, Any], monitor: str) -> str:
-    """'finished: test acc 0.9137  test loss 0.2409  (best val_loss 0.2041 at epoch 8)'; a regression
-    run has no accuracy: 'finished: test loss 0.0412  (...)'."""
-    t, best = summary.get("test", {}), summary.get("best", {})
-    line = (f"test acc {t['acc']:.4f}  " if "acc" in t else "") + f"test loss {t['loss']:.4f}" if t else "no test score"
-    if "top5" in t:
-        line += f"  test top-5 {t['top5']:.4f}"
-    if "miou" in t:
-        line += f"  test mean IoU {t['miou']:.4f}"
-    if best.get(monitor) is not None:
-        line += f"  (best {monitor} {best[monitor]:.4f} at epoch {best['epoch']:g})"
-    return f"{summary['status']}: {line}"

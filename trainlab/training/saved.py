@@ -11,16 +11,21 @@ from typing import Any, Sequence
 import torch
 
 from .. import runs as rf
-from .build import Parts, load_weights, make_model, resolve_device, run_config, select
+from ..data import create_preprocessing, to_float
 from ..errors import TrainlabError
+from ..models import load_weights
+from ..nn.layers import batch_norms, recompute_bn_stats
+from ..report import write_report
+from ..report.plots import plot_confusion, plot_masks
+from .build import Inference, load_data, make_model, resolve_device, select
+from .checks import run_config
+from .evaluation import batches, evaluate_split
+from .tta import check_tta
 
 
-def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts:
+def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Inference:
     """A saved run, rebuilt for inference: config, its selected data, its fitted preprocessing,
     the model with its best (or last) weights in eval mode. No optimizer."""
-    from .build import load_data
-    from ..data.preprocess import create_preprocessing
-
     cfg = run_config(run).model_copy(update={"device": device})
     dev = resolve_device(cfg.device)
     data = select(cfg, load_data(cfg))
@@ -31,7 +36,7 @@ def load_saved(run: rf.Run, device: str = "cpu", weights: str = "best") -> Parts
     tensors = run.best_weights() if weights == "best" else rf.load_tensors(run.latest_checkpoint()[0])
     load_weights(model, tensors, str(run.ckpt_dir))
     model.to(dev).eval()
-    return Parts(cfg, data, dev, model, pre, None, None, None, lambda t: cfg.lr, 1, data.task == "segmentation")
+    return Inference(cfg, data, dev, model, pre)
 
 
 def load_model(run: str | Path | rf.Run, device: str = "cpu", weights: str = "best") -> torch.nn.Module:
@@ -60,10 +65,6 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
 
     >>> trainlab.evaluate("runs/mlp-digits", split="test")["acc"]  # doctest: +SKIP
     """
-    from .evaluation import batches, evaluate_split
-    from ..nn.layers import batch_norms, recompute_bn_stats
-    from ..report.plots import plot_confusion
-
     run = rf.load_run(run_path)
     if split not in ("train", "val", "test"):
         raise TrainlabError(f"split {split!r} is not one of train, val, test")
@@ -79,8 +80,6 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
     s = getattr(p.data, split)
     tta = list(p.cfg.tta if tta is None else tta)
     if tta:
-        from .tta import check_tta
-
         check_tta(tta, image=p.data.is_image)
         if p.data.task != "classification":
             raise TrainlabError(f"--tta: run {run.name!r} is {p.data.task}; test-time augmentation here averages "
@@ -96,11 +95,9 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
     return res
 
 
-def write_run_report(run: rf.Run, parts: Parts | None = None) -> Path:
+def write_run_report(run: rf.Run, parts: Inference | None = None) -> Path:
     """Every plot of a run and its report.html, from the run folder. A segmentation run also gets
     predicted masks, from `parts` when the caller has the model at hand, else reloaded."""
-    from ..report import write_report
-
     if run.config.get("model") in ("fcn", "unet") or (parts is not None and parts.segmentation):
         if (run.ckpt_dir / "best.safetensors").is_file() or (run.ckpt_dir / "latest.json").is_file():
             plot_predicted_masks(parts or load_saved(run), run.path / "plots" / "masks.png")
@@ -108,10 +105,7 @@ def write_run_report(run: rf.Run, parts: Parts | None = None) -> Path:
 
 
 @torch.no_grad()
-def plot_predicted_masks(p: Parts, path: Path, n: int = 8) -> None:
-    from ..data.datasets import to_float
-    from ..report.plots import plot_masks
-
+def plot_predicted_masks(p: Inference, path: Path, n: int = 8) -> None:
     if not p.segmentation:
         return
     x = to_float(p.data.val.x[:n])

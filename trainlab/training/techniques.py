@@ -5,12 +5,12 @@ on; each links to the code that implements it (its tests check it against the de
 """
 from __future__ import annotations
 
-from .ema import WeightEMA
 from ..models.convnet import convnet
 from ..nn.whitening import PatchWhitening
 from ..optim.transforms import lookahead
-from .precision import choose
 from ..registry import Registry
+from .ema import WeightEMA
+from .precision import choose
 from .tta import predict
 
 TECHNIQUES = Registry("technique")

@@ -1,6 +1,6 @@
 """Transfer learning (lecture deck 004): start a new run from a trained parent run.
 
-`finetune(parent, dataset=..., classes=..., freeze=..., lr_mult=...)` copies the parent's
+`finetune(parent, dataset=..., classes=..., freeze=..., lr_mult=...)` (trainlab.training.finetune) copies the parent's
 config (same model, model options, preprocessing, optimizer, ...), points `init_from` at
 the parent, sets the new data and the transfer knobs, and trains it with `trainlab.train`
 as a NEW run. The trainer's setup calls `make_preprocessing` and `apply_transfer` below:
@@ -16,13 +16,14 @@ dataset_options, classes, train_per_class, train_subset) and the transfer knobs 
 freeze, backbone_lr_mult) come from the arguments, never from the parent, whose own values
 describe how IT was made. Everything else is inherited; `overrides` (`key=value`) win.
 
-    >>> from trainlab.transfer import finetune
+    >>> from trainlab.training.finetune import finetune
     >>> child = finetune("runs/pre", classes=[5, 6, 7, 8, 9], train_per_class=100,
     ...                  freeze="block1", lr_mult=0.1, epochs=20)      # doctest: +SKIP
     >>> child.config["init_from"], child.summary["test"]["acc"]       # doctest: +SKIP
 """
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -30,19 +31,19 @@ from torch import nn
 
 from .. import runs as rf
 from ..config import Config, apply_overrides, make_config
+from ..data import Preprocessor, create_preprocessing
 from ..errors import TrainlabError
+from ..models import layer_names, load_weights
 
 # keys that describe the parent's own data and its own transfer; a child never inherits them
 NOT_INHERITED = ("name", "group", "tags", "dataset_options", "classes", "train_per_class", "train_subset",
                  "init_from", "freeze", "backbone_lr_mult")
 
 
-def make_preprocessing(cfg: Config, train_x: Callable[[], Any]):
+def make_preprocessing(cfg: Config, train_x: Callable[[], Any]) -> Preprocessor:
     """The config's preprocessing, fitted on the training split (`train_x()`), or for a fine-tuned
     run its parent's fitted statistics, so the pretrained layers see inputs scaled as they were
     trained on (a few labels give poor statistics)."""
-    from ..data.preprocess import create_preprocessing
-
     preprocess = create_preprocessing(cfg.preprocessing, **cfg.preprocessing_options)
     parent = rf.load_run(cfg.init_from) if cfg.init_from is not None else None
     if parent is not None and parent.config.get("preprocessing") == cfg.preprocessing \
@@ -60,9 +61,6 @@ def apply_transfer(cfg: Config, model: nn.Module) -> list[dict[str, Any]] | None
     training mode, so their batch-norm running statistics do not drift on the new data.
     Returns optimizer parameter groups, or None when nothing differs from plain training.
     """
-    from .build import load_weights
-    from ..models import layer_names
-
     if cfg.init_from is not None:
         parent = rf.load_run(cfg.init_from)
         weights = parent.best_weights()
@@ -93,15 +91,13 @@ def apply_transfer(cfg: Config, model: nn.Module) -> list[dict[str, Any]] | None
 
 def freeze_module(m: nn.Module) -> None:
     """requires_grad=False, and eval mode that `model.train()` cannot undo (frozen BN statistics)."""
-    import types
-
     for p in m.parameters():
         p.requires_grad_(False)
     m.train = types.MethodType(lambda self, mode=True: nn.Module.train(self, False), m)  # always eval
     m.train(False)
 
 
-def _parent(run: str | Path | rf.Run) -> rf.Run:
+def parent_run(run: str | Path | rf.Run) -> rf.Run:
     parent = run if isinstance(run, rf.Run) else rf.load_run(run)
     has_weights = (parent.ckpt_dir / "best.safetensors").is_file() or (parent.ckpt_dir / "latest.json").is_file()
     if not has_weights:
@@ -119,7 +115,7 @@ def finetune_config(run: str | Path | rf.Run, *, dataset: str | None = None, cla
     The child goes next to the parent (same runs folder) unless `runs_dir` or `--set runs_dir=` says
     otherwise; its default name is `<parent>-ft` (never reusing an existing folder).
     """
-    parent = _parent(run)
+    parent = parent_run(run)
     try:
         cfg = dict(parent.config)
     except Exception:  # yaml errors of several kinds
@@ -147,30 +143,3 @@ def finetune_config(run: str | Path | rf.Run, *, dataset: str | None = None, cla
         cfg["epochs"] = epochs
     cfg = apply_overrides(cfg, list(overrides))
     return make_config(cfg, source="finetune").resolved()
-
-
-def finetune(run: str | Path | rf.Run, *, quiet: bool = False, **kw: Any) -> rf.Run:
-    """Fine-tune parent run `run` as a new run; keyword arguments as in `finetune_config`.
-
-    Returns the new Run; its config.yaml records `init_from: <parent>`.
-
-    Example:
-        >>> child = finetune("runs/mlp-digits", dataset="digits", classes=[5, 6, 7, 8, 9],
-        ...                  freeze="fc1", epochs=5)                      # doctest: +SKIP
-    """
-    from .run import train
-
-    parent = _parent(run)
-    cfg = finetune_config(parent, **kw)
-    if not quiet:
-        what = [f"dataset {cfg['dataset']}"]
-        if cfg["classes"] is not None:
-            what.append(f"classes {cfg['classes']}")
-        if cfg["train_per_class"] is not None:
-            what.append(f"{cfg['train_per_class']} per class")
-        what.append(f"freeze {cfg['freeze'] or 'nothing'}")
-        what.append(f"backbone lr x{cfg['backbone_lr_mult']:g}")
-        print(f"parent: {parent.path}  ({parent.config.get('model')} on {parent.config.get('dataset')}, "
-              f"test acc {parent.summary.get('test', {}).get('acc', float('nan')):.4f})")
-        print(f"fine-tune: {', '.join(what)}, {cfg['epochs']} epochs", flush=True)
-    return train(cfg, quiet=quiet)

@@ -23,8 +23,7 @@ import torch  # noqa: F401  (the example above uses it)
 
 from .geometric import Crop, HFlip, ResizedCrop, Rotate, Shear, Translate, VFlip, warp
 from .ops import AUGMENTATIONS, GeometricOp, Op, PhotometricOp
-from .photometric import (Blur, Brightness, ColorJitter, Contrast, Cutout, Noise, Sobel, gaussian_blur,
-                          sobel_magnitude)
+from .photometric import Blur, Brightness, ColorJitter, Contrast, Cutout, Noise, Sobel, gaussian_blur, sobel_magnitude
 from .pipeline import Augmentation, build_augmentation, parse_op_spec
 from .symmetry import label_risk_warnings
 

@@ -9,9 +9,10 @@ RMSprop's above 0.5. Swapped: the optimizers exchange their numbers.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ...optim.trajectory import FUNCTIONS, descend
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -36,8 +37,6 @@ swap = swap_roles("shrinks", "steady")
 
 
 def plot(data, path):
-    import numpy as np
-
     fig, (ax,) = figure(1, 7)
     for opt, r in data["runs"].items():
         s = np.array(r["steps"])
@@ -49,7 +48,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="adagrad-steps-shrink", deck="001", topic="optimization: Adagrad and RMSprop",
     text="Adagrad: cache += dx**2 ... the monotonic learning rate usually proves too aggressive and stops learning too "
          "early. RMSProp: the cache variable is leaky, so unlike Adagrad the updates do not get monotonically smaller",

@@ -13,8 +13,7 @@ import torch
 
 from ...optim.optimizer import ChainOptimizer
 from ...optim.transforms import chain, scale_by_adam, scale_by_lr
-from . import register
-from .base import Claim, all_of, threshold_rule, toggle
+from .base import Claim, all_of, register, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -56,7 +55,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="adam-bias-correction", deck="001", topic="optimization: Adam",
     text="The full Adam update also includes a bias correction mechanism, which compensates for the fact that in "
          "the first few time steps the vectors m, v are both initialized and therefore biased at zero",

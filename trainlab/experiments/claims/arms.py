@@ -13,8 +13,10 @@ from typing import Any, Callable
 import torch
 
 from ...runs import Run, load_run
+from ...runs.files import load_tensors
 from ..compare import compare
-from .base import Context
+from .base import Claim, Context, paired_rule, swap_arms
+from .plots import dots_and_curves
 
 Quantity = Callable[[Run], float]
 
@@ -57,8 +59,6 @@ def gap(kind: str = "acc") -> Quantity:
 def weight_norm() -> Quantity:
     """L2 norm of the final weights of every weight matrix and kernel (biases and norm layers out)."""
     def get(run: Run) -> float:
-        from ...runs.files import load_tensors
-
         w = load_tensors(run.latest_checkpoint()[0])
         return float(math.sqrt(sum(float((t.double() ** 2).sum()) for k, t in w.items()
                                    if k.endswith("weight") and t.dim() > 1)))
@@ -84,7 +84,6 @@ def arms_run(base: dict[str, Any], arms: dict[str, dict[str, Any]], quantities: 
              curve: str | None = None) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
     """A claim's experiment: `base` plus settings["set"], each arm's overrides, settings["seeds"] seeds;
     returns {"arms": {arm: {quantity: [per seed]}}, "curves": {arm: [[epoch, value], ...] per seed}}."""
-
     def run(settings: dict[str, Any], ctx: Context) -> dict[str, Any]:
         values = {**base, **settings.get("set", {}), "threads": 1}
         c = compare(values, arms, seeds=int(settings["seeds"]), jobs=ctx.jobs, name="runs",
@@ -116,9 +115,6 @@ def paired_claim(*, id: str, deck: str, topic: str, text: str, measures: str, wh
                  quick: dict[str, Any] | None = None, full: dict[str, Any] | None = None, version: int = 1):
     """The common claim: `arm` beats `against` on `quantity` in `direction`, paired by seed; the
     picture is seeds as dots beside the curves; the swap exchanges the two arms."""
-    from .base import Claim, paired_rule, swap_arms
-    from .plots import dots_and_curves
-
     return Claim(id=id, deck=deck, topic=topic, text=text, measures=measures, why=why, caveat=caveat,
                  run=arms_run(base, arms, quantities, curve=curve),
                  judge=lambda d: paired_rule(d, arm, against, quantity, direction, min_effect),

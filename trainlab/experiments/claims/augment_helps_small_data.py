@@ -4,10 +4,10 @@ prevent overfitting").
 A small convnet on 10 digits per class, without and with label-safe augmentation (shifts of one
 pixel and small rotations); judged on the best validation accuracy.
 """
-from . import register
 from .arms import best, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="augment-helps-small-data", deck="002", topic="data augmentation",
     text="Image augmentation: 1. small dataset -> large dataset; 2. prevent overfitting; 3. but take a right way!",
     measures="best validation accuracy, crop (1 px) + rotate (10 degrees) against none, 10 examples per class",

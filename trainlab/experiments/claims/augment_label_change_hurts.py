@@ -5,10 +5,10 @@ Digits 6 and 9 only; arms: no augmentation against flipping both axes half the t
 quarter of the 6s become 9s and the reverse, with their old labels). Judged on the best validation
 accuracy (lower with the label-changing augmentation).
 """
-from . import register
 from .arms import best, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="augment-label-change-hurts", deck="000", topic="data augmentation",
     text="Rotation (and other operations) may or may not alter the content, so we need to think twice before we do it",
     measures="best validation accuracy on digits 6 vs 9, hflip + vflip (a 180-degree turn) against none",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ...registry import Registry
 from .. import stats
 
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
@@ -124,7 +125,6 @@ def all_of(verdicts: list[Verdict], test: str) -> Verdict:
 
 def swap_arms(a: str, b: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The swap of an arms claim: the two compared arms exchange their numbers."""
-
     def swap(data: dict[str, Any]) -> dict[str, Any]:
         arms = dict(data["arms"])
         arms[a], arms[b] = data["arms"][b], data["arms"][a]
@@ -150,3 +150,17 @@ def _finite(v) -> bool:
 def _mean(x: list[float]) -> float:
     x = [v for v in x if isinstance(v, (int, float)) and math.isfinite(v)]
     return sum(x) / len(x) if x else math.nan
+
+
+CLAIMS = Registry("claim")  # id -> Claim (as the entry's fn), filled by the claim modules as they are imported
+DECKS = ("000", "001", "002", "003", "004")
+
+
+def register(source: str, claim: Claim) -> Claim:
+    """Add `claim`, defined in the module file `source` (its text is part of the claim's cache key:
+    an edit there reruns it), to CLAIMS."""
+    if claim.deck not in DECKS:
+        raise ValueError(f"claim {claim.id!r}: deck {claim.deck!r} is not one of {'..'.join(DECKS[::4])}")
+    claim.source = source
+    CLAIMS.register(claim.id, fn=claim, description=claim.text)
+    return claim

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from ...training.saved import evaluate
 from ..compare import compare
-from . import register
-from .base import Claim, paired_rule, swap_arms
+from .base import Claim, paired_rule, register, swap_arms
 from .plots import dots, figure, save_figure
 
 BASE = {"dataset": "digits", "model": "convnet", "norm": "batch", "optimizer": "momentum", "lr": 0.1,
@@ -40,7 +39,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="bn-full-dataset-statistics", deck="000", topic="batch normalization",
     text="Batch normalization, testing: for validation & testing, we use mean and variance from the entire dataset "
          "(not from a batch)",

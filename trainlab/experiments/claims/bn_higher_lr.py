@@ -4,10 +4,10 @@ A 4-layer MLP on digits trained with momentum SGD at a learning rate too high fo
 normalisation (lr 0.5); the same net with batch norm after each linear layer. Judged on the best
 validation accuracy (a diverged run counts as chance, 0.1).
 """
-from . import register
 from .arms import paired_claim, score
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="bn-higher-lr", deck="001", topic="batch normalization",
     text="Batch normalization: improves gradient flow through the network; allows higher learning rates; "
          "reduces the strong dependence on initialization",

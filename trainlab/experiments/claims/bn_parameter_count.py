@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import register
-from .base import Claim, threshold_rule, toggle
+from .base import Claim, register, threshold_rule, toggle
 from .plots import figure, save_figure
 
 DECK = {"total": 4_223_370, "trainable": 4_223_114, "non_trainable": 256}
@@ -65,7 +64,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="bn-parameter-count", deck="002", topic="batch normalization",
     text="Keras summary with BatchNormalization: 256 params per BN layer; Total params 4,223,370; "
          "Trainable params 4,223,114; Non-trainable params 256",

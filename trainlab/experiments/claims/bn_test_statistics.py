@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -51,7 +50,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="bn-test-statistics", deck="001", topic="batch normalization",
     text="Note: at test time BatchNorm layer functions differently: the mean/std are not computed based on the batch. "
          "Instead, a single fixed empirical mean of activations during training is used",

@@ -5,12 +5,11 @@ MLPs of width 2 and width 512 (one hidden layer) on 10 digits per class, 40 epoc
 Judged: the large model's training accuracy is higher (the small one underfits) AND its
 train-validation gap is larger (it overfits). Swapped: the arms exchange numbers.
 """
-from . import register
 from .arms import arms_run, best, gap, last
-from .base import Claim, all_of, paired_rule, swap_arms
+from .base import Claim, all_of, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
-register(Claim(
+register(__file__, Claim(
     id="capacity-under-over", deck="004", topic="under- and overfitting",
     text="Underfitting: the model is too simple to fit even the training data; overfitting: the model fits the training "
          "data too well and fails to generalize",

@@ -4,10 +4,10 @@ A deep plain MLP (8 layers, no normalization) at a learning rate where its gradi
 arms: no clipping against clipping the global norm at 1. Judged on the best validation accuracy
 (a diverged run counts as chance, 0.1).
 """
-from . import register
 from .arms import diverged, paired_claim, score
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="clipping-tames-explosions", deck="003", topic="optimization: gradient clipping",
     text="Gradient clipping: when the gradient norm exceeds a threshold, scale it down, which prevents exploding "
          "gradients",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from ...runs import Run
-from . import register
 from .arms import best, paired_claim
+from .base import register
 
 
 def dead_fraction() -> callable:
@@ -27,7 +27,7 @@ def dead_fraction() -> callable:
 BASE = {"dataset": "digits", "model": "mlp", "model_options": {"depth": 3, "width": 128}, "optimizer": "sgd",
         "batch_size": 32, "epochs": 3, "dropout": 0.0, "norm": "none", "diagnostics": True}
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="dead-relu-high-lr", deck="001", topic="activation functions",
     text="ReLU: an annoyance: what is the gradient when x < 0? (dead ReLU units, e.g. with a too high learning rate)",
     measures="share of hidden ReLU units dead on a validation batch after 3 epochs of SGD, lr 0.6 against lr 0.01",
@@ -38,7 +38,7 @@ register(paired_claim(
     quantity="dead", direction="higher", curve="val_acc", title="a high learning rate kills ReLUs",
     qlabel="share of dead ReLU units", quick={"seeds": 10}, full={"seeds": 20}))
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="leaky-relu-stays-alive", deck="002", topic="activation functions",
     text="Leaky ReLU: max(0.1x, x): does not saturate, will not \"die\"",
     measures="share of dead units after 3 epochs of SGD at lr 0.4, Leaky ReLU (0.1) against ReLU",

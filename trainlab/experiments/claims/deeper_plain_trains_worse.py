@@ -1,10 +1,10 @@
 """Deck 003 (and 000's skip connections): a deeper plain network trains worse than a shallower
 one ("the degradation problem"): plain-56 against plain-20 on the training loss itself.
 """
-from . import register
 from .arms import last, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="deeper-plain-trains-worse", deck="003", topic="architectures: ResNet",
     text="Is learning better networks as easy as stacking more layers? A 56-layer plain network has higher training "
          "error than a 20-layer one (not overfitting: optimization)",

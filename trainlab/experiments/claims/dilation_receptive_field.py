@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ...models.receptive import receptive_fields
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from ...models.summary import receptive_fields
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -51,7 +50,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="dilation-receptive-field", deck="004", topic="convolution: dilation",
     text="Dilated (atrous) convolution: a larger receptive field with the same number of parameters",
     measures="receptive field per layer and parameters of three 3x3 convs, dilations 1-1-1 against 1-2-4",

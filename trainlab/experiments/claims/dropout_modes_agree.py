@@ -12,8 +12,7 @@ from __future__ import annotations
 import torch
 
 from ...nn.layers import Dropout
-from . import register
-from .base import Claim, threshold_rule
+from .base import Claim, register, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -54,7 +53,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="dropout-test-scaling", deck="001", topic="regularization: dropout",
     text="At test time all neurons are active always => we must scale the activations so that for each neuron: "
          "output at test time = expected output at training time",

@@ -7,16 +7,15 @@ as Keras and trainlab log it (the training accuracy is the running one, measured
 which the deck itself asks about: "is this training accuracy or validation accuracy?"), paired by seed.
 Swapped: the arms exchange their numbers.
 """
-from . import register
 from .arms import arms_run, best, gap
-from .base import Claim, paired_rule, swap_arms
+from .base import Claim, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
 BASE = {"dataset": "digits", "model": "mlp", "model_options": {"width": 512, "depth": 2}, "train_per_class": 20,
         "optimizer": "adam", "lr": 0.001, "batch_size": 32, "epochs": 40}
 ARMS = {"none": {"dropout": 0.0}, "dropout": {"dropout": 0.5}}
 
-register(Claim(
+register(__file__, Claim(
     id="dropout-narrows-gap", deck="001", topic="regularization: dropout",
     text="Dropout: a simple technique to prevent overfitting; in each forward pass, randomly set some neurons to zero",
     measures="training accuracy (running, dropout on) minus validation accuracy at the end, 0.5 dropout against none",

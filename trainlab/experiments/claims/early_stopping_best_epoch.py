@@ -6,9 +6,8 @@ the validation loss falls, then rises. Judged: the best epoch's validation loss 
 epoch's, paired by seed (early stopping keeps the former), on the log scale: an overconfident
 net's last validation loss can be 2x or 50x its best, so ratios are what compare. Swapped: best and last exchange.
 """
-from . import register
 from .arms import arms_run, best, last
-from .base import Claim, paired_rule, swap_arms
+from .base import Claim, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
 _run = arms_run({"dataset": "digits", "model": "mlp", "model_options": {"width": 512}, "train_per_class": 10,
@@ -23,7 +22,7 @@ def run(settings, ctx):
             "curves": d["curves"], "curve": "val_loss"}
 
 
-register(Claim(
+register(__file__, Claim(
     id="early-stopping-best-epoch", deck="003", topic="validation and early stopping",
     text="Early stopping: stop training when the validation error starts to increase, and keep the best model",
     measures="validation loss at the best epoch (what early stopping keeps) against the last epoch, 100 epochs",

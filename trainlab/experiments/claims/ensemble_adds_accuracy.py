@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from ..compare import compare
 from ..ensemble import ensemble
-from . import register
-from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict
+from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict, register
 from .plots import figure, save_figure
 
 BASE = {"dataset": "fashion-mnist", "fallback_dataset": "digits", "train_subset": 3000, "model": "mlp",
@@ -57,7 +56,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="ensemble-adds-accuracy", deck="001", topic="model ensembles",
     text="Model ensembles: 1. train multiple independent models; 2. at test time average their results. "
          "Enjoy 2% extra performance",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from ...models.inception import TABLE, Inception
 from ...models.summary import summarize
-from . import register
-from .base import Claim, swap_roles, threshold_rule
+from .base import Claim, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -50,7 +49,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="inception-1x1-reduction", deck="003", topic="architectures: GoogLeNet",
     text="GoogLeNet: 1x1 convolutions are used to compute reductions before the expensive 3x3 and 5x5 convolutions",
     measures="parameters and MACs of Inception 3a (192 channels in, 28x28) with and without the 1x1 reductions",

@@ -12,8 +12,7 @@ import math
 
 import torch
 
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 CASES = {"tanh + xavier": ("tanh", "xavier"), "relu + he": ("relu", "he"), "relu + xavier": ("relu", "xavier")}
@@ -57,7 +56,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="init-through-depth", deck="003", topic="initialization",
     text="Xavier initialization (W = randn(fan_in, fan_out) / sqrt(fan_in)) for tanh; He initialization "
          "(sqrt(2 / fan_in)) for ReLU, which halves the variance at each layer",

@@ -3,10 +3,10 @@
 The same MLP trained with and without an L2 penalty (lambda 1e-3 added to the loss); judged on the
 L2 norm of the final weight matrices.
 """
-from . import register
 from .arms import best, paired_claim, weight_norm
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="l2-shrinks-weights", deck="000", topic="regularization: L2",
     text="L_new = L_original + lambda * sum_i w_i^2: add another term in our loss function to penalize for large "
          "absolute values of parameters",

@@ -12,15 +12,16 @@ Swapped: the medium and the low arm exchange numbers.
 from __future__ import annotations
 
 import math
+import shutil
 
+import numpy as np
 import torch
 
-import trainlab
-
-from ...data.datasets import to_float
+from ...data import to_float
+from ...runs import load_run
+from ...training.run import train
 from ...training.saved import load_saved
-from . import register
-from .base import Claim, all_of, paired_rule, swap_arms
+from .base import Claim, all_of, paired_rule, register, swap_arms
 from .plots import dots, figure, save_figure
 
 LAMBDAS = {"lambda 0": 0.0, "lambda 1e-3": 1e-3, "lambda 0.1": 0.1}
@@ -29,16 +30,15 @@ LAMBDAS = {"lambda 0": 0.0, "lambda 1e-3": 1e-3, "lambda 0.1": 0.1}
 def fit(ctx, sample: int, arm: str, lam: float, epochs: int):
     name = f"sample-{sample}-{arm.replace(' ', '')}"
     path = ctx.folder / name
-    if (path / "summary.json").is_file() and trainlab.load_run(path).summary.get("status") == "finished":
-        return trainlab.load_run(path)
-    import shutil
+    if (path / "summary.json").is_file() and load_run(path).summary.get("status") == "finished":
+        return load_run(path)
 
     shutil.rmtree(path, ignore_errors=True)
     cfg = {"dataset": "poly", "dataset_options": {"n_train": 16, "data_seed": sample}, "model": "polyfit",
            "model_options": {"degree": 9}, "loss": "mse", "preprocessing": "none", "optimizer": "adam", "lr": 0.05,
            "epochs": epochs, "eval_every": epochs, "val_fraction": 0.25, "threads": 1, "runs_dir": str(ctx.folder),
            "name": name, **({"penalty": "l2", "penalty_strength": lam} if lam else {})}
-    return trainlab.train(cfg, quiet=True, report=False)
+    return train(cfg, quiet=True, report=False)
 
 
 def run(settings, ctx) -> dict:
@@ -62,8 +62,6 @@ def run(settings, ctx) -> dict:
 
 
 def plot(data, path):
-    import numpy as np
-
     fig, (ax, bx) = figure(2)
     xs = np.array(data["xs"])
     ax.plot(xs, np.sin(np.pi * xs), color="black", lw=1, ls="--", label="truth sin(pi x)")
@@ -76,7 +74,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="lambda-under-over", deck="004", topic="under- and overfitting",
     text="Weight decay: with lambda too low the model overfits, with lambda too high it underfits; a medium lambda "
          "fits (polynomial fit with low, medium and high lambda)",

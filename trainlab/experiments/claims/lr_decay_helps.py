@@ -7,16 +7,15 @@ rate. (On digits the constant rate already reaches ~0 training loss and decay on
 claim needs a task where the gradient noise sets the floor.) Judged on the final training loss: all three decays must
 beat the constant rate (paired by seed). Swapped: the constant and the step arm exchange numbers.
 """
-from . import register
 from .arms import arms_run, best, last
-from .base import Claim, all_of, paired_rule, swap_arms
+from .base import Claim, all_of, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
 ARMS = {"constant": {}, "step": {"schedule": "step", "schedule_options": {"gamma": 0.5, "every": 2}},
         "exponential": {"schedule": "exponential", "schedule_options": {"k": 0.3}},
         "inverse_time": {"schedule": "inverse_time", "schedule_options": {"k": 0.5}}}
 
-register(Claim(
+register(__file__, Claim(
     id="lr-decay-helps", deck="001", topic="optimization: learning rate schedules",
     text="Learning rate decay over time! step decay: e.g. decay learning rate by half every few epochs; exponential "
          "decay: alpha = alpha0 e^(-kt); 1/t decay: alpha = alpha0 / (1 + kt)",

@@ -5,14 +5,13 @@ Momentum SGD on an MLP for 3 epochs at lr 1e-4, 0.05 and 5.0; judged on the best
 accuracy (a diverged run scores chance, 0.1): the good rate must beat both the low and the high one.
 Swapped: the good and the low arm exchange their numbers.
 """
-from . import register
 from .arms import arms_run, diverged, score
-from .base import Claim, all_of, paired_rule, swap_arms
+from .base import Claim, all_of, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
 ARMS = {"low": {"lr": 1e-4}, "good": {"lr": 0.05}, "high": {"lr": 5.0}}
 
-register(Claim(
+register(__file__, Claim(
     id="lr-too-low-too-high", deck="001", topic="optimization: learning rate",
     text="SGD, SGD+Momentum, Adagrad, RMSProp, Adam all have learning rate as a hyperparameter. Q: Which one of these "
          "learning rates is best to use? (low: slow progress; high: the loss explodes)",

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from ...optim.trajectory import FUNCTIONS, descend
 from ...report.surface import plot_trajectories
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 
 
 def paths(settings):
@@ -43,7 +42,7 @@ def plot(data, path):
     plot_trajectories(paths(data["settings"]), path, title="SGD jitters on an ill-conditioned loss; momentum fixes it")
 
 
-register(Claim(
+register(__file__, Claim(
     id="momentum-fixes-jitter", deck="001", topic="optimization: momentum",
     text="Suppose loss function is steep vertically but shallow horizontally: very slow progress along flat direction, "
          "jitter along steep one (SGD); momentum update: v = mu * v - learning_rate * dx; x += v",

@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ...runs.files import write_json, write_text
-from ...report.page import CSS, _img
-from . import CLAIMS
+from ...report import page
+from ...runs.files import write_json
+from .base import CLAIMS
 from .engine import clean, load_results
 
 BADGE = """
@@ -51,7 +51,7 @@ def _fmt(v: Any) -> str:
 
 
 def section(res: dict[str, Any], folder: Path) -> str:
-    claim = CLAIMS.get(res["id"])
+    claim = CLAIMS.get(res["id"]) if res["id"] in CLAIMS else None
     plot = folder / res["id"] / res.get("plot", "plot.png")
     mode = res.get("mode", "quick")
     swapped = res.get("swapped")
@@ -64,7 +64,7 @@ def section(res: dict[str, Any], folder: Path) -> str:
         f"<p class='small'><b>Rule, fixed before the run:</b> {html.escape(res['test'])}. "
         f"With the compared things swapped the same rule says: <b>{html.escape(str(swapped))}</b>.</p>",
         _numbers(res.get("numbers", {})),
-        _img(plot, res["id"]) if plot.is_file() else "<p class='small'>(no picture)</p>",
+        page.image(plot, res["id"]) if plot.is_file() else "<p class='small'>(no picture)</p>",
         f"<p class='small'><b>Why these settings:</b> {html.escape(claim.why if claim else '')}<br>"
         f"<b>When it would not hold:</b> {html.escape(claim.caveat if claim else '')}</p>",
         f"<p class='small'>Rerun: <code>trainlab claims run {html.escape(res['id'])} --{mode}</code> "
@@ -78,15 +78,14 @@ def write_page(folder: str | Path = "runs/claims") -> Path:
     folder = Path(folder)
     results = load_results(folder)
     counts = Counter(r["verdict"] for r in results)
-    missing = [c for c in CLAIMS if c not in {r["id"] for r in results}]
+    missing = [c for c in CLAIMS.list() if c not in {r["id"] for r in results}]
     total = sum(float(r.get("seconds") or 0) for r in results)
     modes = sorted({r.get("mode", "quick") for r in results})
     index = "".join(f"<tr><td><a href='#{html.escape(r['id'])}'>{html.escape(r['id'])}</a></td>"
                     f"<td>{html.escape(r['deck'])}</td><td>{html.escape(r['topic'])}</td><td>{_badge(r['verdict'])}</td>"
                     f"<td class='small'>{html.escape(r['because'][:140])}</td></tr>" for r in results)
-    page = "".join([
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>trainlab: the lecture claims</title>",
-        f"<style>{CSS}{BADGE}</style></head><body><h1>The lecture claims, run</h1>",
+    body = [
+        "<h1>The lecture claims, run</h1>",
         f"<p>{len(results)} of {len(CLAIMS)} claims run ({', '.join(modes) or 'none'} settings), "
         f"{total / 60:.1f} minutes of experiments: {_badge('supported')} {counts['supported']} &nbsp; "
         f"{_badge('refuted')} {counts['refuted']} &nbsp; {_badge('inconclusive')} {counts['inconclusive']}.</p>",
@@ -96,9 +95,8 @@ def write_page(folder: str | Path = "runs/claims") -> Path:
         (f"<p class='small'>Not run yet: {html.escape(', '.join(missing))}.</p>" if missing else ""),
         "<table><tr><th>claim</th><th>deck</th><th>topic</th><th>verdict</th><th>because</th></tr>", index, "</table>",
         *[section(r, folder) for r in results],
-        "</body></html>",
-    ])
-    write_text(folder / "report.html", page)
+    ]
+    page.write_page(folder / "report.html", "trainlab: the lecture claims", body, css=BADGE)
     write_json(folder / "claims.json", clean({"counts": dict(counts), "seconds": total, "claims": [
         {k: r.get(k) for k in ("id", "deck", "topic", "text", "measures", "verdict", "because", "test", "numbers",
                                "swapped", "mode", "settings", "seconds", "version")} for r in results]}))

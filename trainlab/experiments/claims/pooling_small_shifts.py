@@ -10,9 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ...data.datasets import load_dataset, to_float
-from . import register
-from .base import Claim, paired_rule, swap_arms
+from ...data import load_dataset, to_float
+from .base import Claim, paired_rule, register, swap_arms
 from .plots import dots, figure, save_figure
 
 
@@ -39,7 +38,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="pooling-small-shifts", deck="004", topic="convolution and pooling",
     text="Pooling: makes the representation approximately invariant to small translations of the input",
     measures="relative change of conv features under a 1-pixel shift, with and without 2x2 max pooling, 200 digits",

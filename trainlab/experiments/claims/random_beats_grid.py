@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import stats
-from . import register
-from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict
+from ..optuna import optuna
+from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict, register
 from .plots import figure, save_figure
 
 
@@ -23,17 +25,12 @@ def objective(x: float, y: float) -> float:
 
 
 def study(sampler, trials: int) -> list[list[float]]:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     s = optuna.create_study(direction="maximize", sampler=sampler)
     s.optimize(lambda t: objective(t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), n_trials=trials)
     return [[t.params["x"], t.params["y"], t.value] for t in s.trials]
 
 
 def run(settings, ctx) -> dict:
-    import optuna
-
     n = settings["trials"]
     side = round(math.sqrt(n))
     grid_values = [i / (side - 1) for i in range(side)]
@@ -60,8 +57,6 @@ def swap(data):
 
 
 def plot(data, path):
-    import numpy as np
-
     fig, (ax, bx) = figure(2)
     xs = np.linspace(0, 1, 200)
     X, Y = np.meshgrid(xs, xs)
@@ -79,7 +74,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="random-beats-grid", deck="002", topic="hyperparameter search",
     text="Hyperparameter search: grid search against random search (random search tries more distinct values of the "
          "hyperparameter that matters)",

@@ -3,10 +3,10 @@
 A 3-layer MLP on digits with plain SGD (no momentum, so the activation's effect is not hidden by
 the optimizer), the same seeds for both arms; judged on the training loss after 3 epochs.
 """
-from . import register
 from .arms import last, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="relu-faster-than-tanh", deck="004", topic="activation functions",
     text="ReLU: does not saturate (in +region), very computationally efficient, converges much faster than "
          "sigmoid/tanh in practice",

@@ -1,9 +1,9 @@
 """Decks 000/003: skip connections fix it: resnet56 against plain56, same depth, same budget.
 """
-from . import register
 from .arms import last, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="residual-fixes-depth", deck="000", topic="architectures: skip connections",
     text="Problem: gradient vanishing; a very deep network is difficult to train. Solution: make skip connections, so "
          "back-propagation can be done without gradient vanishing problem",

@@ -8,10 +8,10 @@ Swapped: the same rule applied to tanh must not come out supported.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from . import register
-from .base import Claim, all_of, threshold_rule, toggle
+from .base import Claim, all_of, register, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -39,8 +39,6 @@ swap = toggle("under_test", "sigmoid", "tanh")
 
 
 def plot(data, path):
-    import numpy as np
-
     fig, (ax, bx) = figure(2)
     edges = np.linspace(-1, 1, 41)
     for act, a in data["acts"].items():
@@ -55,7 +53,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="sigmoid-not-zero-centred", deck="001", topic="activation functions",
     text="Sigmoid outputs are not zero-centered; tanh squashes to [-1, 1] and is zero centered (nice)",
     measures="mean output for zero-mean inputs; share of next-layer units whose weight gradients all have one sign",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register
-from .base import Claim, all_of, threshold_rule, toggle
+from .base import Claim, all_of, register, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -63,7 +62,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="sigmoid-saturation", deck="001", topic="activation functions",
     text="Saturated neurons \"kill\" the gradients (sigmoid: what happens when x = -10? x = 0? x = 10?)",
     measures="sigmoid'(x) at -10, 0, 10 and its maximum; gradient reaching the input through 5 sigmoid layers",

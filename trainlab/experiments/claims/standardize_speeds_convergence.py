@@ -3,10 +3,10 @@
 The same MLP and optimizer on digits, inputs scaled to [0, 1] only ("none") against standardized
 per feature; judged on the validation accuracy after the first epoch.
 """
-from . import register
 from .arms import at_epoch, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="standardize-speeds-convergence", deck="002", topic="data normalization",
     text="Data normalization (standardization: (x - mean) / std): after normalization it converges much faster!",
     measures="validation accuracy after 1 epoch, standardized inputs against inputs in [0, 1]",

@@ -11,11 +11,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ...data.datasets import load_dataset, to_float
+from ...data import load_dataset, to_float
 from ...models import create_model
 from ...optim.recipes import create_optimizer
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
@@ -69,7 +68,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="step-activation-cannot-learn", deck="004", topic="activation functions",
     text="Step function: the derivative is 0 everywhere except at 0 (undefined), so gradient descent cannot be used; "
          "sigmoid is its smooth, differentiable version",

@@ -8,28 +8,28 @@ the largest change of any network weight (must be exactly 0) and the mean change
 """
 from __future__ import annotations
 
+import shutil
 
-import trainlab
+import numpy as np
 
-from ...data.datasets import load_dataset, to_float
+from ...data import load_dataset, to_float
+from ...runs import load_run
+from ...style.features import FeatureNet
+from ...style.network import load_style_net
 from ...style.optimize import stylize
-from . import register
-from .base import Claim, all_of, swap_roles, threshold_rule
+from ...training.run import train
+from .base import Claim, all_of, register, swap_roles, threshold_rule
 from .plots import figure, save_figure
 
 
 def run(settings, ctx) -> dict:
     net = ctx.folder / "style-net"
-    if not (net / "summary.json").is_file() or trainlab.load_run(net).summary.get("status") != "finished":
-        import shutil
-
+    if not (net / "summary.json").is_file() or load_run(net).summary.get("status") != "finished":
         shutil.rmtree(net, ignore_errors=True)
-        trainlab.train({"dataset": "textures", "model": "convnet", "epochs": 1, "threads": 1, "runs_dir": str(ctx.folder),
+        train({"dataset": "textures", "model": "convnet", "epochs": 1, "threads": 1, "runs_dir": str(ctx.folder),
                         "name": "style-net"}, quiet=True, report=False)
-    from ...style.features import FeatureNet
-    from ...style.network import load_style_net
 
-    model, pre, _ = load_style_net(trainlab.load_run(net), quiet=True)
+    model, pre, _ = load_style_net(load_run(net), quiet=True)
     feature_net = FeatureNet(model, pre, pool="avg", padding="reflect")  # the very object stylize runs
     before = {k: v.clone() for k, v in feature_net.state_dict().items()}
     data = load_dataset("textures", val_fraction=0.1, seed=0)
@@ -53,8 +53,6 @@ swap = swap_roles("frozen", "moved")
 
 
 def plot(data, path):
-    import numpy as np
-
     fig, axes = figure(3, 3.2, 3.4)
     for ax, img, title in zip(axes, data["images"], ("content", "style", "result")):
         ax.imshow(np.array(img)), ax.set_title(title, fontsize=10), ax.axis("off")
@@ -62,7 +60,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="style-transfer-frozen", deck="003", topic="style transfer",
     text="Neural style transfer: the network is pretrained and fixed; the image is what gets optimized "
          "(gradient descent on the pixels, for content and style losses)",

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from . import register
-from .base import Claim, threshold_rule, toggle
+from .base import Claim, register, threshold_rule, toggle
 from .plots import figure, save_figure
 
 
@@ -41,7 +40,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="tanh-saturates", deck="001", topic="activation functions",
     text="tanh: squashes numbers to range [-1, 1]; zero centered (nice); still kills gradients when saturated :(",
     measures="tanh'(5) against 1e-2",

@@ -8,32 +8,30 @@ optimism's sign is flipped.
 """
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import torch
 
-import trainlab
-
+from ...runs import load_run
+from ...training.run import train
+from ...training.saved import load_saved
+from ..ensemble import predict_probabilities
 from ..stats import summarize
-from . import register
-from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict
+from .base import INCONCLUSIVE, REFUTED, SUPPORTED, Claim, Verdict, register
 from .plots import figure, save_figure
 
 
 def predictions(ctx, i: int, lr: float, width: int) -> torch.Tensor:
-    from ...training.saved import load_saved
-    from ..ensemble import _predict
-
     name = f"model-{i}"
     path = ctx.folder / name
-    if not (path / "summary.json").is_file() or trainlab.load_run(path).summary.get("status") != "finished":
-        import shutil
-
+    if not (path / "summary.json").is_file() or load_run(path).summary.get("status") != "finished":
         shutil.rmtree(path, ignore_errors=True)
-        trainlab.train({"dataset": "digits", "model": "mlp", "model_options": {"width": width}, "lr": lr, "epochs": 2,
+        train({"dataset": "digits", "model": "mlp", "model_options": {"width": width}, "lr": lr, "epochs": 2,
                         "optimizer": "sgd", "batch_size": 64, "seed": i, "threads": 1, "runs_dir": str(ctx.folder),
                         "name": name}, quiet=True, report=False)
-    parts = load_saved(trainlab.load_run(path))
-    return _predict(parts, "test").argmax(1), parts.data.test.y
+    parts = load_saved(load_run(path))
+    return predict_probabilities(parts, "test").argmax(1), parts.data.test.y
 
 
 def run(settings, ctx) -> dict:
@@ -81,7 +79,7 @@ def plot(data, path):
     save_figure(fig, path)
 
 
-register(Claim(
+register(__file__, Claim(
     id="test-reuse-inflates", deck="003", topic="validation sets",
     text="Split the data into training, validation and test sets: choose hyperparameters on the validation set and "
          "use the test set only once, at the end",

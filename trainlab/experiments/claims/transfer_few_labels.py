@@ -7,11 +7,12 @@ layer trained). Judged on the children's best validation accuracy, paired by see
 """
 from __future__ import annotations
 
-import trainlab
+import shutil
 
+from ...runs import load_run
+from ...training.run import train
 from .arms import arms_run, best
-from . import register
-from .base import Claim, paired_rule, swap_arms
+from .base import Claim, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
 BASE = {"dataset": "digits", "model": "mlp", "optimizer": "adam", "lr": 0.003, "batch_size": 25, "dropout": 0.0,
@@ -20,18 +21,16 @@ BASE = {"dataset": "digits", "model": "mlp", "optimizer": "adam", "lr": 0.003, "
 
 def run(settings, ctx) -> dict:
     parent = ctx.folder / "parent"
-    if not (parent / "summary.json").is_file() or trainlab.load_run(parent).summary.get("status") != "finished":
-        import shutil
-
+    if not (parent / "summary.json").is_file() or load_run(parent).summary.get("status") != "finished":
         shutil.rmtree(parent, ignore_errors=True)
-        trainlab.train({**BASE, "classes": [0, 1, 2, 3, 4], "epochs": 10, "runs_dir": str(ctx.folder),
+        train({**BASE, "classes": [0, 1, 2, 3, 4], "epochs": 10, "runs_dir": str(ctx.folder),
                         "name": "parent"}, quiet=True, report=False)
     child = {**BASE, "classes": [5, 6, 7, 8, 9], "train_per_class": 5, "epochs": settings["epochs"]}
     return arms_run(child, {"scratch": {}, "transfer": {"init_from": str(parent.resolve())}},
                     {"val_acc": best("val_acc")}, curve="val_acc")(settings, ctx)
 
 
-register(Claim(
+register(__file__, Claim(
     id="transfer-few-labels", deck="004", topic="transfer learning",
     text="Transfer learning: with a small dataset, use a network pretrained on a large dataset as a starting point "
          "(a new last layer), instead of training from scratch",

@@ -6,10 +6,10 @@ pixel): U-Net against the same U-Net with its skips fed zeros (`model_options.sk
 same layers and parameters, only the bottleneck's coarse information reaches the output). Judged
 on the best validation mean IoU, paired by seed.
 """
-from . import register
 from .arms import best, paired_claim
+from .base import register
 
-register(paired_claim(
+register(__file__, paired_claim(
     id="unet-skips", deck="000", topic="architectures: U-Net",
     text="U-net key properties: skip-connection: high resolution information is directly fed-through",
     measures="best validation mean IoU on shapes, U-Net against the same U-Net without its skips, 8 epochs",

@@ -8,11 +8,11 @@ from __future__ import annotations
 import difflib
 import importlib
 
-from ..errors import TrainlabError
+from rich.markup import escape
+from rich.table import Table
 
-NAME = "list"
-HELP = "list the kinds, or one kind's names with their formulas: models, optimizers, dropouts, ..."
-ORDER = 50
+from ..console import make_console
+from ..errors import TrainlabError
 
 # kind -> (module, registry attributes, what the kind is). Each module owns its registries;
 # a kind with two registries (dropouts: variants and modes) shows two tables.
@@ -85,11 +85,8 @@ def list_kinds() -> int:
 
 
 def run(args) -> int:
-    from ..report.progress import make_console
     if args.kind is None:
         return list_kinds()
-    from rich.markup import escape
-    from rich.table import Table
 
     kind = kind_name(args.kind)
     console = make_console()

@@ -1,0 +1,92 @@
+"""Previews drawn before training: augmentation ops applied to a dataset's images, as a grid with
+the originals on top and augmented versions below (segmentation masks move with them). The
+command `trainlab augment` calls `preview_augmentation`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from ..data import Augmentation, Dataset, build_augmentation, label_risk_warnings, load_dataset, to_float
+from ..errors import TrainlabError, check
+from .plots import plt, save_figure
+
+
+def preview_augmentation(dataset: str, ops: Sequence[str], *, options: dict[str, Any] | None = None,
+                         out: str | Path = "augment.png", n: int = 8, versions: int = 4, seed: int = 0
+                         ) -> tuple[Path, Dataset, Augmentation]:
+    """Draw `versions` augmented copies of `n` training images of `dataset` (one per class in turn)
+    under the ops (each NAME[:p=P][:magnitude=M]) into `out`; ops that can change a label on this
+    dataset (vflip on digits) print a warning line. Returns the picture's path, the data and the ops.
+
+        >>> preview_augmentation("fashion-mnist", ["crop", "rotate:magnitude=20"], out="grid.png")  # doctest: +SKIP
+    """
+    specs = [s for s in ops if s.strip()]
+    check(bool(specs), "give at least one op with --ops OP[,OP...] or --op OP, e.g. --ops hflip,rotate")
+    check(1 <= n <= 32, f"--n {n} must be between 1 and 32")
+    check(1 <= versions <= 8, f"--versions {versions} must be between 1 and 8")
+    aug = build_augmentation(specs)  # validates before any data is loaded
+    ds = load_dataset(dataset, **(options or {}))
+    if not ds.is_image:
+        raise TrainlabError(f"dataset {dataset!r} is tabular {ds.input_shape}; augmentation previews need images")
+    for line in label_risk_warnings(aug, dataset, ds.classes):  # e.g. vflip on digits: a 6 becomes a 9
+        print(line, file=sys.stderr)
+    idx = pick_examples(ds.train.y, n, ds.task == "segmentation")
+    x = to_float(ds.train.x[idx])  # (n, C, H, W)
+    mask = ds.train.y[idx] if ds.task == "segmentation" else None
+    g = torch.Generator().manual_seed(seed)
+    rows = [(x, mask)] + [aug(x, g, mask=mask) for _ in range(versions)]
+    return draw_grid(rows, ds, idx, aug, Path(out)), ds, aug
+
+
+def pick_examples(y, n: int, segmentation: bool):
+    """Indices of n training samples, cycling through the classes so each column differs."""
+    if segmentation:
+        return torch.arange(min(n, len(y)))
+    order = torch.argsort(y, stable=True)
+    counts = torch.bincount(y)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(len(y)) - starts[y[order]]  # position of each sample within its class
+    ranked = order[torch.argsort(rank, stable=True)]  # first of each class, then second of each, ...
+    return ranked[:n]
+
+
+def draw_grid(rows, ds: Dataset, idx: torch.Tensor, aug: Augmentation, out: Path) -> Path:
+    """The grid: a row per version (and its masks for segmentation), a column per image."""
+
+    seg = ds.task == "segmentation"
+    n = len(idx)
+    lines = []  # (label, image tensor (C, H, W) list or mask list)
+    for r, (x, m) in enumerate(rows):
+        label = "original" if r == 0 else f"augmented {r}"
+        lines.append((label, x, False))
+        if seg:
+            lines.append(("mask" if r == 0 else f"mask {r}", m, True))
+    fig, axes = plt.subplots(len(lines), n, figsize=(1.05 * n + 0.9, 1.05 * len(lines) + 0.6), dpi=110,
+                             squeeze=False)
+    for row, (label, data, is_mask) in enumerate(lines):
+        for col in range(n):
+            ax = axes[row, col]
+            if is_mask:
+                ax.imshow(data[col].numpy(), cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+            elif data.shape[1] == 1:
+                ax.imshow(data[col, 0].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            else:
+                ax.imshow(data[col].permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0 and not seg:
+                ax.set_title(ds.classes[int(ds.train.y[idx[col]])], fontsize=7)
+        axes[row, 0].set_ylabel(label, fontsize=8)
+    ops = ", ".join(str(op) for op in aug.ops)
+    title = f"{ds.name}: {ops}"
+    if seg:
+        colors = plt.get_cmap("tab10")
+        handles = [plt.matplotlib.patches.Patch(color=colors(k), label=c) for k, c in enumerate(ds.classes)]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout(rect=(0, 0.04 if seg else 0, 1, 1))
+    return save_figure(fig, out, tight=False)
