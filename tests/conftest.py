@@ -7,6 +7,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 import torch
 from fixtures_data import _Handler
+from helpers import Killed
 
 from trainlab.data import download
 
@@ -53,3 +54,25 @@ def http_server():
     yield handler
     server.shutdown()
     server.server_close()
+
+
+# ---------------------------------------------------------------- helpers shared by the layers' tests
+@pytest.fixture
+def kill_and_resume():
+    """kill_and_resume(settings, at_step, name="cut"): train `settings` as run `name`, kill it at the
+    evaluation of step `at_step` (after the previous checkpoint, before that step's), check it is
+    left `running`, then `trainlab.resume` it; the resumed Run."""
+    import trainlab
+    from trainlab.training.run import resume
+
+    def run(settings: dict, at_step: int, name: str = "cut"):
+        def kill(row):
+            if row["step"] == at_step:
+                raise Killed
+        with pytest.raises(Killed):
+            trainlab.train({**settings, "name": name}, quiet=True, report=False, on_eval=kill)
+        cut = trainlab.load_run(f"{settings['runs_dir']}/{name}")
+        assert cut.summary["status"] == "running"
+        return resume(cut.path, quiet=True, report=False)
+
+    return run

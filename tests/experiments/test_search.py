@@ -127,14 +127,14 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, monkeypatch
     assert "s3cret" not in err and not (tmp_path / "runs").exists()  # a password is never printed
 
 
-SPACES = sorted((Path(__file__).parent.parent / "experiments" / "spaces").glob("*.yaml"))
+SPACES = sorted((Path(__file__).parents[2] / "experiments" / "spaces").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SPACES, ids=lambda p: p.stem)
 def test_shipped_spaces_are_valid(path):
     from trainlab.config import read_yaml
 
-    base = read_yaml(Path(__file__).parent.parent / "configs" / f"{path.stem}.yaml")
+    base = read_yaml(Path(__file__).parents[2] / "configs" / f"{path.stem}.yaml")
     dims = parse_space(read_yaml(path), base, str(path))
     assert dims and grid_values(dims, trials=27)
 

@@ -7,7 +7,7 @@ import trainlab
 from trainlab.config import load_config
 from trainlab.training.checks import check_config
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
 
 
 def test_there_is_a_recipe_per_topic():

@@ -17,7 +17,7 @@ from trainlab.cli import main
 from trainlab.errors import TrainlabError
 from trainlab.models import create_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
-"""Write tests/data/claims_quick.json from a real quick run of the claims catalogue.
+"""Write tests/experiments/claims_quick.json from a real quick run of the claims catalogue.
 
     .venv/bin/trainlab claims run --dir runs/claims          # the whole catalogue, quick settings
-    .venv/bin/python tests/data/make_claims_fixture.py runs/claims
+    .venv/bin/python tests/experiments/make_claims_fixture.py runs/claims
 
 Keeps each claim's measured numbers (what its rule reads) and its verdict; drops what only the
 pictures need (curves, per-step series), so the file stays small.

@@ -11,10 +11,10 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import trainlab
+from helpers import untimed
 from trainlab.cli import main
 from trainlab.data import to_float
 from trainlab.training.losses import hinge
-from trainlab.training.run import resume
 from trainlab.training.saved import load_saved, write_run_report
 
 POLY = {"dataset": "poly", "dataset_options": {"n_train": 24}, "model": "polyfit", "model_options": {"degree": 3},
@@ -75,24 +75,13 @@ def test_regression_run_logs_losses_alone_and_fits_least_squares(tmp_path, capsy
     assert "val: validation loss at each run's best evaluation" in out and "test: test loss" in out and f"{run.summary['test']['loss']:.4f}" in out
 
 
-def test_regression_run_interrupted_then_resumed_is_bit_identical(tmp_path):
+def test_regression_run_interrupted_then_resumed_is_bit_identical(tmp_path, kill_and_resume):
     settings = {**POLY, "epochs": 60, "eval_every": 10, "runs_dir": str(tmp_path / "runs")}
     ref = trainlab.train({**settings, "name": "ref"}, quiet=True, report=False)
-
-    class Killed(Exception):
-        pass
-
-    def kill(row):
-        if row["step"] == 30:
-            raise Killed
-
-    with pytest.raises(Killed):
-        trainlab.train({**settings, "name": "cut"}, quiet=True, report=False, on_eval=kill)
-    done = resume(tmp_path / "runs" / "cut", quiet=True, report=False)
+    done = kill_and_resume(settings, at_step=30)
     a, b = load_file(ref.latest_checkpoint()[0]), load_file(done.latest_checkpoint()[0])
     assert all(torch.equal(a[k], b[k]) for k in a)
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "elapsed")} for r in rows]  # noqa: E731
-    assert strip(done.metrics) == strip(ref.metrics) and done.summary["test"] == ref.summary["test"]
+    assert untimed(done.metrics) == untimed(ref.metrics) and done.summary["test"] == ref.summary["test"]
 
 
 def test_polyfit_degree_and_l2_move_the_fit_as_deck_004_says(tmp_path):

@@ -123,7 +123,7 @@ def test_piped_output_is_never_cut_or_wrapped(capsys, two_models):
 
 def test_the_reliability_corpus_imports_without_pytest():
     """bench/faults.py runs in the environment the README's first command makes (no pytest there)."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
     code = ("import sys; sys.modules['pytest'] = None; "
             f"sys.path[:0] = [{str(root / 'reliability')!r}, {str(root)!r}]; "
             "import corpus, faultlib, fault_kills, fault_parallel, fault_disk, fault_divergence")

@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 import trainlab
+from helpers import untimed
 from trainlab.errors import TrainlabError
 from trainlab.runs import Checkpoints
 from trainlab.training.loop import final_line
@@ -63,24 +64,12 @@ def test_on_eval_stops_the_run_and_sees_every_row(tmp_path):
         resume(run.path)
 
 
-def test_interrupted_in_on_eval_then_resumed_is_bit_identical(tmp_path):
+def test_interrupted_in_on_eval_then_resumed_is_bit_identical(tmp_path, kill_and_resume):
     settings = cfg(tmp_path, epochs=3, dropout=0.2, log_every=3, eval_every=7, eval_at_start=True,
                    augment=["noise:p=0.5:magnitude=0.05"])
     ref = trainlab.train({**settings, "name": "ref"}, quiet=True, report=False)
-
-    class Killed(Exception):
-        pass
-
-    def kill_at_third_eval(row):
-        if row["step"] == 14:
-            raise Killed  # after the step-7 checkpoint, before step 14's
-    with pytest.raises(Killed):
-        trainlab.train({**settings, "name": "cut"}, quiet=True, report=False, on_eval=kill_at_third_eval)
-    cut = tmp_path / "runs" / "cut"
-    assert trainlab.load_run(cut).summary["status"] == "running"
-    done = resume(cut, quiet=True, report=False)
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "elapsed")} for r in rows]  # noqa: E731
-    assert strip(done.metrics) == strip(ref.metrics)
+    done = kill_and_resume(settings, at_step=14)  # after the step-7 checkpoint, before step 14's
+    assert untimed(done.metrics) == untimed(ref.metrics)
     a, b = load_file(ref.latest_checkpoint()[0]), load_file(done.latest_checkpoint()[0])
     assert all(torch.equal(a[k], b[k]) for k in a)
 

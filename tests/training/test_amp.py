@@ -5,7 +5,6 @@ import torch
 import trainlab
 from trainlab.optim.recipes import create_optimizer
 from trainlab.training.loop import amp_step
-from trainlab.training.run import resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1,
         "dropout": 0.0}
@@ -31,7 +30,7 @@ def test_amp_step_skips_an_overflowing_step_and_lowers_the_scale():
     assert scaler.get_scale() == 2.0 ** 15
 
 
-def test_fp16_trains_like_fp32_logs_its_scale_and_resumes_bit_for_bit(tmp_path):
+def test_fp16_trains_like_fp32_logs_its_scale_and_resumes_bit_for_bit(tmp_path, kill_and_resume):
     fp32 = trainlab.train(cfg(tmp_path, name="fp32"), quiet=True, report=False)
     ref = trainlab.train(cfg(tmp_path, name="fp16", precision="fp16"), quiet=True, report=False)
     rows = ref.metrics
@@ -41,17 +40,8 @@ def test_fp16_trains_like_fp32_logs_its_scale_and_resumes_bit_for_bit(tmp_path):
     a, b = fp32.metrics[-1]["train_loss"], rows[-1]["train_loss"]
     assert a != b and b == pytest.approx(a, rel=0.05)
 
-    class Killed(Exception):
-        pass
-
-    def cut_after_first(row):
-        if row["step"] == 2 * 20 // 2:
-            raise Killed
-    with pytest.raises(Killed):
-        trainlab.train(cfg(tmp_path, name="cut", precision="fp16", eval_every=10), quiet=True, report=False,
-                       on_eval=cut_after_first)
     whole = trainlab.train(cfg(tmp_path, name="whole", precision="fp16", eval_every=10), quiet=True, report=False)
-    done = resume(tmp_path / "runs" / "cut", quiet=True, report=False)
+    done = kill_and_resume(cfg(tmp_path, precision="fp16", eval_every=10), at_step=2 * 20 // 2)
     from trainlab.runs.files import load_state, load_tensors
 
     assert "scaler" in load_state(done.latest_checkpoint()[1])  # the scale survives a resume

@@ -82,7 +82,7 @@ def test_changed_arm_in_the_same_folder_is_refused(tmp_path):
         compare(BASE, {"a": {"dropout": 0.2}}, seeds=1, jobs=1, name="x", runs_dir=str(tmp_path))
 
 
-EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted((Path(__file__).parents[2] / "experiments").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

@@ -1,8 +1,8 @@
 """The lecture claims: the registry, the verdict rules (each must be able to come out refuted), the
 cached engine, the page and the CLI.
 
-tests/data/claims_quick.json holds the numbers (`data`) each claim measured in a real quick run of
-the catalogue (`trainlab claims run`, then `python tests/data/make_claims_fixture.py`); every
+tests/experiments/claims_quick.json holds the numbers (`data`) each claim measured in a real quick run of
+the catalogue (`trainlab claims run`, then `python tests/experiments/make_claims_fixture.py`); every
 claim's rule is applied to them and to their swap here, without training.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from trainlab.experiments.claims.base import (INCONCLUSIVE, REFUTED, SUPPORTED, 
 from trainlab.experiments.claims.engine import run_claim, settings_key
 from trainlab.experiments.claims.page import write_page
 
-FIXTURE = Path(__file__).parent / "data" / "claims_quick.json"
+FIXTURE = Path(__file__).parent / "claims_quick.json"
 CHEAP = ["sigmoid-saturation", "adam-bias-correction", "bn-parameter-count", "inception-1x1-reduction"]
 
 

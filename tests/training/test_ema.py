@@ -5,11 +5,11 @@ import torch
 from safetensors.torch import load_file
 
 import trainlab
+from helpers import untimed
 from trainlab.config import load_config
 from trainlab.training.ema import WeightEMA
 from trainlab.errors import TrainlabError
 from trainlab.runs.files import load_state
-from trainlab.training.run import resume
 
 BASE = {"dataset": "digits", "model": "mlp", "epochs": 2, "batch_size": 64, "lr": 0.05, "threads": 1}
 
@@ -109,21 +109,11 @@ def test_live_weights_train_as_without_ema_and_evaluation_uses_the_average(tmp_p
     assert plain.summary["arm"] != avg.summary["arm"]
 
 
-def test_interrupted_with_ema_then_resumed_is_bit_identical(tmp_path):
+def test_interrupted_with_ema_then_resumed_is_bit_identical(tmp_path, kill_and_resume):
     settings = cfg(tmp_path, epochs=3, dropout=0.2, log_every=3, eval_every=7, ema=0.8, ema_every=2)
     ref = trainlab.train({**settings, "name": "ref"}, quiet=True, report=False)
-
-    class Killed(Exception):
-        pass
-
-    def kill_at_second_eval(row):
-        if row["step"] == 14:
-            raise Killed  # after the step-7 checkpoint, before step 14's
-    with pytest.raises(Killed):
-        trainlab.train({**settings, "name": "cut"}, quiet=True, report=False, on_eval=kill_at_second_eval)
-    done = resume(tmp_path / "runs" / "cut", quiet=True, report=False)
-    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("time", "images_per_s", "elapsed")} for r in rows]  # noqa: E731
-    assert strip(done.metrics) == strip(ref.metrics)
+    done = kill_and_resume(settings, at_step=14)  # after the step-7 checkpoint, before step 14's
+    assert untimed(done.metrics) == untimed(ref.metrics)
     for name in (ref.latest_checkpoint()[0].name, "best.safetensors"):
         a, b = load_file(ref.ckpt_dir / name), load_file(done.ckpt_dir / name)
         assert all(torch.equal(a[k], b[k]) for k in a)
