@@ -11,19 +11,18 @@ are made on validation metrics (the best epoch's); test metrics are reported, ne
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import read_yaml
-from ..console import fmt_time
 from ..errors import TrainlabError
 from ..runs import iter_runs, load_run
 from ..runs.files import read_json_object, write_json
 from . import stats
 from .plots import plot_comparison
 from .pool import ENDED, Job, execute, plan
+from .progress import Tally
 from .report import write_compare_report
 from .spec import Experiment, arm_overrides
 
@@ -161,42 +160,35 @@ def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False
 
 
 class Progress:
-    """Runs done / total, the best arm so far (mean validation score), time left."""
+    """A compare's progress lines (through the experiments' one display, `Tally`): the run that ended,
+    its validation score, the best arm so far by mean validation score, time left."""
 
     def __init__(self, exp: Experiment, jobs: list[Job], n_jobs: int | None, quiet: bool, held: int = 0):
-        self.exp, self.quiet = exp, quiet
-        self.total = len(jobs)
-        self.done_n = sum(j.action == "done" for j in jobs)
+        self.exp = exp
+        self.tally = Tally(len(jobs), sum(j.action == "done" for j in jobs), quiet)
         self.scores: dict[str, list[float]] = {}
-        self.t0 = time.perf_counter()
-        self.start_n = self.done_n
         if not quiet:
-            skip = f", {self.done_n} already done" if self.done_n else ""
+            done = self.tally.done
+            skip = f", {done} already done" if done else ""
             resume = sum(j.action == "resume" for j in jobs)
             workers = f"{n_jobs} at a time" if n_jobs else "how many at a time is decided after timing the first run"
             more = (f"; the folder holds {held} seeds of each arm, and the analysis uses all {held}"
                     if held > exp.seeds else "")
-            print(f"{exp.name}: {len(exp.arms)} arms x {exp.seeds} seeds = {self.total} runs{skip}"
+            print(f"{exp.name}: {len(exp.arms)} arms x {exp.seeds} seeds = {len(jobs)} runs{skip}"
                   + (f", {resume} to resume" if resume else "") + f"{more}; {workers}, one thread each -> {exp.folder}",
                   flush=True)
 
     def done(self, job: Job, status: str) -> None:
-        self.done_n += 1
         best = load_run(job.path).summary.get("best") or {}
         score = best.get("val_acc", best.get("val_miou"))
         if isinstance(score, (int, float)):
             self.scores.setdefault(job.arm, []).append(score)
-        if self.quiet:
-            return
         means = {a: sum(v) / len(v) for a, v in self.scores.items()}
         lead = max(means, key=means.get) if means else None
-        fresh = self.done_n - self.start_n
-        left = (time.perf_counter() - self.t0) / fresh * (self.total - self.done_n) if fresh else None
-        print(f"[{self.done_n}/{self.total}] {job.arm} seed {job.seed}: {status}"
-              + (f" (val {score:.4f})" if isinstance(score, (int, float)) else "")
-              + (f"  best arm so far: {lead} {means[lead]:.4f}" if lead else "")
-              + (f"  ~{fmt_time(left)} left" if left is not None and self.done_n < self.total else ""), flush=True)
+        self.tally.ended(f"{job.arm} seed {job.seed}", status + (f" (val {score:.4f})" if isinstance(score, (int, float))
+                                                                 else ""),
+                         f"best arm so far: {lead} {means[lead]:.4f}" if lead else "")
 
     def close(self) -> None:
-        if not self.quiet:
-            print(f"{self.exp.name}: {self.total} runs in {fmt_time(time.perf_counter() - self.t0)}", flush=True)
+        if not self.tally.quiet:
+            print(f"{self.exp.name}: {self.tally.total} runs in {self.tally.elapsed()}", flush=True)

@@ -1,4 +1,5 @@
-"""Many runs at once: worker processes, each with its share of the cores, each writing only its
+"""Many runs at once, the one place worker processes are started (compare's runs, a search's
+workers): worker processes, each with its share of the cores, each writing only its
 own run folder; the parent reads results from disk. Killed or interrupted, the same call again
 skips finished runs (same arm hash and seed), resumes interrupted ones from their checkpoints,
 and trains only what is missing.
@@ -12,9 +13,10 @@ import shutil
 import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -89,6 +91,31 @@ def die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def _worker_start(target: Callable[..., Any], *args: Any) -> None:
+    """A worker process of `processes`: it dies with its parent, then runs target(*args)."""
+    die_with_parent()
+    target(*args)
+
+
+@contextmanager
+def processes(target: Callable[..., Any], args: list[tuple]) -> Iterator[list[Any]]:
+    """One fresh worker process per tuple in `args` (spawned: a clean interpreter, no inherited
+    threads or RNG state), each running target(*a) and dying with this process; the block runs while
+    they work, and on leaving it waits for them, killing any left when the block fails."""
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker_start, args=(target, *a)) for a in args]
+    for p in procs:
+        p.start()
+    try:
+        yield procs
+        for p in procs:
+            p.join()
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
 
 
 def _init_worker() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing as mp
 import os
 import re
 import socket
@@ -31,7 +30,7 @@ from ..errors import TrainlabError
 from ..training.checks import check_config
 from ..training.run import train
 from .optuna import optuna
-from .pool import die_with_parent, usable_cores
+from .pool import processes, usable_cores
 from .progress import watch
 from .search_report import finish_study
 from .space import Dim, grid_values, parse_space, suggest
@@ -180,11 +179,6 @@ def work(s: Settings, threads: int = 1) -> None:
                    catch=(TrainlabError,), gc_after_trial=False)
 
 
-def _worker_main(s: Settings, threads: int) -> None:
-    die_with_parent()
-    work(s, threads)
-
-
 def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
     """Check everything, then run `jobs` workers on the one study, then write the report."""
     if s.sampler not in SAMPLERS:
@@ -211,20 +205,9 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
         with watch(study, s, quiet):
             work(s, threads=max(1, usable_cores()))
     else:
-        ctx = mp.get_context("spawn")
         threads = max(1, usable_cores() // jobs)
-        procs = [ctx.Process(target=_worker_main, args=(s, threads)) for _ in range(jobs)]
-        for p in procs:
-            p.start()
-        try:
-            with watch(study, s, quiet, procs=procs):
-                for p in procs:
-                    p.join()
-        finally:
-            for p in procs:
-                if p.is_alive():
-                    p.kill()
-
+        with watch(study, s, quiet), processes(work, [(s, threads)] * jobs):
+            pass
     return finish_study(s, study, quiet)
 
 
