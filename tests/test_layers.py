@@ -114,7 +114,9 @@ def circles(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_every_folder_is_a_known_layer():
-    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert folders == packages, f"folders without an __init__.py (a regular install would leave them out): {folders - packages}"
     top = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
     assert folders <= set(LAYERS) and top <= GROUND, (folders - set(LAYERS), top - GROUND)
     assert len(top) + 2 <= 12  # at most ~12 modules at the package's top level

@@ -1,4 +1,5 @@
-"""The data layer: datasets with splits, preprocessing fitted on train, batched augmentation.
+"""The data layer, the first of the flow: datasets with splits, preprocessing fitted on train, batched
+augmentation. Imports only the ground floor (errors, registry, values).
 
 Example:
     >>> from trainlab.data import load_dataset, to_float, create_preprocessing, build_augmentation

@@ -1,4 +1,5 @@
-"""Distributed data parallel training on PyTorch's own engine: torch.distributed, DDP, torchrun.
+"""The distributed layer: data-parallel training on PyTorch's own engine (torch.distributed, DDP,
+torchrun), and the `--nproc` launcher. Imports only the ground floor.
 
 A process launched by torchrun (or by `trainlab train --nproc N`, which goes through
 `torch.distributed.run`) finds RANK, WORLD_SIZE and LOCAL_RANK in its environment; `setup`

@@ -1,4 +1,5 @@
-"""The model zoo: one registry (MODELS), `create_model`, and the transfer-learning helpers.
+"""The models layer, the zoo: one registry (MODELS), `create_model`, summaries and receptive fields,
+and the transfer-learning helpers. Imports nn and the ground floor.
 
 Every model takes `in_shape` ((C, H, W) images or (D,) tabular rows) and `num_classes`;
 common options are `activation`, `norm` ("none" | "batch" | "layer" | "group") and

@@ -1,4 +1,5 @@
-"""Layers and techniques: activations (incl. Maxout), initializers, normalization, dropout, whitening.
+"""The nn layer: the building blocks models are made of: activations (incl. Maxout), initializers,
+normalization, dropout, whitening. Imports only the ground floor.
 
     >>> from trainlab.nn.activations import create_activation
     >>> from trainlab.nn.layers import create_norm, create_dropout

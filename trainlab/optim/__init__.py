@@ -1,5 +1,5 @@
-"""Optimization techniques: gradient-transformation links and chains, optimizer recipes,
-learning-rate schedules and weight penalties.
+"""The optim layer: optimization techniques as gradient-transformation links and chains, optimizer
+recipes, learning-rate schedules and weight penalties. Imports only the ground floor.
 
     >>> from trainlab.optim.recipes import create_optimizer     # sgd ... adamw, or a chain spec
     >>> from trainlab.optim.schedules import create_schedule    # pure t -> lr functions
