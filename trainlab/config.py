@@ -10,7 +10,7 @@ A config comes from a YAML file, a dict, or both, plus `--set key=value` overrid
 Unknown keys and wrong types are errors (one line, naming the key). The resolved
 config, every default written out, is saved with each run as `config.yaml`.
 Names (model, optimizer, schedule, ...) are checked against their registries by
-`trainlab.train.build` before any data is loaded or any step is taken.
+`trainlab.training.checks` before any data is loaded or any step is taken.
 """
 from __future__ import annotations
 

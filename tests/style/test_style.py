@@ -72,9 +72,9 @@ def test_default_layers_are_gatys_choices_on_vgg(st):
     assert style == [f"block{i}.conv1.act" for i in range(1, 6)]  # conv1_1 ... conv5_1
     assert content == "block4.conv2.act"  # conv4_2
     assert dict(shapes)["block4.conv2.act"] == (64, 16, 16)  # 512 x 0.125 channels, 128 / 2^3 pixels
-    assert st._resolve("block3", shapes) == "block3.conv2.act"
+    assert st.resolve_layer("block3", shapes) == "block3.conv2.act"
     with pytest.raises(TrainlabError, match="choose from: block1.conv1.act"):
-        st._resolve("block9", shapes)
+        st.resolve_layer("block9", shapes)
 
 
 def test_feature_net_stops_early_avg_pools_and_leaves_the_model_alone(st):

@@ -35,7 +35,7 @@ default network's recipe and cache), images.py (PNG in and out), optimize.py (`s
 """
 from __future__ import annotations
 
-from .features import ACTIVATION_TYPES, FeatureNet, _resolve, default_layers  # noqa: F401  (_resolve: tests)
+from .features import ACTIVATION_TYPES, FeatureNet, default_layers, resolve_layer
 from .images import load_image, save_image, save_panel
 from .losses import content_loss, gram, style_loss, tv_loss
 from .network import STYLE_NET, default_style_run, load_style_net, style_net_dir
@@ -43,6 +43,6 @@ from .optimize import Result, panel_path, stylize
 
 __all__ = [
     "stylize", "Result", "panel_path", "gram", "content_loss", "style_loss", "tv_loss",
-    "load_image", "save_image", "save_panel", "ACTIVATION_TYPES", "FeatureNet", "default_layers",
+    "load_image", "save_image", "save_panel", "ACTIVATION_TYPES", "FeatureNet", "default_layers", "resolve_layer",
     "STYLE_NET", "style_net_dir", "default_style_run", "load_style_net",
 ]

@@ -150,7 +150,7 @@ def default_layers(shapes: list[tuple[str, tuple[int, int, int]]]) -> tuple[str,
     return content, style
 
 
-def _resolve(name: str, shapes: list[tuple[str, tuple]]) -> str:
+def resolve_layer(name: str, shapes: list[tuple[str, tuple]]) -> str:
     """A layer name, or a module that contains layers (e.g. 'block3' -> its last activation)."""
     names = [n for n, _ in shapes]
     if name in names:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import runs as rf
-from ..data import textures as _textures  # noqa: F401  (registers the "textures" dataset)
 from ..data.download import cache_dir
 from ..errors import TrainlabError
 from ..training.run import train

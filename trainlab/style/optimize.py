@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import torch
 
 from ..errors import TrainlabError, check
-from .features import FeatureNet, _resolve, default_layers
+from .features import FeatureNet, resolve_layer, default_layers
 from .images import load_image, save_image, save_panel
 from .losses import content_loss, gram, style_loss, tv_loss
 from .network import load_style_net
@@ -81,8 +81,8 @@ def stylize(content: str | Path | torch.Tensor, style: str | Path | torch.Tensor
     shapes = net.probe(tuple(c_img.shape[-2:]))
     s_shapes = net.probe(tuple(s_img.shape[-2:]))
     c_default, s_default = default_layers(shapes)
-    c_layer = _resolve(content_layer, shapes) if content_layer else c_default
-    s_layers = [_resolve(n, s_shapes) for n in style_layers] if style_layers else \
+    c_layer = resolve_layer(content_layer, shapes) if content_layer else c_default
+    s_layers = [resolve_layer(n, s_shapes) for n in style_layers] if style_layers else \
         [n for n in s_default if n in dict(s_shapes)]
     check(bool(s_layers), "no style layer yields a feature map for the style image; use a larger style image")
 
