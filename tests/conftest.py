@@ -1,8 +1,16 @@
 """Shared test setup: keep every test away from the user's home and data folders."""
 from __future__ import annotations
 
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 import threading
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import torch
@@ -76,3 +84,55 @@ def kill_and_resume():
         return resume(cut.path, quiet=True, report=False)
 
     return run
+
+
+# ---------------------------------------------------------------- a real PostgreSQL server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postgres:
+    """A throwaway PostgreSQL server (Debian's package): `url`, and `stop()` / `start()` to take it
+    away for a while, as a restart or a network outage would."""
+
+    def __init__(self, bindir: Path, folder: str, port: int, as_user: list[str]):
+        self.bindir, self.folder, self.port, self.as_user = bindir, folder, port, as_user
+        self.url = f"postgresql://trainlab@127.0.0.1:{port}/postgres"
+
+    def ctl(self, *args: str) -> None:
+        subprocess.run(self.as_user + [str(self.bindir / "pg_ctl"), "-D", f"{self.folder}/data", *args],
+                       check=True, capture_output=True)
+
+    def start(self) -> None:
+        self.ctl("-l", f"{self.folder}/log", "-w", "-o",
+                 f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self.ctl("-m", "fast", "-w", "stop")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        pytest.skip("PostgreSQL is not installed here: `bash scripts/setup.sh --test` installs Debian's postgresql")
+    pytest.importorskip("psycopg", reason="psycopg is missing: `bash scripts/setup.sh --test` installs it")
+    bindir = Path(bins[-1]).parent
+    d = tempfile.mkdtemp(prefix="trainlab-pg-")
+    as_user = []
+    if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres user
+        pw = pwd.getpwnam("postgres")
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_user + [str(bindir / "initdb"), "-D", f"{d}/data", "-A", "trust", "-U", "trainlab", "--no-sync"],
+                   check=True, capture_output=True)
+    server = Postgres(bindir, d, _free_port(), as_user)
+    server.start()
+    try:
+        yield server
+    finally:
+        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", f"{d}/data", "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)

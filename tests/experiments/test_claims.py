@@ -136,7 +136,7 @@ def test_cli_run_report_and_json(tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["run", "no-such-claim"], "unknown claim 'no-such-claim'"),
     (["report", "bn-higher-lr"], "claims report takes no claim ids"),
-    (["list", "--full"], "claims list takes no --quick/--full or --jobs"),
+    (["list", "--full"], "claims list takes no --quick/--full, --jobs or --storage"),
     (["run", "--jobs", "0"], "--jobs 0 must be >= 1"),
 ])
 def test_bad_claims_input_is_one_line_and_exit_2(tmp_path, capsys, args, says):

@@ -1,12 +1,5 @@
 """`trainlab search` on Optuna: spaces, grids, shared storage (SQLite and a real PostgreSQL),
 workers that share one study, a worker killed mid-trial, bad input."""
-import glob
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,43 +60,9 @@ def test_search_in_process_then_continues(tmp_path):
     assert len(again.trials()) == 6  # two more, not six more: the study continued
 
 
-# ---------------------------------------------------------------- a real PostgreSQL server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.skip("PostgreSQL is not installed here: `bash scripts/setup.sh --test` installs Debian's postgresql")
-    pytest.importorskip("psycopg", reason="psycopg is missing: `bash scripts/setup.sh --test` installs it")
-    bindir = Path(bins[-1]).parent
-    d = tempfile.mkdtemp(prefix="trainlab-pg-")
-    as_user = []
-    if os.geteuid() == 0:  # the server refuses to run as root: run it as the postgres user
-        pw = pwd.getpwnam("postgres")
-        os.chown(d, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = f"{d}/data"
-    subprocess.run(as_user + [str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "trainlab", "--no-sync"],
-                   check=True, capture_output=True)
-    subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", data, "-l", f"{d}/log", "-w", "-o",
-                              f"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://trainlab@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(as_user + [str(bindir / "pg_ctl"), "-D", data, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
-
-
 def test_four_workers_on_one_postgres_study(tmp_path, postgres):
     r = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=8, jobs=4, name="pg4",
-               storage=postgres)
+               storage=postgres.url)
     assert "FAIL" not in _states(r)
     _check_each_trial_once(r, 8)
     assert not (tmp_path / "pg4" / "study.db").exists()  # the study lives in the server
@@ -143,9 +102,9 @@ def test_shipped_spaces_are_valid(path):
 def test_the_same_name_with_another_base_config_is_refused(tmp_path):
     base = {**BASE, "runs_dir": str(tmp_path), "threads": 1}
     search(base, SPACE, sampler="random", trials=1, name="s", pruner="none")
-    with pytest.raises(TrainlabError, match=r"was made with another base config \(epochs: 2, now 3\)"):
+    with pytest.raises(TrainlabError, match=r"was enqueued with another spec \(base.epochs: 2 then, 3 now\)"):
         search({**base, "epochs": 3}, SPACE, sampler="random", trials=2, name="s", pruner="none")
-    with pytest.raises(TrainlabError, match="another search space"):
+    with pytest.raises(TrainlabError, match=r"another spec \(space: "):
         search(base, {"lr": {"log_uniform": [1e-3, 1e-2]}}, sampler="random", trials=2, name="s", pruner="none")
     assert len(search(base, SPACE, sampler="random", trials=2, name="s", pruner="none").trials()) == 2
 

@@ -184,7 +184,9 @@ def kill_search_worker(folder: Path, trials: int = 6, epochs: int = 12, batch_si
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # retried_trial_number is "experimental"
         retried = [t for t in ts if Retry.retried_trial_number(t) == failed[0].number]
-    if len(retried) != 1 or retried[0].state != TrialState.COMPLETE or retried[0].params != failed[0].params:
+    # the same parameters (A may have been killed before it drew them: the retry draws what A would have)
+    if len(retried) != 1 or retried[0].state != TrialState.COMPLETE or failed[0].params and \
+            retried[0].params != failed[0].params:
         return Outcome(False, what, f"the killed trial {failed[0].number} was retried as {retried}")
     if "database is locked" in said or "Traceback" in said:
         return Outcome(False, what, "worker B said: " + said.strip()[-300:])

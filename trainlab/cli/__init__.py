@@ -27,6 +27,8 @@ COMMANDS = {  # name: its one line in `trainlab --help`, in the order listed the
     "compare": "compare arms (config overrides) across seeds: mean, CI, paired tests, dot plots, report",
     "ensemble": "ensemble runs (seeds, snapshots or dropout masks): gain over the mean and best member, with a CI",
     "search": "hyperparameter search (grid, random, TPE, GP) on Optuna, with pruning and shared storage",
+    "worker": "work on the queued runs of a storage (compare, claims, ensembles, searches), on any machine",
+    "queue": "what a storage's queue holds: experiments, runs waiting, running (on which worker), done, failed",
     "finetune": "start a new run from a trained run's weights: new classes/data, frozen early layers, smaller "
                 "backbone lr",
     "stylize": "neural style transfer: optimize an image to keep one image's content in another's style",
@@ -38,7 +40,8 @@ COMMANDS = {  # name: its one line in `trainlab --help`, in the order listed the
     "augment": "preview augmentations on a dataset as a PNG grid (originals on top, augmented below)",
 }
 
-MODULES = {"list": "listing"}  # a module named `list` would shadow the builtin in this package's namespace
+MODULES = {"list": "listing", "queue": "queue_status"}  # a module named `list` (or `queue`, a stdlib name) would
+# shadow the builtin (or confuse readers) in this package's namespace
 
 
 class Parser(argparse.ArgumentParser):

@@ -5,6 +5,12 @@ and write the catalogue's HTML page.
     trainlab claims run                    # the whole catalogue, quick settings
     trainlab claims run bn-higher-lr relu-faster-than-tanh --full
     trainlab claims report                 # runs/claims/report.html and claims.json
+    trainlab claims run --full --storage postgresql://u:p@host/db --enqueue-only   # then workers, then:
+    trainlab claims run --full --storage postgresql://u:p@host/db                  # works too, and gathers
+
+Through a queue (--storage), the claims' training runs are taken by `trainlab worker --storage URL`
+on every machine; give the workers a runs folder this machine shares (the claims read the runs'
+weights and curves from their folders).
 """
 from __future__ import annotations
 
@@ -27,12 +33,18 @@ def add_arguments(p) -> None:
                       help="more seeds and epochs: firmer verdicts")
     p.add_argument("--jobs", type=int, help="training processes at once (default: measured from the cores)")
     p.add_argument("--dir", default="runs/claims", help="where results and the page go (default runs/claims)")
+    p.add_argument("--storage", metavar="URL", help="run the claims' training through the queue at URL (shared with "
+                   "`trainlab worker --storage URL` on other machines)")
+    p.add_argument("--enqueue-only", action="store_true", help="with --storage: enqueue every claim's runs and stop")
 
 
 def run(args) -> int:
-    if args.action != "run" and (args.mode or args.jobs is not None or (args.ids and args.action == "report")):
+    if args.enqueue_only and not args.storage:
+        raise TrainlabError("--enqueue-only puts the runs in a queue; give it with --storage URL")
+    if args.action != "run" and (args.mode or args.jobs is not None or args.storage
+                                 or (args.ids and args.action == "report")):
         raise TrainlabError(f"claims {args.action} takes no {'claim ids, ' if args.action == 'report' else ''}"
-                            "--quick/--full or --jobs; they belong to `trainlab claims run`")
+                            "--quick/--full, --jobs or --storage; they belong to `trainlab claims run`")
     if args.action == "list":
         return list_claims([get(i) for i in args.ids] if args.ids else ordered(), detail=bool(args.ids))
 
@@ -41,7 +53,8 @@ def run(args) -> int:
             raise TrainlabError(f"--jobs {args.jobs} must be >= 1")
         for i in args.ids:
             get(i)  # every id checked before anything runs
-        run_claims(args.ids, args.mode or "quick", args.dir, args.jobs)
+        run_claims(args.ids, args.mode or "quick", args.dir, args.jobs, storage=args.storage,
+                   enqueue_only=args.enqueue_only)
     page = write_page(args.dir)
     print(f"report: {page}")
     return 0

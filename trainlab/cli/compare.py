@@ -3,9 +3,13 @@
     trainlab compare configs/mlp-digits.yaml --arm none: --arm dropout: dropout=0.5 --seeds 5 --jobs 2
     trainlab compare experiments/dropout-digits.yaml          # an experiment file (arms, seeds, base)
     trainlab compare --from runs/compare-mlp-digits           # re-analyse the run folders, no training
+    trainlab compare experiments/dropout-digits.yaml --storage postgresql://u:p@host/db   # through the queue
+    trainlab compare --from-storage URL --name compare-x      # gather a queued experiment's analysis
 
 Runs land in runs/<name>/<arm>/seed-<k>; the same command again skips finished runs and resumes
-interrupted ones. Prints per arm the mean, std and 95% CI of each final metric and, against the
+interrupted ones. With --storage the runs go through a queue (Optuna's RDB storage) that workers on
+other machines share (`trainlab worker --storage URL`); this command works on them too, shows every
+worker's runs ending, waits for the last and analyses the summaries the storage holds. Prints per arm the mean, std and 95% CI of each final metric and, against the
 baseline (the first arm unless --baseline), a paired t-test and Wilcoxon test by seed; writes
 results.csv, results.json, plots and report.html in the experiment folder.
 """
@@ -31,11 +35,26 @@ def add_arguments(p) -> None:
     p.add_argument("--name", help="experiment folder name (default compare-<config>)")
     p.add_argument("--baseline", help="the arm the others are compared with (default: the first)")
     p.add_argument("--from", dest="from_", metavar="FOLDER", help="re-analyse an experiment folder, train nothing")
+    p.add_argument("--storage", metavar="URL", help="run through the queue at URL (sqlite:///PATH or "
+                   "postgresql://...), shared with `trainlab worker --storage URL` on other machines")
+    p.add_argument("--enqueue-only", action="store_true", help="with --storage: enqueue the runs and stop")
+    p.add_argument("--from-storage", metavar="URL", help="gather the analysis of experiment --name from the queue "
+                   "at URL, train nothing")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def run(args) -> int:
-    if args.from_:
+    if args.enqueue_only and not args.storage:
+        raise TrainlabError("--enqueue-only puts the runs in a queue; give it with --storage URL")
+    if args.from_storage:
+        given = [f for f, v in (("a config", args.config), ("--arm", args.arm), ("--set", args.sets), ("--from", args.from_),
+                                ("--storage", args.storage)) if v]
+        if given or not args.name:
+            raise TrainlabError("--from-storage gathers an experiment already in the queue: give --name NAME and "
+                                + (f"drop {given[0]}" if given else "nothing else"))
+        c = Comparison.from_queue(args.from_storage, args.name)
+        c.write()
+    elif args.from_:
         given = [f for f, v in (("a config", args.config), ("--arm", args.arm), ("--set", args.sets),
                                 ("--seeds", args.seeds), ("--jobs", args.jobs), ("--name", args.name)) if v]
         if given:
@@ -60,7 +79,10 @@ def run(args) -> int:
             if not args.arm:
                 raise TrainlabError("give the arms to compare, e.g. --arm none: --arm dropout: dropout=0.5")
             exp = spec.from_cli(args.config, args.arm, args.sets, args.seeds or 5, args.name, args.baseline)
-        c = run_experiment(exp, jobs=args.jobs, quiet=args.quiet)
+        c = run_experiment(exp, jobs=args.jobs, quiet=args.quiet, storage=args.storage,
+                           enqueue_only=args.enqueue_only)
+        if c is None:  # only enqueued
+            return 0
     print_results(c)
     return 0
 

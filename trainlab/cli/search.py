@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampler (default 0)")
     p.add_argument("--heartbeat", type=int, default=10,
-                   help="seconds between a trial's heartbeats; a trial silent for 3x this is failed and retried")
+                   help="seconds between a trial's heartbeats (default 10); a trial silent for 60 s (3 beats when beats are faster) is failed and retried")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -42,6 +42,6 @@ def run(args) -> int:
     name = args.name or f"search-{Path(args.config).stem}-{args.sampler}"
     s = settings_from(base, space, name=name, sampler=args.sampler, trials=args.trials, objective=args.objective,
                       pruner=args.pruner, storage=args.storage, seed=args.seed, timeout=args.timeout,
-                      source=args.space, heartbeat=max(1, args.heartbeat), grace=3 * max(1, args.heartbeat))
+                      source=args.space, heartbeat=max(1, args.heartbeat))
     run_search(s, jobs=args.jobs, quiet=args.quiet)
     return 0

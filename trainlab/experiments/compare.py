@@ -21,7 +21,9 @@ from ..runs import iter_runs, load_run
 from ..runs.files import read_json_object, write_json
 from . import stats
 from .plots import plot_comparison
-from .pool import ENDED, Job, execute, plan
+from .pool import ENDED, Job, execute, plan, run_metrics
+from .queue import Queue
+from .queued import check_complete, enqueue, runs_from_queue, work_and_wait
 from .progress import Tally
 from .report import write_compare_report
 from .spec import Experiment, arm_overrides
@@ -36,13 +38,6 @@ def read_spec(meta: Path) -> dict[str, Any]:
     if not isinstance(spec.get("arms"), dict) or not isinstance(spec.get("seeds"), int):
         raise TrainlabError(f"{str(meta)!r} lacks its arms or seeds; {fix}")
     return spec
-
-
-def run_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    """A run's final numbers: the best epoch's validation metrics and the test metrics."""
-    out = {k: v for k, v in (summary.get("best") or {}).items() if k.startswith("val_") and isinstance(v, (int, float))}
-    out.update({f"test_{k}": v for k, v in (summary.get("test") or {}).items() if isinstance(v, (int, float))})
-    return out
 
 
 @dataclass
@@ -76,6 +71,21 @@ class Comparison:
         if len(datasets) > 1:
             raise TrainlabError(f"{str(folder)!r} holds runs on different datasets ({', '.join(sorted(datasets))}); "
                                 "a comparison needs one dataset: move the odd runs away")
+        return c
+
+    @classmethod
+    def from_queue(cls, url: str, name: str, folder: str | Path | None = None) -> "Comparison":
+        """An experiment's results from the summaries its runs left in the queue at `url` (no run
+        folder needed; the report goes to `folder`, default runs/<name>)."""
+        q = Queue(url)
+        qexp = q.experiment(name)
+        spec = {**qexp.spec, "name": name}
+        runs = runs_from_queue(q, qexp, list(spec["arms"]))
+        spec["seeds"] = 1 + max((s for arm in runs.values() for s in arm), default=0)
+        check_complete(qexp, runs, spec["seeds"])
+        c = cls(Path(folder or Path("runs") / name), spec, {})
+        c.runs = {arm: {seed: {**r, "metrics": run_metrics(r["summary"])} for seed, r in seeds.items()}
+                  for arm, seeds in runs.items()}
         return c
 
     @property
@@ -125,27 +135,44 @@ class Comparison:
 
 def compare(base: str | Path | dict[str, Any], arms: dict[str, dict[str, Any]], seeds: int = 5,
             jobs: int | None = None, name: str | None = None, baseline: str | None = None,
-            runs_dir: str | None = None, quiet: bool = True) -> Comparison:
+            runs_dir: str | None = None, quiet: bool = True, storage: str | None = None,
+            enqueue_only: bool = False) -> Comparison | None:
     """Run (or finish) an experiment and analyse it. `base` is a config path or dict; `arms` maps
-    arm names to config overrides (the first arm is the baseline unless `baseline` says otherwise)."""
+    arm names to config overrides (the first arm is the baseline unless `baseline` says otherwise).
+    storage: a queue (sqlite:///... or postgresql://...) the runs go through, so workers on other
+    machines (`trainlab worker --storage URL`) take their share; this call works on them too
+    (enqueue_only: it only enqueues them, and returns None)."""
     values = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
     exp = Experiment(name=name or (f"compare-{Path(base).stem}" if isinstance(base, (str, Path)) else "compare"),
                      base=values, arms={a: arm_overrides(a, dict(o or {}), values) for a, o in arms.items()},
                      seeds=seeds, baseline=baseline or "", runs_dir=runs_dir or str(values.get("runs_dir", "runs")))
-    return run_experiment(exp, jobs=jobs, quiet=quiet)
+    return run_experiment(exp, jobs=jobs, quiet=quiet, storage=storage, enqueue_only=enqueue_only)
 
 
-def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False) -> Comparison:
-    """Check every arm, plan (skip, resume, train), run with progress, then analyse and write."""
+def run_experiment(exp: Experiment, jobs: int | None = None, quiet: bool = False, storage: str | None = None,
+                   enqueue_only: bool = False) -> Comparison | None:
+    """Check every arm, plan (skip, resume, train), run with progress, then analyse and write.
+    With `storage`, the runs go through the queue there instead (enqueue_only: stop after enqueuing;
+    the result is then None)."""
     exp.check()
+    if jobs is not None and jobs < 1:
+        raise TrainlabError(f"--jobs {jobs} must be >= 1")
+    if storage is not None:
+        q, qexp, total = enqueue(exp, storage, say=(lambda _: None) if quiet else print)
+        if enqueue_only:
+            if not quiet:
+                print(f"{exp.name}: {total} runs in the queue; workers take them with "
+                      f"`trainlab worker --storage URL`, and `trainlab compare --from-storage URL --name {exp.name}` "
+                      "gathers the analysis", flush=True)
+            return None
+        work_and_wait(q, qexp, total, storage, jobs, exp.runs_dir, quiet)
+        return Comparison.from_queue(storage, exp.name, folder=exp.folder)
     meta = exp.folder / "experiment.json"
     if meta.is_file():
         old = read_spec(meta)
         if old.get("arms") != exp.to_json()["arms"] or old.get("base") != exp.to_json()["base"]:
             raise TrainlabError(f"{str(exp.folder)!r} holds experiment {old.get('name')!r} with other arms or "
                                 "another base config; use another --name, or --from to re-analyse it")
-    if jobs is not None and jobs < 1:
-        raise TrainlabError(f"--jobs {jobs} must be >= 1")
     todo = [Job(arm, seed, exp.configs[arm].model_copy(update={"seed": seed, "name": f"seed-{seed}"}).resolved(),
                 exp.folder / arm / f"seed-{seed}") for seed in range(exp.seeds) for arm in exp.arms]
     plan(todo)

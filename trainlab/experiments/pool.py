@@ -23,6 +23,8 @@ import torch
 from ..errors import TrainlabError
 from ..runs import arm_hash, load_run
 from ..training.run import resume, train
+from .queue import Experiment as QueuedExperiment
+from .queue import Queue, worker_id
 
 ENDED = ("finished", "early_stopped", "stopped", "diverged")
 
@@ -189,3 +191,43 @@ def execute(jobs: list[Job], n_jobs: int | None, on_done: Callable[[Job, str], N
             for proc in list(getattr(pool, "_processes", {}).values()):  # do not wait for long runs
                 proc.kill()
             raise
+
+
+def run_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """A run's final numbers: the best epoch's validation metrics and the test metrics."""
+    out = {k: v for k, v in (summary.get("best") or {}).items() if k.startswith("val_") and isinstance(v, (int, float))}
+    out.update({f"test_{k}": v for k, v in (summary.get("test") or {}).items() if isinstance(v, (int, float))})
+    return out
+
+
+# ---------------------------------------------------------------- runs taken from the queue
+def run_summary(run: Any) -> dict[str, Any]:
+    """What the storage keeps of a finished run, enough for the statistics without its folder."""
+    s = run.summary
+    return {"status": s.get("status"), "message": s.get("message", ""), "arm": s.get("arm"),
+            "seed": run.config.get("seed"), "best": s.get("best") or {}, "test": s.get("test") or {},
+            "epochs_run": s.get("epochs_run"), "train_time_s": s.get("train_time_s"), "host": worker_id(),
+            "path": str(run.path),
+            "curve": [[r["epoch"], r.get("val_acc"), r.get("val_loss")] for r in run.metrics if "val_loss" in r]}
+
+
+def run_queued(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: str | None) -> None:
+    """Train (or resume, or find done) the run a queued trial carries, in `runs_dir` (default: the
+    enqueuer's), and report its summary; a run that fails for a reason of its own is reported
+    failed with its message, and is not taken again."""
+    spec = q.patient(lambda: q.storage.get_trial(trial_id), "reading a run").user_attrs["run"]
+    root = runs_dir or spec["config"].get("runs_dir", "runs")
+    config = {**spec["config"], "runs_dir": root, "threads": spec["config"].get("threads") or 1}
+    job = Job(spec["arm"], spec["seed"], config, Path(root) / spec["folder"])
+    try:
+        plan([job])
+        if job.action == "done":
+            run = load_run(job.path)
+        elif job.action == "resume":
+            run = resume(job.path, quiet=True, report=False)
+        else:
+            run = train(job.config, quiet=True, report=False)
+    except TrainlabError as e:
+        q.finish(exp, trial_id, error=str(e))
+        return
+    q.finish(exp, trial_id, {**run_summary(run), "resumed": job.action == "resume"})

@@ -4,34 +4,36 @@ Every trial is an ordinary run folder in the study's group (`runs/<study>/trial-
 per trial); the objective is always a validation metric, with pruning through the trainer's
 per-evaluation hook; the test split is scored once, for the best trial only, at the end. The
 study lives in a storage (SQLite in the study folder by default, or PostgreSQL for many
-machines) shared by every worker; a worker killed mid-trial leaves a trial that Optuna's
-heartbeat marks failed and `RetryHeartbeatStaleTrialCallback` runs again, and the same command again
-continues the study.
+machines), which is also the queue the trials go through (trainlab.experiments.queue): the budget
+is enqueued as `trials` waiting trials, so workers in processes or on other machines
+(`trainlab worker --storage URL`) run exactly that many between them; each trial's parameters are
+drawn by the sampler seeded with (the study's seed, the trial's number), so two workers never draw
+the same ones and a trial draws the same wherever it runs. A worker killed mid-trial leaves a
+trial that the heartbeat marks failed; its copy runs again (resuming the same run folder when
+the folder is shared), and the same command again continues the study.
 
     >>> s = trainlab.search("configs/mlp-digits.yaml", {"lr": {"log_uniform": [1e-3, 1]}}, trials=20)  # doctest: +SKIP
     >>> s.best_value, s.best_config["lr"]                                                               # doctest: +SKIP
 """
 from __future__ import annotations
 
-import json
+import hashlib
 import math
-import os
-import re
-import socket
-import warnings
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..config import make_config, read_yaml, set_key
 from ..errors import TrainlabError
+from ..runs import load_run
 from ..training.checks import check_config
-from ..training.run import train
+from ..training.run import resume, train
 from .optuna import optuna
-from .pool import processes, usable_cores
+from .pool import Job, plan, processes, usable_cores
 from .progress import watch
+from .queue import Experiment as QueuedExperiment
+from .queue import Queue, masked, serve, worker_id
 from .search_report import finish_study
 from .space import Dim, grid_values, parse_space, suggest
 
@@ -51,9 +53,8 @@ class Settings:
     pruner: str = "median"
     storage: str | None = None
     seed: int = 0
-    timeout: float | None = None
-    heartbeat: int = 10  # seconds between a running trial's heartbeats
-    grace: int = 30  # a trial silent this long is failed and retried
+    timeout: float | None = None  # seconds after which workers take no new trial
+    heartbeat: int = 10  # seconds between a running trial's heartbeats (3 missed: taken again)
 
     @property
     def folder(self) -> Path:
@@ -67,37 +68,60 @@ class Settings:
     def direction(self) -> str:
         return "minimize" if self.objective.endswith("loss") else "maximize"
 
+    def spec(self) -> dict[str, Any]:
+        """What defines the study's trials, stored with it: a worker rebuilds the settings from it, and
+        the same name with another spec is refused."""
+        return {"base": self.base, "space": [asdict(d) for d in self.dims], "objective": self.objective,
+                "sampler": self.sampler, "pruner": self.pruner, "seed": self.seed}
 
-def masked(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+    @classmethod
+    def from_spec(cls, name: str, spec: dict[str, Any], storage: str) -> "Settings":
+        return cls(name=name, base=spec["base"], dims=[Dim(**d) for d in spec["space"]], sampler=spec["sampler"],
+                   objective=spec["objective"], pruner=spec["pruner"], seed=spec["seed"], storage=storage)
 
 
-def storage(s: Settings):
-    """Optuna's RDB storage with heartbeats (a killed worker's trial is failed, then retried)."""
-    if s.storage is None:
-        try:
-            s.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise TrainlabError(f"runs folder {str(s.folder)!r} cannot be created ({e.strerror}); set runs_dir to "
-                                "a writable folder") from None
-    kw = {"connect_args": {"timeout": 300}} if s.url.startswith("sqlite") else {"pool_pre_ping": True}
-    try:
-        return optuna.storages.RDBStorage(s.url, engine_kwargs=kw, heartbeat_interval=s.heartbeat, grace_period=s.grace,
-                          heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
-    except (optuna.exceptions.StorageInternalError, ImportError, Exception) as e:  # sqlalchemy errors, bad URLs
-        why = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise TrainlabError(f"storage {masked(s.url)!r} cannot be reached ({why}); start the server or fix the "
-                            "URL, e.g. postgresql://user:password@host:5432/db") from None
+def trial_seed(seed: int, number: int) -> int:
+    """The seed of trial `number`'s draws: the same on every worker, another for every trial."""
+    return int(hashlib.sha256(f"{seed}:{number}".encode()).hexdigest()[:8], 16)
+
+
+class PerTrialSampler(optuna.samplers.BaseSampler):
+    """A sampler that draws each trial with a fresh sampler of its kind seeded by (seed, trial number):
+    parallel workers never share a random stream (four workers with one seed would draw the same
+    parameters four times), and a trial's draws do not depend on which worker runs it."""
+
+    def __init__(self, make: Any, seed: int):
+        self.make, self.seed = make, seed
+        self._by_trial: dict[int, Any] = {}
+
+    def _for(self, trial: Any) -> Any:
+        number = trial.system_attrs.get("failed_trial", trial.number)  # a retry draws what its original drew
+        if number not in self._by_trial:
+            self._by_trial = {number: self.make(trial_seed(self.seed, number))}  # one trial at a time
+        return self._by_trial[number]
+
+    def infer_relative_search_space(self, study, trial):
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study, trial) -> None:
+        self._for(trial).before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values) -> None:
+        self._for(trial).after_trial(study, trial, state, values)
 
 
 def make_sampler(s: Settings):
-    if s.sampler == "grid":
+    if s.sampler == "grid":  # an enumeration: the grid sampler assigns points to trials itself
         return optuna.samplers.GridSampler(grid_values(s.dims, s.trials), seed=s.seed)
-    if s.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=s.seed)
-    if s.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=s.seed)
-    return optuna.samplers.GPSampler(seed=s.seed)
+    kind = {"random": optuna.samplers.RandomSampler, "tpe": optuna.samplers.TPESampler,
+            "gp": optuna.samplers.GPSampler}[s.sampler]
+    return PerTrialSampler(lambda seed: kind(seed=seed), s.seed)
 
 
 def make_pruner(s: Settings):
@@ -106,81 +130,58 @@ def make_pruner(s: Settings):
             "none": optuna.pruners.NopPruner}[s.pruner]()
 
 
-def open_study(s: Settings):
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeat retry, GP
-    return optuna.create_study(study_name=s.name, storage=storage(s), sampler=make_sampler(s),
-                               pruner=make_pruner(s), direction=s.direction, load_if_exists=True)
-
-
-def study_spec(s: Settings) -> dict[str, Any]:
-    """What defines a study's trials: the base config, the space and the objective (as JSON holds them)."""
-    return json.loads(json.dumps({"base": s.base, "space": [asdict(d) for d in s.dims], "objective": s.objective},
-                                 default=str))
-
-
-def check_same_study(s: Settings, study) -> None:
-    """A study is continued only with the base config, space and objective it was made with: trials of
-    two configs ranked together would compare nothing (as `compare` refuses for its folders)."""
-    spec, old = study_spec(s), study.user_attrs.get("spec")
-    if old is None:
-        study.set_user_attr("spec", spec)
-        return
-    if old == spec:
-        return
-    keys = sorted(set(old["base"]) | set(spec["base"]))
-    diff = next((f"another base config ({k}: {old['base'].get(k)!r}, now {spec['base'].get(k)!r})" for k in keys
-                 if old["base"].get(k) != spec["base"].get(k)), None)
-    diff = diff or ("another search space" if old["space"] != spec["space"] else
-                    f"another objective ({old['objective']}, now {spec['objective']})")
-    raise TrainlabError(f"study {s.name!r} in {masked(s.url)} was made with {diff}; its trials would be ranked with "
-                        "these: use another --name, or the same config and space to continue it")
-
-
-def trial_config(s: Settings, trial) -> dict[str, Any]:
+def trial_config(s: Settings, trial, folder_number: int | None = None) -> dict[str, Any]:
     cfg = dict(s.base)
     for key, value in suggest(trial, s.dims).items():
         cfg = set_key(cfg, key, value, f"search space: {key}")
-    return {**cfg, "group": s.name, "name": f"trial-{trial.number}", "monitor": s.objective}
+    number = trial.number if folder_number is None else folder_number
+    return {**cfg, "group": s.name, "name": f"trial-{number}", "monitor": s.objective}
 
 
-def objective(s: Settings):
-    def run_trial(trial) -> float:
-        cfg = trial_config(s, trial)
-        trial.set_user_attr("run", str(Path(cfg.get("runs_dir", "runs")) / s.name / cfg["name"]))
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process ran it
+def run_search_trial(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: str | None) -> None:
+    """Run one trial a worker took from the queue: its parameters drawn, its run trained with the
+    pruner watching (or resumed: a dead worker's trial comes back with its run folder), its value
+    reported. A trial retried after a dead worker uses the first attempt's folder."""
+    s = Settings.from_spec(exp.study.study_name, exp.spec, q.url)
+    if runs_dir:
+        s.base = {**s.base, "runs_dir": runs_dir}
+    study = q.patient(lambda: optuna.load_study(study_name=s.name, storage=q.storage, sampler=make_sampler(s),
+                                                pruner=make_pruner(s)), "opening the study")
+    q.patient(lambda: study.get_trials(deepcopy=False), "opening the study")  # the study's cache learns the trial
+    trial = optuna.trial.Trial(study, trial_id)
+    # the trial this one retries, after its worker died
+    first = q.patient(lambda: q.storage.get_trial(trial_id), "starting a trial").system_attrs.get("failed_trial")
+    cfg = make_config(trial_config(s, trial, first), source="search trial").resolved()
+    job = Job("trial", trial.number, cfg, Path(cfg["runs_dir"]) / s.name / cfg["name"])
+    q.patient(lambda: trial.set_user_attr("run", str(job.path)), "starting a trial")
 
-        def prune(row: dict[str, Any]) -> bool:
-            if row["step"] == 0 or row.get(s.objective) is None:
-                return False
-            trial.report(row[s.objective], step=int(row["step"]))
-            return f"pruned at epoch {row['epoch']:g} ({s.pruner} pruner)" if trial.should_prune() else False
+    def prune(row: dict[str, Any]) -> str | bool:
+        if row["step"] == 0 or row.get(s.objective) is None:
+            return False
+        q.patient(lambda: trial.report(row[s.objective], step=int(row["step"])), "reporting to the pruner")
+        return f"pruned at epoch {row['epoch']:g} ({s.pruner} pruner)" if trial.should_prune() else False
 
-        run = train(cfg, quiet=True, report=False, score_test=False, on_eval=prune)
-        trial.set_user_attr("run", str(run.path))
-        status = run.summary.get("status")
-        if status == "stopped":
-            raise optuna.TrialPruned()
-        value = (run.summary.get("best") or {}).get(s.objective)
-        if status == "diverged" or value is None or not math.isfinite(value):
-            raise optuna.TrialPruned(f"diverged: {run.summary.get('message', '')}")  # a result, not a crash
-        return float(value)
-
-    return run_trial
-
-
-def work(s: Settings, threads: int = 1) -> None:
-    """One worker: run trials until the study holds `trials` complete or pruned ones (or the timeout)."""
-    torch.set_num_threads(threads)
-    study = open_study(s)
-    done = optuna.study.MaxTrialsCallback(s.trials, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
-    if sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in study.trials) >= s.trials:
+    try:
+        plan([job])
+        if job.action == "done":
+            run = load_run(job.path)
+        elif job.action == "resume":
+            run = resume(job.path, quiet=True, report=False, score_test=False, on_eval=prune)
+        else:
+            run = train(cfg, quiet=True, report=False, score_test=False, on_eval=prune)
+    except TrainlabError as e:
+        q.finish(exp, trial_id, error=str(e))
         return
-    study.optimize(objective(s), n_trials=2 * s.trials, timeout=s.timeout, callbacks=[done],
-                   catch=(TrainlabError,), gc_after_trial=False)
+    status, summary = run.summary.get("status"), {"status": run.summary.get("status"), "host": worker_id(),
+                                                  "message": run.summary.get("message", "")}
+    value = (run.summary.get("best") or {}).get(s.objective)
+    if status == "stopped" or status == "diverged" or value is None or not math.isfinite(value):
+        q.finish(exp, trial_id, summary, pruned=True)  # a pruned or diverged trial is a result, not a crash
+    else:
+        q.finish(exp, trial_id, summary, value=float(value))
 
 
-def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
-    """Check everything, then run `jobs` workers on the one study, then write the report."""
+def check_settings(s: Settings, jobs: int) -> None:
     if s.sampler not in SAMPLERS:
         raise TrainlabError(f"--sampler {s.sampler!r}: choose one of {', '.join(SAMPLERS)}")
     if s.pruner not in PRUNERS:
@@ -194,21 +195,35 @@ def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
         for v in (d.values if not d.is_range else d.values[:2]):
             check_config(make_config(set_key({**s.base, "monitor": s.objective}, d.key, v, f"search space: {d.key}"),
                                      source=f"search space: {d.key}={v!r}"))
-    study = open_study(s)  # creates it (or finds it) before the workers start, and checks the storage
-    check_same_study(s, study)
+
+
+def run_search(s: Settings, jobs: int = 1, quiet: bool = False):
+    """Check everything, enqueue the budget, run `jobs` workers on the study, then write the report."""
+    check_settings(s, jobs)
+    if s.storage is None:
+        try:
+            s.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TrainlabError(f"runs folder {str(s.folder)!r} cannot be created ({e.strerror}); set runs_dir to "
+                                "a writable folder") from None
+    q = Queue(s.url, say=(lambda _: None) if quiet else print, heartbeat=s.heartbeat)
+    exp = q.create(s.name, "search", s.spec(), direction=s.direction)
+    have = sum(t.state.is_finished() for t in q.trials(exp))
+    q.enqueue_slots(exp, s.trials)
     if not quiet:
-        have = len([t for t in study.trials if t.state.is_finished()])
         print(f"search {s.name}: {s.sampler} sampler, {s.trials} trials of {len(s.dims)} hyperparameters, "
               f"objective {s.objective}, pruner {s.pruner}, {jobs} worker(s); storage {masked(s.url)}"
               + (f"; continuing ({have} trials already ended)" if have else ""), flush=True)
-    if jobs == 1:
-        with watch(study, s, quiet):
-            work(s, threads=max(1, usable_cores()))
-    else:
-        threads = max(1, usable_cores() // jobs)
-        with watch(study, s, quiet), processes(work, [(s, threads)] * jobs):
-            pass
-    return finish_study(s, study, quiet)
+    until = time.monotonic() + s.timeout if s.timeout else None
+    runners = {"search": run_search_trial}
+    with watch(exp.study, s, quiet):
+        if jobs == 1:  # in this process, with every core (one run at a time)
+            serve(s.url, [s.name], runners, threads=max(1, usable_cores()), until=until, heartbeat_s=s.heartbeat)
+        else:
+            with processes(serve, [(s.url, [s.name], runners, None, False, max(1, usable_cores() // jobs), None,
+                                    2.0, print, until, s.heartbeat)] * jobs):
+                pass
+    return finish_study(s, exp.study, quiet)
 
 
 def settings_from(base: dict[str, Any], space: Any, *, name: str, sampler: str = "tpe", trials: int = 50,

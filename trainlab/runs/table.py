@@ -11,7 +11,6 @@ the ones inside it), `status`, and any config key or column as `key=value`.
 from __future__ import annotations
 
 import difflib
-import math
 from pathlib import Path
 from typing import Any
 

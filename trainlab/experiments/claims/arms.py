@@ -86,8 +86,10 @@ def arms_run(base: dict[str, Any], arms: dict[str, dict[str, Any]], quantities: 
     returns {"arms": {arm: {quantity: [per seed]}}, "curves": {arm: [[epoch, value], ...] per seed}}."""
     def run(settings: dict[str, Any], ctx: Context) -> dict[str, Any]:
         values = {**base, **settings.get("set", {}), "threads": 1}
-        c = compare(values, arms, seeds=int(settings["seeds"]), jobs=ctx.jobs, name="runs",
-                    runs_dir=str(ctx.folder), quiet=ctx.quiet)
+        c = compare(values, arms, seeds=int(settings["seeds"]), jobs=ctx.jobs, name=ctx.experiment(),
+                    runs_dir=str(ctx.folder), quiet=ctx.quiet, storage=ctx.storage, enqueue_only=ctx.enqueue_only)
+        if c is None:  # enqueued only: the numbers come when workers have run them
+            return None
         data: dict[str, Any] = {"arms": {}, "curves": {}, "curve": curve}
         for arm, seeds in c.runs.items():
             runs = [load_run(r["path"]) for _, r in sorted(seeds.items())]

@@ -69,6 +69,13 @@ class Context:
     folder: Path
     jobs: int | None = None
     quiet: bool = True
+    storage: str | None = None  # a queue the claim's runs go through (workers elsewhere take their share)
+    enqueue_only: bool = False  # with storage: enqueue the runs and return None (no data yet)
+
+    def experiment(self, claim_runs: str = "runs") -> str:
+        """The name of the claim's compare: "runs" in its folder; through a queue, a name no other
+        claim or mode shares (the queue holds every claim's runs)."""
+        return claim_runs if self.storage is None else f"{self.folder.parent.name}-{self.folder.name}"
 
 
 # ============================================================== verdict rules

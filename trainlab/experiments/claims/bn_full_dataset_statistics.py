@@ -20,8 +20,10 @@ BASE = {"dataset": "digits", "model": "convnet", "norm": "batch", "optimizer": "
 
 
 def run(settings, ctx) -> dict:
-    c = compare(BASE, {"trained": {}}, seeds=settings["seeds"], jobs=ctx.jobs, name="runs", runs_dir=str(ctx.folder),
-                quiet=ctx.quiet)
+    c = compare(BASE, {"trained": {}}, seeds=settings["seeds"], jobs=ctx.jobs, name=ctx.experiment(),
+                runs_dir=str(ctx.folder), quiet=ctx.quiet, storage=ctx.storage, enqueue_only=ctx.enqueue_only)
+    if c is None:  # enqueued only: the numbers come when workers have run them
+        return None
     arms = {"running averages": {"val_loss": [], "val_acc": []}, "full training set": {"val_loss": [], "val_acc": []}}
     for _, r in sorted(c.runs["trained"].items()):
         for arm, how in (("running averages", "running"), ("full training set", "full")):

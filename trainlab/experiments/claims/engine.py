@@ -61,8 +61,11 @@ def cached(folder: Path, claim: Claim, mode: str) -> dict[str, Any] | None:
     return res if res.get("key") == settings_key(claim, mode) and res.get("mode") == mode else None
 
 
-def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None) -> dict[str, Any]:
-    """Run one claim (or take its cached result) and write result.json and plot.png."""
+def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None, storage: str | None = None,
+              enqueue_only: bool = False) -> dict[str, Any]:
+    """Run one claim (or take its cached result) and write result.json and plot.png. With `storage`,
+    its training runs go through the queue there; with enqueue_only too, they are only enqueued
+    (the result is then "queued": run the same command again, without it, once workers are done)."""
     hit = cached(folder, claim, mode)
     if hit is not None:  # the measured numbers are reused; rule and picture are made again (cheap)
         data = restore(hit["data"])
@@ -76,7 +79,11 @@ def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None) ->
     out = folder / claim.id
     t0 = time.perf_counter()
     settings = claim.settings(mode)
-    data = claim.run(settings, Context(out / f"runs-{mode}-{key}", jobs=jobs))
+    data = claim.run(settings, Context(out / f"runs-{mode}-{key}", jobs=jobs, storage=storage,
+                                       enqueue_only=enqueue_only))
+    if data is None:  # enqueued only
+        return {"id": claim.id, "verdict": "queued", "because": "its runs are in the queue", "cached": False,
+                "seconds": round(time.perf_counter() - t0, 1)}
     verdict = claim.judge(data)
     swapped = claim.judge(claim.swap(data))
     plot = out / "plot.png"
@@ -90,7 +97,8 @@ def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None) ->
 
 
 def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = "runs/claims",
-               jobs: int | None = None, quiet: bool = False) -> list[dict[str, Any]]:
+               jobs: int | None = None, quiet: bool = False, storage: str | None = None,
+               enqueue_only: bool = False) -> list[dict[str, Any]]:
     """Run the chosen claims (all when `ids` is empty) in catalogue order; one line per claim."""
     if mode not in ("quick", "full"):
         raise TrainlabError(f"mode {mode!r} must be quick or full")
@@ -101,7 +109,7 @@ def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = 
         if not quiet:
             print(f"[{i}/{len(claims)}] {claim.id} (deck {claim.deck}, {claim.topic}) ...", end=" ", flush=True)
         try:
-            res = run_claim(claim, mode, folder, jobs)
+            res = run_claim(claim, mode, folder, jobs, storage, enqueue_only)
         except TrainlabError:
             raise
         except Exception as e:  # one broken claim does not stop the catalogue; it is reported and not cached
@@ -113,6 +121,9 @@ def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = 
         if not quiet:
             spent = time.perf_counter() - t0
             took = "cached" if res["cached"] else f"{res['seconds']:.0f} s"
+            if res["verdict"] == "queued":
+                print(f"queued ({took})", flush=True)
+                continue
             print(f"{res['verdict']} ({took}; {spent / 60:.1f} min so far)", flush=True)
     return results
 

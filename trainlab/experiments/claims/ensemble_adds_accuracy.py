@@ -21,8 +21,10 @@ BASE = {"dataset": "fashion-mnist", "fallback_dataset": "digits", "train_subset"
 
 
 def run(settings, ctx) -> dict:
-    c = compare(BASE, {"member": {}}, seeds=settings["members"], jobs=ctx.jobs, name="runs", runs_dir=str(ctx.folder),
-                quiet=ctx.quiet)
+    c = compare(BASE, {"member": {}}, seeds=settings["members"], jobs=ctx.jobs, name=ctx.experiment(),
+                runs_dir=str(ctx.folder), quiet=ctx.quiet, storage=ctx.storage, enqueue_only=ctx.enqueue_only)
+    if c is None:  # enqueued only: the numbers come when workers have run them
+        return None
     res = ensemble([r["path"] for _, r in sorted(c.runs["member"].items())])
     return {"ensemble": res["ensemble"]["acc"], "mean_member": res["mean_member"]["acc"],
             "members": [m["test_acc"] for m in res["members"]], "gain": res["gain"]["acc"], "ci": res["gain"]["ci"],
