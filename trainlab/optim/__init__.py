@@ -13,4 +13,4 @@ module is imported first. `ChainOptimizer` (the torch.optim.Optimizer that runs 
 optimizer.py; the link protocol (`GradientTransformation`, `chain`) and the links' shared helpers
 are in base.py.
 """
-from . import layerwise, modern  # noqa: F401  (register the newer links)
+from . import layerwise, modern, modern_recipes  # noqa: F401  (register the newer links and recipes)
