@@ -5,6 +5,10 @@ test split once and writes the summary (and the report).
 
 Everything a resumed run needs is the `TrainState` in each checkpoint, so a run killed at any
 point and resumed ends with the same weights, bit for bit, on CPU.
+
+The weights scored and kept are the live ones, `ema`'s average, or a schedule-free optimizer's
+average x (`optimizer.evaluation_weights`, with batch-norm statistics recomputed for x): x is then
+also what the checkpoints' weights files hold, and the live weights it trains at go in the state.
 """
 from __future__ import annotations
 
