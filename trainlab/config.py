@@ -84,7 +84,7 @@ class Config(BaseModel):
     optimizer: str | list[OpSpec] = "momentum"  # a recipe name or a chain of links (see `trainlab list transforms`)
     optimizer_options: dict[str, Any] = {}  # recipe hyperparameters, e.g. {momentum: 0.9} or {betas: [0.9, 0.999]}
     lr: float = Field(0.05, gt=0)  # base learning rate (peak for onecycle)
-    weight_decay: float | None = Field(None, ge=0)  # coupled L2 for sgd-family/adam, decoupled for adamw; None = the recipe's default (adamw 0.01, else 0)
+    weight_decay: float | None = Field(None, ge=0)  # coupled L2 or decoupled, as the recipe defines (`trainlab list optimizers`); None = the recipe's default (adamw 0.01, else 0)
     clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm to this
     clip_value: float | None = Field(None, gt=0)  # clip each gradient entry to [-v, v]
     schedule: str = "constant"  # constant | step | exponential | inverse_time | cosine | onecycle | piecewise

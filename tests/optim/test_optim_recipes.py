@@ -3,6 +3,7 @@ import io
 
 import pytest
 import torch
+from test_optim_modern import REFERENCED
 from torch import nn
 
 from trainlab.errors import TrainlabError
@@ -79,7 +80,8 @@ CASES = {
 
 
 def test_every_recipe_has_a_reference():
-    assert set(OPTIMIZERS.list()) == set(CASES)
+    # torch.optim here (CASES); the newer recipes against torch.optim or their papers in test_optim_modern.py
+    assert set(OPTIMIZERS.list()) == set(CASES) | REFERENCED
 
 
 @pytest.mark.parametrize("name, case", [(n, c) for n in sorted(CASES) for c in range(len(CASES[n]))])
@@ -376,6 +378,7 @@ FUSED_RECIPES = [(n, {}) for n in OPTIMIZERS.list()] + [
     ("rmsprop", {"momentum": 0.5, "centered": True}),
     ("adam", {"decoupled": True}),
 ]
+STEP_LAST = ("lars", "schedule_free_sgd", "schedule_free_adamw")  # chains with a link after scale_by_lr
 DECAYS = {"wd0": {"weight_decay": 0.0}, "wd": {"weight_decay": 0.05},
           "wd_exclude_1d": {"weight_decay": 0.05, "exclude_1d": True}}
 CLIPS = {"noclip": {}, "clip_norm": {"clip_norm": 0.05}, "clip_value": {"clip_value": 0.02}}  # both bind here
@@ -418,7 +421,9 @@ def test_optimizer_fast_path_equals_the_plain_chain(name, variant, decay, clip, 
     hp = {"lr": 0.05, **variant, **DECAYS[decay], **CLIPS[clip]}
     ours, groups = tiny_params(grouped, frozen)
     opt = create_optimizer(name, groups, **hp)
-    assert opt._applies_lr == (variant.get("form") != "velocity")  # the fused application is really taken
+    # the fused application is really taken, except where a link follows the lr (velocity-form momentum, lars,
+    # schedule-free): there the step adds the chain's update as it is
+    assert opt._applies_lr == (variant.get("form") != "velocity" and name not in STEP_LAST)
     for _ in range(steps):
         tiny_step(ours)
         opt.step()
@@ -427,12 +432,13 @@ def test_optimizer_fast_path_equals_the_plain_chain(name, variant, decay, clip, 
     tx = OPTIMIZERS.get(name)(**hp)
     pairs = [(p, g.get("lr_mult", 1.0)) for g in ref_groups for p in g["params"] if p.requires_grad]
     ps, lrs = [p for p, _ in pairs], [hp["lr"] * m for _, m in pairs]
-    lr_key = [f"{i}:{link.name}" for i, link in enumerate(tx.links) if link.name == "scale_by_lr"][-1]
+    # the lr goes to the lr link and to every link built with an lr of its own (Adafactor, Schedule-Free, Adan's decay)
+    lr_keys = [f"{i}:{link.name}" for i, link in enumerate(tx.links) if "lr" in link.hp]
     state = tx.init(ps)
     for _ in range(steps):
         tiny_step(ref)
         with torch.no_grad():
-            u, state = tx.update([p.grad for p in ps], state, ps, {lr_key: {"lr": lrs}} if grouped else None)
+            u, state = tx.update([p.grad for p in ps], state, ps, {k: {"lr": lrs} for k in lr_keys} if grouped else None)
             torch._foreach_add_(ps, u)
 
     a, b, s0 = (torch.cat([p.detach().flatten() for p in x]) for x in (ours, ref, START))

@@ -54,7 +54,108 @@ def ref_lookahead(g, p, s, t, k=2, alpha=0.5):
     return s["slow"] - p
 
 
+# the newer links (trainlab.optim.modern, .layerwise), from their papers' per-tensor rules; their
+# recipes are checked over many steps in test_optim_modern.py
+
+
+def ref_nadam(g, p, s, t, b1=0.8, b2=0.95, eps=1e-6, psi=0.004):
+    mu, mu_next = (b1 * (1 - 0.5 * 0.96 ** (k * psi)) for k in (t, t + 1))
+    s["prod"] = float(torch.tensor(s.get("prod", 1.0), dtype=torch.float32) * mu)  # torch keeps it in float32
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    den = torch.sqrt(s["v"] / (1 - b2**t)) + eps
+    return ((1 - mu) / (1 - s["prod"]) * g + mu_next / (1 - s["prod"] * mu_next) * s["m"]) / den
+
+
+def ref_radam(g, p, s, t, b1=0.8, b2=0.95, eps=1e-6):  # t = 1..3 is rho_t <= 5: plain momentum
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    rho_inf = 2 / (1 - b2) - 1
+    rho = rho_inf - 2 * t * b2**t / (1 - b2**t)
+    if rho <= 5:
+        return s["m"] / (1 - b1**t)
+    r = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho))
+    return r * s["m"] / (1 - b1**t) / (torch.sqrt(s["v"]) / math.sqrt(1 - b2**t) + eps / math.sqrt(1 - b2**t))
+
+
+def ref_adamax(g, p, s, t, b1=0.8, b2=0.95, eps=1e-6):
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["u"] = torch.maximum(b2 * s.get("u", torch.zeros_like(g)), g.abs() + eps)
+    return s["m"] / ((1 - b1**t) * s["u"])
+
+
+def ref_lion(g, p, s, t, b1=0.8, b2=0.95):
+    m = s.get("m", 0)
+    s["m"] = b2 * m + (1 - b2) * g
+    return torch.sign(b1 * m + (1 - b1) * g)
+
+
+def ref_adan(g, p, s, t, b1=0.8, b2=0.7, b3=0.95, eps=1e-6):
+    d = g - s.get("prev", g)
+    s["prev"] = g
+    s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * d
+    s["n"] = b3 * s.get("n", 0) + (1 - b3) * (g + b2 * d) ** 2
+    return (s["m"] / (1 - b1**t) + b2 * s["v"] / (1 - b2**t)) / (torch.sqrt(s["n"] / (1 - b3**t)) + eps)
+
+
+def ref_ademamix(g, p, s, t, b1=0.8, b2=0.95, b3=0.99, alpha=4.0, eps=1e-6, warmup=2):
+    a = min(t * alpha / warmup, alpha)
+    f = min(t, warmup) / warmup
+    b = min(math.exp(math.log(b1) * math.log(b3) / ((1 - f) * math.log(b3) + f * math.log(b1))), b3)
+    s["m1"] = b1 * s.get("m1", 0) + (1 - b1) * g
+    s["m2"] = b * s.get("m2", 0) + (1 - b) * g
+    s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
+    return (s["m1"] / (1 - b1**t) + a * s["m2"]) / (torch.sqrt(s["v"] / (1 - b2**t)) + eps)
+
+
+def ref_schedule_free(u, p, s, t, b1=0.8, lr=0.1, b2=0.9):  # u: a step of z (after scale_by_lr)
+    s.setdefault("z", p.clone())
+    s.setdefault("x", p.clone())
+    step = lr * math.sqrt(1 - b2**t)
+    s["z"] = s["z"] + math.sqrt(1 - b2**t) * u
+    s["sum"] = s.get("sum", 0.0) + max(s.get("top", 0.0), step) ** 2
+    s["top"] = max(s.get("top", 0.0), step)
+    c = s["top"] ** 2 / s["sum"]
+    s["x"] = (1 - c) * s["x"] + c * s["z"]
+    return b1 * s["x"] + (1 - b1) * s["z"] - p
+
+
+def ref_adafactor(g, p, s, t, lr=0.1, decay=-0.8, eps2=1e-3, d=1.0):
+    rate, e1 = t**decay, torch.finfo(p.dtype).eps
+    if p.ndim > 1:  # factored over the last two dims: v ~ r c / mean(r)
+        s["r"] = (1 - rate) * s.get("r", 0) + rate * (g * g).mean(-1, keepdim=True)
+        s["c"] = (1 - rate) * s.get("c", 0) + rate * (g * g).mean(-2, keepdim=True)
+        v = s["r"] @ s["c"] / s["r"].mean(-2, keepdim=True).clamp(min=e1)
+    else:
+        s["v"] = v = (1 - rate) * s.get("v", 0) + rate * g * g
+    u = g / v.clamp(min=e1 * e1).sqrt()
+    u = u / max(1.0, float(u.pow(2).mean().sqrt()) / d)
+    return max(eps2, float(p.pow(2).mean().sqrt())) * min(lr, t**-0.5) / lr * u
+
+
+def ref_trust_ratio(u, p, s, t):
+    return u if p.ndim <= 1 else p.norm() / u.norm() * u  # exclude_1d
+
+
+def ref_lars(g, p, s, t, eta=0.01, wd=0.1):
+    return eta * p.norm() / (g.norm() + wd * p.norm()) * (g + wd * p)
+
+
 LINKS = {
+    "scale_by_nadam": ({"b1": 0.8, "b2": 0.95, "eps": 1e-6}, ref_nadam),
+    "scale_by_radam": ({"b1": 0.8, "b2": 0.95, "eps": 1e-6}, ref_radam),
+    "scale_by_adamax": ({"b1": 0.8, "b2": 0.95, "eps": 1e-6}, ref_adamax),
+    "scale_by_lion": ({"b1": 0.8, "b2": 0.95}, ref_lion),
+    "scale_by_adan": ({"b1": 0.8, "b2": 0.7, "b3": 0.95, "eps": 1e-6}, ref_adan),
+    "scale_by_ademamix": ({"b1": 0.8, "b2": 0.95, "b3": 0.99, "alpha": 4.0, "eps": 1e-6, "alpha_warmup": 2,
+                           "b3_warmup": 2}, ref_ademamix),
+    "schedule_free": ({"b1": 0.8, "lr": 0.1, "b2": 0.9}, ref_schedule_free),
+    "scale_by_adafactor": ({"lr": 0.1}, ref_adafactor),
+    "scale_by_trust_ratio": ({"exclude_1d": True}, ref_trust_ratio),
+    "scale_by_lars": ({"trust_coefficient": 0.01, "weight_decay": 0.1}, ref_lars),
+    "add_proximal_decay": ({"weight_decay": 0.1, "lr": 0.5}, lambda g, p, s, t: (g + 0.1 * p) / (1 + 0.05)),
+    "scale": ({"factor": 0.3}, lambda g, p, s, t: 0.3 * g),
     "lookahead": ({"k": 2, "alpha": 0.5}, ref_lookahead),
     "scale_by_momentum": ({"mu": 0.8, "nesterov": True}, ref_momentum),
     "scale_by_adagrad": ({"eps": 1e-6, "initial_accumulator": 0.5}, ref_adagrad),
@@ -69,7 +170,8 @@ LINKS = {
 
 
 def test_every_link_is_tested():
-    assert set(TRANSFORMS.list()) == set(LINKS) | {"clip_by_global_norm"}
+    # clip_by_global_norm against torch below; scale_by_muon against torch.optim.Muon in test_optim_modern.py
+    assert set(TRANSFORMS.list()) == set(LINKS) | {"clip_by_global_norm", "scale_by_muon"}
 
 
 @pytest.mark.parametrize("name", sorted(LINKS))

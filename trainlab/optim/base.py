@@ -10,8 +10,11 @@ nothing else. `chain(*links)` feeds each link's output to the next.
   torch LR scheduler may change in the optimizer's param groups (momentum's "mu", Adam's "b1" and
   "b2", a decay link's "weight_decay"). Each value is one float, or a list with one float per
   parameter when the param groups differ. A key that is absent means the value the link was
-  built with; `hp` may be left out (None) altogether.
-- A state is a plain dict. Every list value in it is per-parameter, aligned with `params`;
+  built with; `hp` may be left out (None) altogether. A link that needs the learning rate itself
+  (Adafactor's relative step, Schedule-Free's averaging weights) is built with an `lr`, like
+  scale_by_lr, and the optimizer passes it hp["lr"] too (one float per parameter).
+- A state is a plain dict. Every list value in it is per-parameter, aligned with `params` (a
+  tensor, or a number or None where the link keeps a number per parameter or nothing for it);
   other values are scalars (e.g. the int `count`). Tensors in it are updated IN PLACE and the
   dict is returned, so `torch.save(state)` / `torch.load(weights_only=True)` just work.
 - A link never writes into the `updates` it receives (they may be the raw gradients or another
@@ -147,6 +150,15 @@ def global_norm(tensors: list[Tensor]) -> Tensor:
 def lr_at(lr: float | Callable[[int], float], count: int) -> float:
     """The learning rate for step `count` (0-based): lr itself, or lr(count) for a schedule."""
     return float(lr(count)) if callable(lr) else float(lr)
+
+
+def _lrs(hp: Any, lr: float | Callable[[int], float], count: int, n: int) -> list[float]:
+    """This step's lr for each of n parameters: hp["lr"] (one float or one per parameter, from the
+    optimizer), else the link's own lr (a float, or a schedule at its step `count`)."""
+    given = (hp or {}).get("lr")
+    if given is None:
+        given = lr_at(lr, count)
+    return [float(x) for x in given] if isinstance(given, list) else [float(given)] * n
 
 
 def chain(*links: GradientTransformation) -> GradientTransformation:

@@ -4,7 +4,7 @@
 
 Each step reads this step's hyperparameters from the param groups (the lr, and what a torch LR
 scheduler may have changed) and hands them to the links that own them, as their `hp` argument.
-When the chain ends with `scale_by_lr` (every recipe does), the step applies the chain's last
+When the chain ends with `scale_by_lr` (most recipes do), the step applies the chain's last
 update itself, in one op per form: p.add_(u, alpha=-lr), p.addcdiv_(num, den, -lr) for a
 preconditioner's `Quotient`, and p *= 1 - lr wd first for decoupled decay (`PlusWeights`), which
 is how torch.optim's SGD, Adam and AdamW do their arithmetic.
@@ -14,10 +14,11 @@ is how torch.optim's SGD, Adam and AdamW do their arithmetic.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..errors import TrainlabError, check
 from .base import GradientTransformation, PlusWeights, Quotient, global_norm, lr_at, value
@@ -27,8 +28,13 @@ GROUP_KEYS = ("params", "lr_mult", "name")
 HYPERPARAMETERS = {
     "momentum": ("scale_by_momentum",),
     "betas": ("scale_by_adam",),
-    "weight_decay": ("add_l2", "add_decayed_weights"),
+    "weight_decay": ("add_l2", "add_decayed_weights", "add_proximal_decay", "scale_by_lars"),
 }
+# links that work on steps of the weights, so they come after scale_by_lr (the optimizer then adds their update as is)
+AFTER_LR = ("lookahead", "schedule_free")
+# link name -> the entry of its state that holds the weights to evaluate at, when they are not the
+# weights it trains (Schedule-Free trains at y and evaluates at its average x)
+EVALUATION_POINTS = {"schedule_free": "x"}
 
 
 def _link_value(key: str, link: GradientTransformation) -> Any:
@@ -61,7 +67,8 @@ class ChainOptimizer(torch.optim.Optimizer):
       lr            the learning rate applied to the group's parameters
       momentum      mu of the chain's momentum link (momentum, nesterov, sgd/rmsprop with momentum)
       betas         (b1, b2) of the chain's Adam link (adam, adamw)
-      weight_decay  of the chain's decay link (add_l2 or add_decayed_weights)
+      weight_decay  of the chain's decay link (add_l2, add_decayed_weights, add_proximal_decay, or
+                    scale_by_lars, which decays inside its trust ratio)
     A key is present only when the chain has exactly one link it drives: plain sgd has no
     momentum to cycle, so OneCycleLR(cycle_momentum=True) refuses it (pass cycle_momentum=False,
     or use "momentum"). Groups may differ, e.g. {"params": biases, "weight_decay": 0.0}.
@@ -75,6 +82,9 @@ class ChainOptimizer(torch.optim.Optimizer):
         shows the lr in use. A value written into it from outside would be silently undone,
         so the next step raises TrainlabError instead (and `set_lr` refuses): give a float
         lr to drive the lr from outside.
+    Links built with an lr of their own (Adafactor, Schedule-Free, Adan's proximal decay) get each
+    parameter's lr in their hp as scale_by_lr does. A chain that trains at one point and is scored at
+    another (Schedule-Free) says so with `has_evaluation_point`; `evaluation_weights` swaps it in.
     After each step, `stats` = {"lr": base lr, "grad_norm": 0-dim tensor, raw grads, pre-clip}.
 
         >>> from trainlab.optim.recipes import create_optimizer
@@ -88,15 +98,22 @@ class ChainOptimizer(torch.optim.Optimizer):
     def __init__(self, params: Iterable, chain_: GradientTransformation):
         lr_links = [i for i, link in enumerate(chain_.links) if link.name == "scale_by_lr"]
         check(len(lr_links) > 0, "optimizer chain has no learning-rate link; add {'scale_by_lr': {'lr': 0.01}}")
-        ahead = [i for i, link in enumerate(chain_.links) if link.name == "lookahead"]
-        check(all(i > lr_links[-1] for i in ahead), "lookahead must come after scale_by_lr in the chain: it moves "
-              "the weights, so it needs the updates as steps (e.g. [..., {'scale_by_lr': {...}}, 'lookahead'])")
+        for i, link in enumerate(chain_.links):
+            check(link.name not in AFTER_LR or i > lr_links[-1], f"{link.name} must come after scale_by_lr in the chain: "
+                  f"it moves the weights, so it needs the updates as steps (e.g. [..., {{'scale_by_lr': {{...}}}}, "
+                  f"'{link.name}'])")
+        points = [i for i, link in enumerate(chain_.links) if link.name in EVALUATION_POINTS]
+        check(len(points) <= 1, "optimizer chain has two links that keep an evaluation point (schedule_free); keep one")
         self.chain = chain_
         self._lr_link = lr_links[-1]
         self._lr_key = f"{self._lr_link}:scale_by_lr"
         self._lr_value = chain_.links[self._lr_link].hp["lr"]
         self._keys = [f"{i}:{link.name}" for i, link in enumerate(chain_.links)]
         self._link_of = dict(zip(self._keys, chain_.links))
+        self._eval_key = self._keys[points[0]] if points else None
+        # links built with an lr besides the lr link (Adafactor's relative step, Schedule-Free's averaging
+        # weights, Adan's proximal decay) get each step's lr in their hp too
+        self._lr_readers = [k for k, link in self._link_of.items() if "lr" in link.hp and link.name != "scale_by_lr"]
         # param-group key -> state key of the one link it drives (a chain with two such links exposes neither)
         self._hp_keys = {}
         for gkey, names in HYPERPARAMETERS.items():
@@ -203,7 +220,9 @@ class ChainOptimizer(torch.optim.Optimizer):
                           "b2": per_param([float(g["betas"][1]) for g in groups])}
             else:
                 out[k] = {"mu" if gkey == "momentum" else "weight_decay": per_param([float(g[gkey]) for g in groups])}
-        out[self._lr_key] = {"lr": [self.param_groups[group_of[i]]["lr"] for i in idx]}  # lr * lr_mult, per parameter
+        lrs = [self.param_groups[group_of[i]]["lr"] for i in idx]  # lr * lr_mult, per parameter
+        for k in (self._lr_key, *self._lr_readers):
+            out.setdefault(k, {})["lr"] = lrs
         return out
 
     @torch.no_grad()
@@ -243,6 +262,53 @@ class ChainOptimizer(torch.optim.Optimizer):
             _merge(self._state, state, idx)
         self._step += 1
         return loss
+
+    # -- the evaluation point: where a chain that averages (Schedule-Free) wants the weights scored
+    @property
+    def has_evaluation_point(self) -> bool:
+        """True when the chain evaluates at other weights than those it trains (a schedule_free link)."""
+        return self._eval_key is not None
+
+    def evaluation_point(self) -> list[Tensor] | None:
+        """The weights to evaluate at, one tensor per parameter in param_groups order (Schedule-Free's
+        average x); None when they are the parameters themselves (any other chain, or no step yet)."""
+        if self._eval_key is None or self._state is None:
+            return None
+        return self._state[self._eval_key][EVALUATION_POINTS[self._link_of[self._eval_key].name]]
+
+    @contextmanager
+    def evaluation_weights(self, model: nn.Module | None = None,
+                           recompute: Callable[[nn.Module], Any] | None = None) -> Iterator[nn.Module | None]:
+        """The parameters at the evaluation point inside the block; their training values, bit for bit, after.
+
+        Schedule-Free takes its gradients at y but its answer is the average x: score, keep and save x.
+        With `model`, its buffers (batch-norm running statistics, gathered at y) are saved too and
+        restored after the block, and `recompute(model)` is called once the parameters are at x, to set
+        statistics that fit x (trainlab's loop passes trainlab.nn.layers.recompute_bn_stats over
+        training batches). Without an evaluation point (other chains, or before the first step) the
+        block runs on the parameters as they are and `recompute` is not called.
+
+            >>> opt = create_optimizer("schedule_free_sgd", model.parameters(), lr=0.1)   # doctest: +SKIP
+            >>> with opt.evaluation_weights(model):                                     # doctest: +SKIP
+            ...     val_loss = evaluate(model)
+        """
+        point = self.evaluation_point()
+        if point is None:
+            yield model
+            return
+        params = self._params()
+        buffers = list(model.buffers()) if model is not None else []
+        with torch.no_grad():
+            live = [t.detach().clone() for t in params + buffers]
+            torch._foreach_copy_(params, point)
+        try:
+            if recompute is not None:
+                recompute(model)
+            yield model
+        finally:
+            with torch.no_grad():
+                for t, saved in zip(params + buffers, live):
+                    t.copy_(saved)
 
     # -- checkpointing: plain dicts of tensors + ints, loadable with weights_only=True
     def state_dict(self) -> dict[str, Any]:
@@ -294,8 +360,11 @@ def apply_update(ps: list[Tensor], u: Any, lrs: list[float]) -> None:
         torch._foreach_add_(ps, torch._foreach_mul(value(u, ps), neg))
 
 
-def _to_param(t: Tensor, p: Tensor) -> Tensor:
-    # state tensors follow their parameter's device and dtype (as torch.optim does)
+def _to_param(t: Any, p: Tensor) -> Any:
+    # state tensors follow their parameter's device and dtype (as torch.optim does); per-parameter
+    # numbers (Schedule-Free's weight sums) and placeholders (None) stay as they are
+    if not isinstance(t, Tensor):
+        return t
     return t.to(device=p.device, dtype=p.dtype if t.is_floating_point() else t.dtype, copy=True)
 
 
@@ -314,4 +383,4 @@ def _merge(full: dict, sub: dict, idx: list[int]) -> None:
                 full[k][n] = v
 
 
-__all__ = ["ChainOptimizer", "GROUP_KEYS", "HYPERPARAMETERS", "apply_update"]
+__all__ = ["AFTER_LR", "ChainOptimizer", "EVALUATION_POINTS", "GROUP_KEYS", "HYPERPARAMETERS", "apply_update"]

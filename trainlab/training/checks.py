@@ -60,7 +60,10 @@ def check_config(cfg: Config) -> Config:
                             "loss: cross_entropy with tta, or remove tta")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
-    make_optimizer(cfg, probe, steps_per_epoch=1)
+    opt, _ = make_optimizer(cfg, probe, steps_per_epoch=1)
+    if cfg.ema and opt.has_evaluation_point:
+        raise TrainlabError(f"ema: {cfg.ema} with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own "
+                            "and is evaluated at it (schedule-free); remove ema")
     return cfg
 
 

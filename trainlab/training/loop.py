@@ -5,6 +5,10 @@ test split once and writes the summary (and the report).
 
 Everything a resumed run needs is the `TrainState` in each checkpoint, so a run killed at any
 point and resumed ends with the same weights, bit for bit, on CPU.
+
+The weights scored and kept are the live ones, `ema`'s average, or a schedule-free optimizer's
+average x (`optimizer.evaluation_weights`, with batch-norm statistics recomputed for x): x is then
+also what the checkpoints' weights files hold, and the live weights it trains at go in the state.
 """
 from __future__ import annotations
 
@@ -19,10 +23,11 @@ from .. import runs as rf
 from ..config import Config
 from ..data import to_float
 from ..models import load_weights
+from ..nn.layers import batch_norms, recompute_bn_stats
 from ..report.progress import Progress
 from .build import Training
 from .diagnostics import Diagnostics
-from .evaluation import autocast, evaluate_split, loss_fn
+from .evaluation import autocast, batches, evaluate_split, loss_fn
 from .saved import write_run_report
 from .state import TrainState, new_sums
 
@@ -52,10 +57,15 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
         diag.truncate(st.diagnostics_rows if resumed else 0)
     perm = st.replay_order(n, dev) if resumed else None
     message = ""
+    averaged = opt.has_evaluation_point  # schedule-free: trained at y, scored, kept and saved at its average x
+    fit_bn = (lambda m: recompute_bn_stats(m, batches(p, bn_sample(train_x), bsz))) if batch_norms(model) else None
+
+    def scored_weights():  # `ema`'s average, the optimizer's evaluation point (x, with its own BN statistics), or the live weights
+        return st.ema.applied(model) if st.ema is not None else opt.evaluation_weights(model, fit_bn)
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
         nonlocal message
-        with st.ema.applied(model) if st.ema is not None else nullcontext():  # `ema`: score and keep the average
+        with scored_weights():
             row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world,
                                                                      tta=cfg.tta).items()})
             if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
@@ -174,11 +184,23 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             if st.step % ckpt_every == 0 or st.status:
                 st.metrics_rows, st.diagnostics_rows = len(log.rows), diag.rows if diag is not None else 0
                 state = st.state_dict(world)  # gathers every rank's random streams
-                if main:
-                    ckpts.save(st.step, model.state_dict(), state)
+                if main and averaged:  # the weights file is x (what `weights="last"` loads); resume needs y
+                    state["live_weights"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                with opt.evaluation_weights(model, fit_bn) if averaged else nullcontext():
+                    if main:
+                        ckpts.save(st.step, model.state_dict(), state)
                 tick = time.perf_counter()
 
     return finish(p, run, log, st, message, quiet, report, score_test) if main else None
+
+
+BN_SAMPLE = 10_000  # training examples that set batch-norm statistics for an evaluation point
+
+
+def bn_sample(x: torch.Tensor) -> torch.Tensor:
+    """Up to BN_SAMPLE training examples spread evenly over the split (every k-th): the batches that
+    recompute batch-norm statistics at an optimizer's evaluation point, the same at every evaluation."""
+    return x[:: max(1, -(-len(x) // BN_SAMPLE))]
 
 
 def amp_step(scaler, opt) -> bool:

@@ -104,6 +104,8 @@ def resume(run_path: str | Path, *, quiet: bool = False, on_eval: OnEval | None 
         st = new_state(parts)
         try:
             state = rf.load_state(state_path)
+            if "live_weights" in state:  # schedule-free: the weights file holds x; training resumes at y
+                load_weights(parts.model, state["live_weights"], str(state_path))
             st.load_state_dict(state)
         except TrainlabError:
             raise  # already one clear line (a corrupt or unsafe file, another optimizer chain): not a config change
