@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from trainlab.cli import main
 from trainlab.errors import TrainlabError
@@ -202,3 +203,23 @@ def test_another_spec_under_the_same_name_and_another_version_are_refused(tmp_pa
     study.set_user_attr("trainlab", "0.0.1")  # as if an older trainlab had enqueued it
     with pytest.raises(TrainlabError, match=r"enqueued by trainlab 0.0.1 .* this is trainlab 0.1.0"):
         work(url, names=["x"], quiet=True)
+
+
+def test_an_ensembles_members_through_the_queue_need_their_folders_here(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    config = tmp_path / "mlp.yaml"
+    config.write_text("dataset: digits\nmodel: mlp\nmodel_options: {depth: 1, width: 32}\nepochs: 2\n"
+                      f"runs_dir: {tmp_path / 'here'}\n")
+    assert main(["ensemble", "--train", str(config), "--members", "2", "--storage", url, "--jobs", "1",
+                 "--out", str(tmp_path / "out")]) == 0  # trained here, through the queue
+    assert (tmp_path / "out" / "ensemble.json").is_file()
+    capsys.readouterr()
+    other = tmp_path / "other.yaml"  # another experiment, trained by a worker in a folder not shared with us
+    other.write_text(config.read_text().replace("epochs: 2", "epochs: 1"))
+    run_experiment(Experiment(name="ensemble-other", base=yaml.safe_load(other.read_text()),
+                              arms={"members": {}}, seeds=2, runs_dir=str(tmp_path / "here")),
+                   storage=url, enqueue_only=True, quiet=True)
+    finish([worker(url, tmp_path / "elsewhere")])
+    assert main(["ensemble", "--train", str(other), "--members", "2", "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert "an ensemble needs its members' weights here" in err and len(err.strip().splitlines()) == 1

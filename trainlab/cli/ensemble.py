@@ -30,6 +30,8 @@ def add_arguments(p) -> None:
     p.add_argument("--members", type=int, default=5, help="with --train: how many seeds (default 5)")
     p.add_argument("--jobs", type=int, default=None, help="with --train: runs at once (default: measured, as in compare)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="with --train")
+    p.add_argument("--storage", metavar="URL", help="with --train: train the members through the queue at URL "
+                   "(`trainlab worker --storage URL` elsewhere; their folders must be shared with this machine)")
     p.add_argument("--samples", type=int, default=20, help="with --mc-dropout: masks to average (default 20)")
     p.add_argument("--vote", action="store_true", help="majority vote instead of averaging probabilities")
     p.add_argument("--out", help="folder for ensemble.json and the plot (default: beside the members)")
@@ -38,8 +40,9 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     if sum(bool(x) for x in (args.runs, args.group, args.train, args.snapshots, args.mc_dropout)) != 1:
         raise TrainlabError("give the members one way: RUN..., --group, --train, --snapshots or --mc-dropout")
-    if not args.train and (args.members != 5 or args.jobs is not None or args.sets):
-        raise TrainlabError("--members, --jobs and --set choose the runs --train trains; give --train CONFIG with them")
+    if not args.train and (args.members != 5 or args.jobs is not None or args.sets or args.storage):
+        raise TrainlabError("--members, --jobs, --set and --storage choose how --train trains the runs; give --train "
+                            "CONFIG with them")
     if not args.mc_dropout and args.samples != 20:
         raise TrainlabError("--samples sets how many dropout masks --mc-dropout averages; give --mc-dropout RUN")
     if args.mc_dropout and args.vote:
@@ -57,7 +60,7 @@ def run(args) -> int:
     if args.snapshots:
         res, out = ens.snapshots(args.snapshots, vote=args.vote), Path(args.out or Path(args.snapshots) / "ensemble")
     else:
-        group = (ens.train_members(args.train, args.members, args.sets, args.jobs) if args.train else
+        group = (ens.train_members(args.train, args.members, args.sets, args.jobs, args.storage) if args.train else
                  Path(args.group) if args.group else None)
         paths = [r.path for r in iter_runs(group)] if group is not None else [Path(r) for r in args.runs]
         if group is not None and not paths:

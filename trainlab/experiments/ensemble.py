@@ -244,13 +244,22 @@ def mc_dropout(run: str | Path, samples: int = 20) -> dict[str, Any]:
     return out
 
 
-def train_members(config: str | Path, members: int, sets: Sequence[str] = (), jobs: int | None = None) -> Path:
+def train_members(config: str | Path, members: int, sets: Sequence[str] = (), jobs: int | None = None,
+                  storage: str | None = None) -> Path:
     """Train `members` seeds of `config` (a compare of one arm, resumable: the same call again trains
-    only what is missing) and return the folder of their runs."""
+    only what is missing) and return the folder of their runs. With `storage` the members go through
+    the queue there; their weights must then be in this machine's folder (a runs folder the workers
+    share), and a member whose folder is elsewhere is named in one line."""
     if members < 2:
         raise TrainlabError(f"--members {members} must be >= 2")
     exp = spec.from_cli(str(config), [["members:"]], list(sets), members, f"ensemble-{Path(config).stem}", None)
-    run_experiment(exp, jobs=jobs)
+    c = run_experiment(exp, jobs=jobs, storage=storage)
+    for seed, r in sorted(c.runs["members"].items()):
+        here = exp.folder / "members" / f"seed-{seed}"
+        if not (here / "checkpoints").is_dir():
+            raise TrainlabError(f"member seed {seed} trained on {r.get('host', 'another machine')} in "
+                                f"{r['path']}, not in {str(here)!r}: an ensemble needs its members' weights here; "
+                                "give the workers a runs folder this machine shares (--runs-dir), or copy it there")
     return exp.folder / "members"
 
 
