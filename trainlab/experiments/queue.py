@@ -17,6 +17,7 @@ and retries with a bounded back-off, saying so once; training in progress goes o
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import torch
@@ -68,6 +70,9 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S) -
     """Optuna's RDB storage at `url`, with heartbeats and the copy of a stale trial enqueued again;
     one line naming the fix when the driver is missing, the server cannot be reached or refuses."""
     kw = {"connect_args": {"timeout": 300}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):  # SQLite makes the file, not its folder
+        with contextlib.suppress(OSError):  # an unwritable place is said below, by the storage
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
         return optuna.storages.RDBStorage(
             url, engine_kwargs=kw, heartbeat_interval=heartbeat, grace_period=grace,
