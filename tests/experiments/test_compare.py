@@ -145,3 +145,21 @@ def test_rerun_with_fewer_seeds_says_the_analysis_uses_every_seed_the_folder_hol
     assert "n=3" in out and "auto at a time" not in out
     assert main(["compare", str(tmp_path / "base.yaml"), "--arm", "a:", "--name", "auto", "--seeds", "1"]) == 0
     assert "decided after timing the first run" in capsys.readouterr().out
+
+
+def test_diverged_runs_are_counted_not_dropped(tmp_path):
+    """A run that diverged keeps the scores of its best evaluation before it, or counts at chance
+    (accuracy 1/K, loss ln K) when it diverged before any: dropping it flattered the arm."""
+    import math
+
+    def record(status, acc=None, loss=None):
+        metrics = {k: v for k, v in (("val_acc", acc), ("val_loss", loss)) if v is not None}
+        return {"path": tmp_path, "status": status, "metrics": metrics, "summary": {"classes": 10}, "curve": []}
+
+    c = Comparison(tmp_path, {"name": "d", "arms": {"a": {}, "b": {}}, "baseline": "a", "seeds": 3},
+                   {"a": {s: record("finished", 0.9 + s / 100, 0.3) for s in range(3)},
+                    "b": {0: record("finished", 0.95, 0.2), 1: record("diverged", 0.5, 1.4), 2: record("diverged")}})
+    assert c.values("b", "val_acc") == {0: 0.95, 1: 0.5, 2: 0.1}
+    assert c.values("b", "val_loss") == pytest.approx({0: 0.2, 1: 1.4, 2: math.log(10)})
+    t = c.table()["b"]["val_acc"]
+    assert t["n"] == 3 and t["diverged"] == 2 and c.paired()["b"]["val_acc"]["n"] == 3

@@ -89,8 +89,10 @@ def run(args) -> int:
 
 def print_results(c) -> None:
     metrics = c.metrics()
-    table = Table(title=f"{c.spec['name']}: mean ± std [95% CI], n seeds", title_justify="left", box=None,
-                  header_style="bold", pad_edge=False)
+    console = make_console()
+    console.print(f"{c.spec['name']}: mean ± std [95% t-interval], n seeds; validation scores are at each run's best "
+                  f"evaluation by its monitor ({', '.join(c.monitors()) or 'val_loss'}), test scores of those weights")
+    table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("arm", no_wrap=True)
     for m in metrics:
         table.add_column(m, justify="right")
@@ -98,11 +100,15 @@ def print_results(c) -> None:
         table.add_row(arm + (" *" if arm == c.baseline else ""),
                       *[f"{t[m]['mean']:.4f} ± {t[m]['std']:.4f}\n[{t[m]['ci'][0]:.4f}, {t[m]['ci'][1]:.4f}] n={t[m]['n']}"
                         for m in metrics])
-    console = make_console()
     console.print(table)
+    for arm in c.runs:
+        if c.diverged(arm):
+            console.print(f"{arm}: {c.diverged(arm)} run(s) diverged, counted at their best evaluation before it "
+                          "(at chance when they diverged before any)")
     for arm, p in c.paired().items():
         for m in metrics:
             if m.startswith("val_") and m != "val_loss" or m == "val_loss" and len(metrics) <= 2:
-                console.print(f"{arm} vs {c.baseline}: {p[m]['verdict']} (Wilcoxon p={p[m]['p_wilcoxon']:.3g}, "
+                note = f"; {p[m]['wilcoxon_note']}" if p[m].get("wilcoxon_note") else ""
+                console.print(f"{arm} vs {c.baseline}: {p[m]['verdict']} (Wilcoxon p={p[m]['p_wilcoxon']:.3g}{note}, "
                               f"d_z={p[m]['d_z']:.2f})")
     console.print(f"report: {c.folder / 'report.html'}  (results.csv, results.json, plots/)")

@@ -40,6 +40,20 @@ def read_spec(meta: Path) -> dict[str, Any]:
     return spec
 
 
+def chance(metric: str, classes: int | None) -> float | None:
+    """The score of guessing among `classes` classes: what a run that diverged before its first
+    evaluation counts as (None when the classes are not known, a regression run say)."""
+    if not classes:
+        return None
+    if metric.endswith("_acc"):
+        return 1.0 / classes
+    if metric.endswith("top5"):
+        return min(1.0, 5.0 / classes)
+    if metric.endswith("_loss"):
+        return math.log(classes)
+    return None
+
+
 @dataclass
 class Comparison:
     """An experiment's results, read from its folder: `.table()`, `.paired()`, `.plot()`, `.write()`."""
@@ -66,6 +80,7 @@ class Comparison:
             cfg, s = run.config, run.summary
             datasets.add(str(cfg.get("dataset")))
             c.runs[arm][int(cfg["seed"])] = {"path": run.path, "status": s.get("status"), "metrics": run_metrics(s),
+                                             "summary": s,
                                              "curve": [(r["epoch"], r.get("val_acc"), r.get("val_loss"))
                                                        for r in run.metrics if "val_loss" in r]}
         if len(datasets) > 1:
@@ -97,15 +112,32 @@ class Comparison:
         return [m for m in METRICS if m in have]
 
     def values(self, arm: str, metric: str) -> dict[int, float]:
-        """seed -> value of the runs that ended with a finite value."""
-        return {seed: r["metrics"][metric] for seed, r in sorted(self.runs[arm].items())
-                if r["status"] in ENDED and r["status"] != "diverged" and metric in r["metrics"]
-                and math.isfinite(r["metrics"][metric])}
+        """seed -> value of each ended run. A run that diverged is counted, not dropped (dropping it
+        would flatter the arm that diverges more): with the scores of its best evaluation before it
+        diverged, or at chance (accuracy 1/K, loss ln K) when it diverged before any."""
+        out = {}
+        for seed, r in sorted(self.runs[arm].items()):
+            v = r["metrics"].get(metric)
+            if r["status"] not in ENDED:
+                continue
+            if r["status"] == "diverged" and not (isinstance(v, (int, float)) and math.isfinite(v)):
+                v = chance(metric, (r.get("summary") or {}).get("classes"))
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                out[seed] = v
+        return out
+
+    def monitors(self) -> list[str]:
+        """The monitors of the runs: their validation scores are at each run's best evaluation by it."""
+        return sorted({str((r.get("summary") or {}).get("monitor", "val_loss")) for arm in self.runs.values()
+                       for r in arm.values()})
+
+    def diverged(self, arm: str) -> int:
+        return sum(r["status"] == "diverged" for r in self.runs[arm].values())
 
     def table(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """arm -> metric -> {n, mean, std, ci}."""
-        return {arm: {m: stats.summarize(list(self.values(arm, m).values())) for m in self.metrics()}
-                for arm in self.runs}
+        """arm -> metric -> {n, mean, std, ci, diverged}."""
+        return {arm: {m: {**stats.summarize(list(self.values(arm, m).values())), "diverged": self.diverged(arm)}
+                      for m in self.metrics()} for arm in self.runs}
 
     def paired(self, baseline: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
         """arm -> metric -> paired comparison against the baseline, on the seeds both have."""

@@ -40,15 +40,19 @@ def write_compare_report(c) -> Path:
                        + f"; Wilcoxon p={_num(p[metrics[0]]['p_wilcoxon'])}, d_z={_num(p[metrics[0]]['d_z'])}"
                        + "</small></li>" for arm, p in paired.items())
     failed = [(a, s, r["status"]) for a, runs in c.runs.items() for s, r in runs.items()
-              if r["status"] not in ("finished", "early_stopped", "stopped")]
+              if r["status"] not in ("finished", "early_stopped", "stopped", "diverged")]
+    diverged = {a: c.diverged(a) for a in c.runs if c.diverged(a)}
     body = [
         f"<h1>{html.escape(c.spec['name'])}</h1>",
         f"<p>{len(c.runs)} arms, seeds 0..{c.spec['seeds'] - 1}, baseline <b>{html.escape(c.baseline)}</b>. "
-        "Mean &plusmn; std across seeds, [95% bootstrap CI]; validation values are the best epoch's (what a "
+        "Mean &plusmn; std across seeds, [95% t-interval]; validation values are at each run's best evaluation "
+        f"by its monitor ({html.escape(', '.join(c.monitors()) or 'val_loss')}), the weights it kept (what a "
         "choice is made on), test values are reported only.</p>",
         heading("Results"), "<table><tr><th>arm</th>", "".join(f"<th>{m}</th>" for m in metrics), "</tr>", rows,
         "</table>", heading("Against the baseline (paired by seed)"), "<ul>", verdicts, "</ul>",
-        paragraph(f"Runs left out: {html.escape(str(failed))}", "diverged") if failed else "",
+        paragraph(f"Runs left out (they did not end): {html.escape(str(failed))}", "diverged") if failed else "",
+        paragraph("Runs that diverged, counted at their best evaluation before it (at chance when before any): "
+                  + html.escape(", ".join(f"{a} {n}" for a, n in diverged.items())), "diverged") if diverged else "",
         heading("Pictures"), *[image(p) for p in images],
         heading("Arms"), "<table>", "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(str(o))}</td></tr>"
                                             for a, o in c.spec["arms"].items()), "</table>",

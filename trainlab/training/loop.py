@@ -250,6 +250,7 @@ def finish(p: Training, run: rf.Run, log: rf.MetricsLog, st: TrainState, message
         "best": {"epoch": es.best_epoch, "step": es.best_step, cfg.monitor: es.best},
         "epochs_run": last.get("epoch", 0), "train_time_s": last.get("elapsed", 0.0),
         "parameters": sum(t.numel() for t in p.model.parameters()), "last": last,
+        "classes": p.data.num_classes if p.data.task == "classification" else None,  # chance level: 1 / classes
     }
     if best_path.is_file():
         best_row = next((r for r in log.rows if r["step"] == es.best_step), {})
