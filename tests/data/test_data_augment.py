@@ -29,8 +29,8 @@ def gen(seed=0):
 
 
 def test_registry_complete_and_described():
-    expected = {"hflip", "vflip", "crop", "resized_crop", "translate", "rotate", "shear", "brightness", "contrast",
-                "color_jitter", "noise", "blur", "sobel", "cutout"}
+    expected = {"hflip", "alternating_hflip", "vflip", "crop", "resized_crop", "translate", "rotate", "shear",
+                "brightness", "contrast", "color_jitter", "noise", "blur", "sobel", "cutout"}
     assert set(OPS) == expected
     for e in AUGMENTATIONS.entries():
         assert len(e.description) > 30 and "\n" not in e.description
@@ -46,7 +46,7 @@ def test_shape_dtype_kept_and_seeded(name):
     assert y1.shape == x.shape and y1.dtype == x.dtype and m1.shape == mask.shape and m1.dtype == torch.int64
     assert torch.equal(y1, y2) and torch.equal(m1, m2)  # same seed -> same numbers
     assert not torch.equal(y1, x)  # p=1 with the default magnitude changes something
-    if name not in ("hflip", "vflip", "sobel"):  # no randomness beyond p
+    if name not in ("hflip", "alternating_hflip", "vflip", "sobel"):  # no randomness beyond p
         assert not torch.equal(y1, y3)
     assert float(y1.min()) >= 0 and float(y1.max()) <= 1
     x64 = x.double()
@@ -98,6 +98,44 @@ def test_flips_exact_on_images_and_masks():
     assert torch.allclose(y, x.flip(-1), atol=1e-6) and torch.equal(m, mask.flip(-1))
     y, m = build_augmentation(["vflip:p=1"])(x, gen(), mask=mask)
     assert torch.allclose(y, x.flip(-2), atol=1e-6) and torch.equal(m, mask.flip(-2))
+
+
+def hash_bit(i: int) -> bool:
+    """alternating_hflip's even-epoch bit, by hand in Python integers (the 32-bit hash it documents)."""
+    h = (i * 2_654_435_761) % 2**32
+    h = ((h ^ (h >> 16)) * 0x045D_9F3B) % 2**32
+    return bool((h ^ (h >> 16)) & 1)
+
+
+def test_alternating_hflip_mirrors_each_image_in_every_other_epoch():
+    x, mask = batch(b=8)
+    index = torch.tensor([5, 0, 41_233, 7, 59_999, 12, 3, 30_000])
+    aug = build_augmentation(["alternating_hflip"])
+    seen = []
+    for epoch in range(4):
+        y, m = aug(x, gen(epoch), mask=mask, index=index, epoch=epoch)
+        want = [hash_bit(int(i)) != (epoch % 2 == 1) for i in index]  # by hand: the bit, inverted in odd epochs
+        ref = torch.stack([xi.flip(-1) if f else xi for xi, f in zip(x, want)])
+        assert torch.allclose(y, ref, atol=1e-6) and torch.equal(m, torch.stack(
+            [mi.flip(-1) if f else mi for mi, f in zip(mask, want)]))
+        seen.append(want)
+    assert seen[0] == seen[2] and seen[1] == seen[3]  # the same images in every even epoch
+    assert all(a != b for a, b in zip(seen[0], seen[1]))  # each image once each way in two epochs in a row
+    assert 0 < sum(seen[0]) < len(index)
+
+
+def test_alternating_hflip_splits_the_split_in_halves_and_composes_with_crop():
+    from trainlab.data.augment.geometric import first_flip
+    bits = first_flip(torch.arange(60_000))
+    assert abs(bits.float().mean().item() - 0.5) < 0.01
+    assert [hash_bit(i) for i in range(50)] == bits[:50].tolist()
+    x = torch.rand(16, 1, 12, 12)
+    index = torch.arange(100, 116)
+    y, _ = build_augmentation(["alternating_hflip", "crop:magnitude=2"])(x, gen(3), index=index, epoch=1)
+    flipped = torch.where(~first_flip(index)[:, None, None, None], x.flip(-1), x)  # odd epoch: the other half
+    for i in range(len(x)):  # the crop shifts the (possibly mirrored) image by whole pixels
+        assert any(np.allclose(shifted(flipped[i].numpy(), dy, dx), y[i].numpy(), atol=1e-5)
+                   for dy in range(-2, 3) for dx in range(-2, 3))
 
 
 def shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:

@@ -108,7 +108,8 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
             x, y = to_float(train_x[idx]), train_y[idx]
             if p.augment:
-                x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None)
+                x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None, index=idx,
+                                 epoch=st.step // spe)  # positional ops (alternating_hflip) need both
                 y = m if p.segmentation else y
             x = p.preprocess(x)
             if cfg.channels_last and x.dim() == 4:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch  # noqa: F401  (the example above uses it)
 
-from .geometric import Crop, HFlip, ResizedCrop, Rotate, Shear, Translate, VFlip, warp
+from .geometric import AlternatingHFlip, Crop, HFlip, ResizedCrop, Rotate, Shear, Translate, VFlip, warp
 from .ops import AUGMENTATIONS, GeometricOp, Op, PhotometricOp
 from .photometric import Blur, Brightness, ColorJitter, Contrast, Cutout, Noise, Sobel, gaussian_blur, sobel_magnitude
 from .pipeline import Augmentation, build_augmentation, parse_op_spec
@@ -31,6 +31,6 @@ __all__ = [
     "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "Augmentation", "build_augmentation", "parse_op_spec",
     "label_risk_warnings",
     "warp", "gaussian_blur", "sobel_magnitude",
-    "HFlip", "VFlip", "Crop", "ResizedCrop", "Translate", "Rotate", "Shear",
+    "HFlip", "AlternatingHFlip", "VFlip", "Crop", "ResizedCrop", "Translate", "Rotate", "Shear",
     "Brightness", "Contrast", "ColorJitter", "Noise", "Blur", "Sobel", "Cutout",
 ]

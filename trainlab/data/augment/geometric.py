@@ -30,6 +30,39 @@ class VFlip(GeometricOp):
         return _affine(one, 0 * one, 0 * one, -one)
 
 
+MASK32 = 0xFFFF_FFFF
+
+
+def first_flip(index: torch.Tensor) -> torch.Tensor:
+    """Whether each example (by its index in the training split) is mirrored in even epochs: one bit
+    of a 32-bit integer hash of the index (multiply, xor-shift, multiply, xor-shift), about half of
+    them, the same in every run. (B,) int -> (B,) bool.
+
+        >>> first_flip(torch.arange(8)).tolist()
+        [False, False, False, True, False, True, False, True]
+    """
+    h = (index.long() * 2_654_435_761) & MASK32  # every product stays below 2^63
+    h = ((h ^ (h >> 16)) * 0x045D_9F3B) & MASK32
+    return ((h ^ (h >> 16)) & 1) == 1
+
+
+@_register("alternating_hflip", "mirror left-right every other epoch (airbench's alternating flip): half the "
+           "images (a fixed hash of their index) in even epochs, the other half in odd ones, so each image is "
+           "seen both ways in any two epochs in a row; p gates it per sample (default 1); same label risk as hflip")
+class AlternatingHFlip(GeometricOp):
+    p: float = 1.0
+    has_magnitude = False
+    assumes = "hflip"
+    positional = True
+
+    def matrices(self, g, b, h, w, index=None, epoch: int = 0):
+        """index: (B,) the examples' indices in the split (None: the batch order, as in a preview)."""
+        index = torch.arange(b) if index is None else index.cpu()
+        flip = first_flip(index) ^ (epoch % 2 == 1)  # (B,) bool: the other half in odd epochs
+        one = torch.ones(b, dtype=torch.float64)
+        return _affine(torch.where(flip, -one, one), 0 * one, 0 * one, one)
+
+
 @_register("crop", "pad by magnitude pixels (zeros) and crop back at a random spot: integer shift in "
            "[-m, m] px per axis (default p=1, m=4); label-safe unless the object is pushed out")
 class Crop(GeometricOp):

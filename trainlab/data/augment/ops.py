@@ -84,6 +84,9 @@ class GeometricOp(Op):
     """Returns per-sample affine maps (B, 3, 3) in centred pixel units: output coord -> input coord."""
 
     geometric = True
+    # a positional op's maps depend on which examples are in the batch and on the epoch: `matrices` then
+    # also takes index (B,) (the examples' indices in the training split) and epoch (0-based)
+    positional: ClassVar[bool] = False
 
     def matrices(self, g: torch.Generator, b: int, h: int, w: int) -> torch.Tensor:
         raise NotImplementedError

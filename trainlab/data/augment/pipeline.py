@@ -39,15 +39,19 @@ class Augmentation:
         """The ops as plain dicts (for configs); `build_augmentation(aug.specs())` rebuilds it."""
         return [op.spec() for op in self.ops]
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator,
-                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, mask: torch.Tensor | None = None,
+                 index: torch.Tensor | None = None, epoch: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """index (B,): the examples' indices in the training split, and epoch (0-based), for positional
+        ops (alternating_hflip); the training loop passes both, a preview may leave them out."""
         _check_inputs(x, generator, mask)
         b, _, h, w = x.shape
         pending = None  # composed geometric maps (B, 3, 3) not yet applied
         for op in self.ops:
             on = torch.rand(b, generator=generator) < op.p  # (B,) CPU bool; drawn for every op
             if op.geometric:
-                m = torch.where(on.view(-1, 1, 1), op.matrices(generator, b, h, w), torch.eye(3, dtype=torch.float64))
+                maps = (op.matrices(generator, b, h, w, index=index, epoch=epoch) if op.positional
+                        else op.matrices(generator, b, h, w))
+                m = torch.where(on.view(-1, 1, 1), maps, torch.eye(3, dtype=torch.float64))
                 pending = m if pending is None else pending @ m  # apply earlier op last: in = T1 T2 out
                 continue
             if pending is not None:
