@@ -115,6 +115,7 @@ def test_nms_matches_the_greedy_loop(thr):
     got = nms(boxes, scores, thr).tolist()
     assert got == _nms_reference(boxes.tolist(), scores.tolist(), thr)
     assert 5 < len(got) < 200
+    assert nms(boxes, scores, thr, max_keep=5).tolist() == got[:5]  # stops early, same first boxes
 
 
 def test_batched_nms_is_nms_per_class():
