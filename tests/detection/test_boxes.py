@@ -6,8 +6,18 @@ import math
 import pytest
 import torch
 
-from trainlab.detection.boxes import (LOG_SCALE_CLAMP, batched_nms, box_area, box_iou, clip_boxes, decode, encode,
-                                      make_anchors, nms, roi_align)
+from trainlab.detection.boxes import (
+    LOG_SCALE_CLAMP,
+    batched_nms,
+    box_area,
+    box_iou,
+    clip_boxes,
+    decode,
+    encode,
+    make_anchors,
+    nms,
+    roi_align,
+)
 
 
 def _random_boxes(n: int, seed: int, size: float = 50.0) -> torch.Tensor:
@@ -192,7 +202,8 @@ def test_roi_align_of_a_linear_map_is_the_value_at_each_bin_centre():
 def test_roi_align_matches_the_point_by_point_loop(aligned):
     g = torch.Generator().manual_seed(8)
     f = torch.randn(2, 2, 6, 7, generator=g, dtype=torch.float64)
-    boxes = [torch.tensor([[0.0, 0.0, 28.0, 24.0], [3.0, 5.0, 9.0, 7.0], [-6.0, 10.0, 40.0, 40.0]], dtype=torch.float64),
+    boxes = [torch.tensor([[0.0, 0.0, 28.0, 24.0], [3.0, 5.0, 9.0, 7.0], [-6.0, 10.0, 40.0, 40.0]],
+                          dtype=torch.float64),
              torch.tensor([[1.0, 1.0, 2.0, 2.5]], dtype=torch.float64)]  # a box partly outside, a tiny one
     for s in (1, 2, 3):
         got = roi_align(f, boxes, 3, spatial_scale=0.25, sampling_ratio=s, aligned=aligned)

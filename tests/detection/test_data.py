@@ -101,7 +101,8 @@ def _write_images(folder, sizes):
 def _coco(tmp_path, anns, sizes=None):
     sizes = sizes or {"a.png": (40, 30), "b.png": (40, 30)}
     _write_images(tmp_path / "img", sizes)
-    doc = {"images": [{"id": i + 1, "file_name": n, "width": w, "height": h} for i, (n, (w, h)) in enumerate(sizes.items())],
+    doc = {"images": [{"id": i + 1, "file_name": n, "width": w, "height": h}
+                      for i, (n, (w, h)) in enumerate(sizes.items())],
            "annotations": anns,
            "categories": [{"id": 7, "name": "dog"}, {"id": 3, "name": "cat"}]}
     (tmp_path / "ann.json").write_text(json.dumps(doc))
@@ -140,6 +141,20 @@ def test_coco_reader_refuses_bad_boxes_in_one_line(tmp_path, bbox, category, wor
     msg = str(e.value)
     assert words in msg and "\n" not in msg
     assert str(js) in msg and "'b.png'" in msg and "annotation 5" in msg and str(bbox) in msg  # file, image, box
+
+
+def test_coco_reader_reads_missing_sizes_from_the_images(tmp_path):
+    js, img = _coco(tmp_path, [{"id": 1, "image_id": 2, "category_id": 3, "bbox": [30, 20, 10, 10]}])
+    doc = json.loads(js.read_text())
+    for im in doc["images"]:
+        del im["width"], im["height"]
+    js.write_text(json.dumps(doc))
+    ds = load_coco(js, images=img)
+    assert ds.images.shape == (2, 3, 30, 40) and ds.targets.image(1)["boxes"].tolist() == [[30.0, 20, 40, 30]]
+    doc["images"][1]["file_name"] = "nope.png"
+    js.write_text(json.dumps(doc))
+    with pytest.raises(TrainlabError, match="image 'nope.png' not found"):
+        load_coco(js, images=img)
 
 
 def test_coco_reader_refuses_mixed_sizes_and_missing_images(tmp_path):

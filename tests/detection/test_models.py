@@ -12,8 +12,16 @@ import torch.nn.functional as F
 from trainlab.detection import DETECTORS, create_detector, detection_shapes, evaluate_detections
 from trainlab.detection.augment import DetectionAugment
 from trainlab.detection.data import Targets
-from trainlab.detection.losses import (label_by_iou, mask_loss, roi_loss, sample, smooth_l1, yolo_assign,
-                                       yolo_decode, yolo_loss)
+from trainlab.detection.losses import (
+    label_by_iou,
+    mask_loss,
+    roi_loss,
+    sample,
+    smooth_l1,
+    yolo_assign,
+    yolo_decode,
+    yolo_loss,
+)
 from trainlab.errors import TrainlabError
 
 
@@ -25,7 +33,8 @@ def tiny():
 # ---------------------------------------------------------------- YOLO assignment and loss by hand
 def test_yolo_assignment_rule():
     anchors = torch.tensor([[6.0, 6.0], [12.0, 12.0], [30.0, 30.0]])
-    t = Targets.from_lists([[[15, 7, 25, 17], [15.5, 7.5, 24.5, 16.5], [0, 0, 30, 28]], [[40, 1, 44, 7]]], [[0, 1, 2], [1]])
+    t = Targets.from_lists([[[15, 7, 25, 17], [15.5, 7.5, 24.5, 16.5], [0, 0, 30, 28]], [[40, 1, 44, 7]]],
+                           [[0, 1, 2], [1]])
     a = yolo_assign(t, anchors, stride=8, grid=(6, 6))
     # object 0: centre (20, 12) -> cell (1, 2), 10 x 10 fits the 12 x 12 anchor best (100 / 144)
     # object 1: centre (20, 12), 9 x 9 -> same cell, same anchor (81 / 144 > 36 / 81): the larger, object 0, wins
@@ -99,6 +108,9 @@ def test_registry_and_unknown_names():
     assert DETECTORS.list() == ["faster_rcnn", "mask_rcnn", "yolo"]
     with pytest.raises(TrainlabError, match="unknown detector 'yolo3'.*did you mean 'yolo'"):
         create_detector("yolo3")
+    for name in DETECTORS.list():
+        with pytest.raises(TrainlabError, match=f"{name} has no option 'anchor'; choose from: "):
+            create_detector(name, in_shape=(3, 32, 32), num_classes=2, anchor=3)
 
 
 @pytest.mark.parametrize("name", ["yolo", "faster_rcnn", "mask_rcnn"])
@@ -124,6 +136,23 @@ def test_training_and_inference_outputs(tiny, name):
         assert torch.equal(det["scores"], det["scores"].sort(descending=True).values)
         if name == "mask_rcnn":
             assert det["masks"].shape == (len(b), 32, 32) and det["masks"].dtype == torch.bool
+
+
+@pytest.mark.parametrize("name", ["yolo", "faster_rcnn", "mask_rcnn"])
+def test_images_without_objects_train(tiny, name):
+    torch.manual_seed(0)
+    net = create_detector(name, in_shape=(3, 32, 32), num_classes=3, width=8)
+    empty = Targets(torch.zeros(4, 1, 4), torch.full((4, 1), -1), torch.zeros(4, 1, 32, 32, dtype=torch.bool))
+    mixed = Targets(tiny.targets.boxes.clone(), tiny.targets.labels.clone(), tiny.targets.masks.clone())
+    mixed.labels[0] = -1  # image 0 has no object, the others do
+    for t in (empty, mixed.compact()):
+        losses = net(tiny.images, t)
+        assert all(torch.isfinite(v) for v in losses.values())
+        sum(losses.values()).backward()
+    if name == "yolo":
+        with torch.no_grad():
+            losses = net(tiny.images, empty)
+        assert float(losses["box"]) == 0 and float(losses["class"]) == 0 and float(losses["objectness"]) > 0
 
 
 def test_other_backbones_serve_as_trunks(tiny):

@@ -104,8 +104,9 @@ class DetectionAugment:
                 raise TrainlabError(f"augmentation {name!r} has no option {bad[0]!r}; it takes p and magnitude")
             p, m = d.get("p", GEOMETRIC[name][0]), d.get("magnitude", GEOMETRIC[name][1])
             check(0 <= p <= 1, f"augmentation {name!r}: p={p:g} must be a probability in [0, 1]")
-            check(0 <= m < (1 if name in ("scale", "resized_crop") else float("inf")),
-                  f"augmentation {name!r}: magnitude={m:g} must be >= 0" + (" and < 1" if name in ("scale", "resized_crop") else ""))
+            zoom = name in ("scale", "resized_crop")  # a zoom factor 1 - m must stay > 0
+            check(0 <= m < (1 if zoom else float("inf")),
+                  f"augmentation {name!r}: magnitude={m:g} must be >= 0" + (" and < 1" if zoom else ""))
             ops.append((name, float(p), float(m)))
         check(0 <= min_visible <= 1, f"min_visible={min_visible:g} must be a fraction in [0, 1]")
         return DetectionAugment(ops, min_visible)
@@ -174,7 +175,8 @@ def move_targets(t: Targets, maps: torch.Tensor, size: tuple[int, int], min_visi
     a, b, c, d = maps.to(t.boxes.dtype).to(t.boxes.device)[:, None, :].unbind(-1)  # each (N, 1)
     xa, xb = a * t.boxes[..., 0] + b, a * t.boxes[..., 2] + b
     ya, yb = c * t.boxes[..., 1] + d, c * t.boxes[..., 3] + d
-    moved = torch.stack([torch.minimum(xa, xb), torch.minimum(ya, yb), torch.maximum(xa, xb), torch.maximum(ya, yb)], -1)
+    moved = torch.stack([torch.minimum(xa, xb), torch.minimum(ya, yb),
+                         torch.maximum(xa, xb), torch.maximum(ya, yb)], -1)  # a flip swaps x1 and x2
     clipped = torch.stack([moved[..., 0].clamp(0, w), moved[..., 1].clamp(0, h),
                            moved[..., 2].clamp(0, w), moved[..., 3].clamp(0, h)], -1)
     cw, ch = clipped[..., 2] - clipped[..., 0], clipped[..., 3] - clipped[..., 1]

@@ -135,9 +135,10 @@ def detection_shapes(n: int = 1000, size: int = 64, channels: int = 3, max_objec
 
     An object's half-size r is uniform in [min_radius, max_radius] x size pixels, its colour random
     (so the class is the shape, not the colour), squares and triangles randomly rotated, the whole
-    shape inside the image. Objects may overlap: a placement is accepted if its outer box (centre +- 1.2 r)
-    covers at most max_overlap of the smaller of itself and each earlier outer box (intersection over
-    the smaller area; 10 tries, then the slot stays empty); a later object covers an earlier one. The instance mask is an object's visible pixels and its box the tight box of that
+    shape inside the image. Objects may overlap: a placement is accepted if its outer box (centre
+    +- 1.2 r) covers at most max_overlap of the smaller of itself and each earlier outer box
+    (intersection over the smaller area; 10 tries, then the slot stays empty); a later object covers
+    an earlier one. The instance mask is an object's visible pixels and its box the tight box of that
     mask (x2 = last column + 1), so boxes, masks and pixels agree. Gaussian noise (sigma 10 in 0..255
     units) is added. Draws come from numpy default_rng([seed, chunk]), one generator per chunk of 256
     images (a chunk's arrays stay small), so the same arguments give the same arrays on every machine.

@@ -1,7 +1,7 @@
 """A user's own detection data: COCO JSON or YOLO text files, images from a folder, into a DetectionSet.
 
 COCO (one JSON file):
-    {"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}, ...],
+    {"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}, ...],  (width, height optional)
      "annotations": [{"id": 7, "image_id": 1, "category_id": 3, "bbox": [x, y, w, h]}, ...],
      "categories": [{"id": 3, "name": "cat"}, ...]}
     bbox is the top-left corner and size in pixels. Categories sorted by id become class ids 0..K-1.
@@ -49,12 +49,20 @@ def load_coco(annotations: str | Path, images: str | Path | None = None, *, size
     check(isinstance(doc, dict) and all(isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")),
           f"{path}: a COCO file needs the lists 'images', 'annotations' and 'categories'")
     folder = Path(images) if images is not None else path.parent
+    for c in doc["categories"]:
+        check(isinstance(c, dict) and isinstance(c.get("id"), int),
+              f"{path}: category {c!r} needs an integer id; give each category an id and a name")
     cats = sorted(doc["categories"], key=lambda c: c["id"])
     class_of = {c["id"]: k for k, c in enumerate(cats)}
     entries = {}
     for im in doc["images"]:
-        check(all(k in im for k in ("id", "file_name", "width", "height")),
-              f"{path}: image entry {im!r} needs id, file_name, width and height")
+        check(isinstance(im, dict) and "id" in im and "file_name" in im,
+              f"{path}: image entry {im!r} needs an id and a file_name")
+        if "width" not in im or "height" not in im:  # optional in some exports: read them from the image
+            check((folder / im["file_name"]).is_file(), f"{path}: image {im['file_name']!r} not found in {folder}; "
+                  "pass the image folder as images=")
+            im = {**im, "height": _image_size(folder / im["file_name"])[0],
+                  "width": _image_size(folder / im["file_name"])[1]}
         entries[im["id"]] = (im, [], [])
     for ann in doc["annotations"]:
         if ann.get("iscrowd", 0):

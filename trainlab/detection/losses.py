@@ -39,7 +39,8 @@ def smooth_l1(x: torch.Tensor, y: torch.Tensor, beta: float = 1.0 / 9) -> torch.
 
 
 # ---------------------------------------------------------------- YOLO
-def yolo_assign(targets: Targets, anchors: torch.Tensor, stride: float, grid: tuple[int, int]) -> dict[str, torch.Tensor]:
+def yolo_assign(targets: Targets, anchors: torch.Tensor, stride: float,
+                grid: tuple[int, int]) -> dict[str, torch.Tensor]:
     """Positions and regression targets of the objects (the rule in the module docstring).
 
     anchors (A, 2) widths and heights in pixels; grid (h, w) cells. Returns 1-D tensors over the
@@ -82,7 +83,8 @@ def yolo_decode(raw: torch.Tensor, anchors: torch.Tensor, stride: float) -> torc
 
 
 def yolo_loss(raw: torch.Tensor, targets: Targets, anchors: torch.Tensor, stride: float,
-              ignore_threshold: float = 0.5, lambda_coord: float = 5.0, lambda_noobj: float = 0.5) -> dict[str, torch.Tensor]:
+              ignore_threshold: float = 0.5, lambda_coord: float = 5.0,
+              lambda_noobj: float = 0.5) -> dict[str, torch.Tensor]:
     """raw (B, h, w, A, 5 + K) head outputs [tx, ty, tw, th, objectness, class logits] -> named losses."""
     bsz, gh, gw, na, _ = raw.shape
     t = yolo_assign(targets, anchors, stride, (gh, gw))
@@ -139,7 +141,8 @@ def sample(labels: torch.Tensor, num: int, positive_fraction: float) -> tuple[to
 
 
 def rpn_loss(objectness: torch.Tensor, deltas: torch.Tensor, anchors: torch.Tensor, targets: Targets,
-             batch: int = 256, positive_fraction: float = 0.5, hi: float = 0.7, lo: float = 0.3) -> dict[str, torch.Tensor]:
+             batch: int = 256, positive_fraction: float = 0.5, hi: float = 0.7,
+             lo: float = 0.3) -> dict[str, torch.Tensor]:
     """objectness (B, N) logits, deltas (B, N, 4) over the anchors (N, 4) -> {"rpn_objectness", "rpn_box"}."""
     cls, reg, count = [], [], 0
     for n in range(len(targets)):
@@ -153,7 +156,8 @@ def rpn_loss(objectness: torch.Tensor, deltas: torch.Tensor, anchors: torch.Tens
         count += len(idx)
     count = max(count, 1)
     zero = deltas.sum() * 0  # keeps the graph when no image has a positive
-    return {"rpn_objectness": torch.stack(cls).sum() / count, "rpn_box": (torch.stack(reg).sum() if reg else zero) / count}
+    box = torch.stack(reg).sum() if reg else zero
+    return {"rpn_objectness": torch.stack(cls).sum() / count, "rpn_box": box / count}
 
 
 def roi_targets(proposals: list[torch.Tensor], targets: Targets, batch: int = 64, positive_fraction: float = 0.25,

@@ -100,7 +100,8 @@ class DetectionScores:
 
 
 def evaluate_detections(detections: Sequence[dict], targets: Targets | Sequence[dict], num_classes: int,
-                        iou_thresholds: Sequence[float] = COCO_THRESHOLDS, interpolation: str = "all") -> DetectionScores:
+                        iou_thresholds: Sequence[float] = COCO_THRESHOLDS,
+                        interpolation: str = "all") -> DetectionScores:
     """AP per threshold and class for per-image detections {"boxes" (D, 4), "scores" (D,), "labels" (D,)}
     against targets (a Targets or per-image {"boxes", "labels"} dicts), class ids 0..num_classes-1."""
     gts = targets.per_image() if isinstance(targets, Targets) else list(targets)

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..errors import check
+from ..errors import TrainlabError, check
 from ..models import create_model
 from ..models.blocks import ConvNormAct
 from ..registry import Registry
@@ -69,7 +69,8 @@ def make_trunk(backbone: str, in_shape: Sequence[int], width: int = 16, halvings
         was = trunk.training
         out = trunk.eval()(torch.zeros(1, c, h, w))
         trunk.train(was)
-    check(out.dim() == 4, f"backbone {backbone!r} gives {tuple(out.shape)} features; it needs a conv trunk (B, C, H, W)")
+    check(out.dim() == 4, f"backbone {backbone!r} gives {tuple(out.shape)} features; "
+          "detection needs a conv trunk with (B, C, H, W) outputs")
     return trunk, out.shape[1], h / out.shape[2]
 
 
@@ -133,9 +134,13 @@ class YOLO(nn.Module):
 def yolo(in_shape: Sequence[int] = (3, 64, 64), num_classes: int = 3, *, backbone: str = "tiny", width: int = 16,
          halvings: int = 3, anchors: Sequence[Sequence[float]] | None = None, score_threshold: float = 0.05,
          nms_threshold: float = 0.5, max_detections: int = 100, ignore_threshold: float = 0.5,
-         backbone_options: dict | None = None) -> YOLO:
+         backbone_options: dict | None = None, **unknown: Any) -> YOLO:
     """anchors: (w, h) pairs in pixels; default three squares of 0.15, 0.3 and 0.5 of the shorter image side.
     backbone "tiny" (width, halvings: a stride-8 grid by default) or a trainlab model with backbone_options."""
+    if unknown:
+        raise TrainlabError(f"yolo has no option {sorted(unknown)[0]!r}; choose from: backbone, width, "
+                            "halvings, anchors, score_threshold, nms_threshold, max_detections, ignore_threshold, "
+                            "backbone_options")
     trunk, c, stride = make_trunk(backbone, in_shape, width, halvings, **(backbone_options or {}))
     side = min(in_shape[1:])
     anchors = anchors or [(f * side, f * side) for f in (0.15, 0.3, 0.5)]

@@ -11,6 +11,7 @@ images -> trunk -> features (B, C, h, w), stride s
 Training is end to end: one backward through rpn_objectness + rpn_box + roi_class + roi_box (+ mask).
 Sampling of anchors and RoIs uses torch's global generator (seed it with torch.manual_seed).
 
+    >>> from trainlab.detection import create_detector
     >>> net = create_detector("faster_rcnn", in_shape=(3, 64, 64), num_classes=3)
     >>> sorted(net(images, targets))                                    # doctest: +SKIP
     ['roi_box', 'roi_class', 'rpn_box', 'rpn_objectness']
@@ -23,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import check
+from ..errors import TrainlabError, check
 from .boxes import clip_boxes, decode, make_anchors, nms, roi_align
 from .data import Targets
 from .losses import mask_loss, roi_loss, roi_targets, rpn_loss
@@ -181,11 +182,13 @@ def _build(in_shape, num_classes, mask, backbone, width, halvings, anchor_sizes,
     side = min(in_shape[1:])
     sizes = anchor_sizes or [f * side for f in (0.15, 0.3, 0.5)]
     opts = dict(pre_nms_train=400, post_nms_train=64, pre_nms_test=200, post_nms_test=50, rpn_nms=0.7,
-                rpn_batch=256, roi_batch=64, roi_positive_fraction=0.25, roi_size=7, sampling_ratio=1, hidden=128, mask_size=14,
-                mask_hidden=32, score_threshold=0.05, nms_threshold=0.5, max_detections=100)
+                rpn_batch=256, roi_batch=64, roi_positive_fraction=0.25, roi_size=7, sampling_ratio=1,
+                hidden=128, mask_size=14, mask_hidden=16, score_threshold=0.05, nms_threshold=0.5,
+                max_detections=100)
     unknown = sorted(set(kw) - set(opts))
     if unknown:
-        raise TypeError(f"unknown option {unknown[0]!r}; options: {', '.join(opts)}")
+        raise TrainlabError(f"{'mask_rcnn' if mask else 'faster_rcnn'} has no option {unknown[0]!r}; "
+                            f"choose from: {', '.join(opts)}")
     opts.update(kw)
     return FasterRCNN(trunk, c, stride, num_classes, sizes, anchor_ratios, opts, mask_head=mask)
 
@@ -213,6 +216,6 @@ def mask_rcnn(in_shape: Sequence[int] = (3, 64, 64), num_classes: int = 3, *, ba
               width: int = 16, halvings: int = 2, anchor_sizes: Sequence[float] | None = None,
               anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0), backbone_options: dict | None = None,
               **kw: Any) -> FasterRCNN:
-    """faster_rcnn's options plus mask_size (14) and mask_hidden (32); needs targets with masks to train."""
+    """faster_rcnn's options plus mask_size (14) and mask_hidden (16); needs targets with masks to train."""
     return _build(in_shape, num_classes, True, backbone, width, halvings, anchor_sizes, anchor_ratios, kw,
                   backbone_options or {})
