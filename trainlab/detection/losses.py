@@ -178,7 +178,7 @@ def roi_targets(proposals: list[torch.Tensor], targets: Targets, batch: int = 64
         fg = torch.arange(len(idx), device=idx.device) < len(pos)
         rois.append(cand[idx])
         labels.append(torch.where(fg, gl[matched[idx]] + 1 if len(gt) else 0, 0))
-        d = encode(gt[matched[idx]], cand[idx], weights) if len(gt) else torch.zeros(len(idx), 4)
+        d = encode(gt[matched[idx]], cand[idx], weights) if len(gt) else cand.new_zeros(len(idx), 4)
         deltas.append(d * fg[:, None])
         matched_all.append(torch.nonzero(valid).flatten()[matched[idx]] if len(gt) else matched[idx])
     return rois, {"labels": torch.cat(labels), "deltas": torch.cat(deltas), "matched": torch.cat(matched_all)}
