@@ -19,7 +19,12 @@ import matplotlib.patches as patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from trainlab.detection import DetectionAugment, box_iou, create_detector, detection_shapes, evaluate_detections  # noqa: E402
+from trainlab.data.augment.boxes import DetectionAugment  # noqa: E402
+from trainlab.data.detection import detection_shapes  # noqa: E402
+from trainlab.models import rcnn  # noqa: E402, F401  (registers faster_rcnn)
+from trainlab.models.yolo import create_detector  # noqa: E402
+from trainlab.nn.boxes import box_iou  # noqa: E402
+from trainlab.training.average_precision import evaluate_detections  # noqa: E402
 
 COLOURS = ["tab:red", "tab:green", "tab:blue"]
 

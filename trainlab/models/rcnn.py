@@ -11,7 +11,7 @@ images -> trunk -> features (B, C, h, w), stride s
 Training is end to end: one backward through rpn_objectness + rpn_box + roi_class + roi_box (+ mask).
 Sampling of anchors and RoIs uses torch's global generator (seed it with torch.manual_seed).
 
-    >>> from trainlab.detection import create_detector
+    >>> from trainlab.models.yolo import create_detector
     >>> net = create_detector("faster_rcnn", in_shape=(3, 64, 64), num_classes=3)
     >>> sorted(net(images, targets))                                    # doctest: +SKIP
     ['roi_box', 'roi_class', 'rpn_box', 'rpn_objectness']
@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import TrainlabError, check
-from .boxes import clip_boxes, decode, make_anchors, nms, roi_align
-from .data import Targets
-from .losses import mask_loss, roi_loss, roi_targets, rpn_loss
-from .models import DETECTORS, make_trunk, select, to_float
+from ..nn.boxes import clip_boxes, decode, make_anchors, nms, roi_align
+from ..data.detection import Targets
+from .detection_losses import mask_loss, roi_loss, roi_targets, rpn_loss
+from .yolo import DETECTORS, make_trunk, select, to_float
 
 HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # box-head offsets scaled to about unit variance (Fast R-CNN)
 

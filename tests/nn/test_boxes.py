@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from trainlab.detection.boxes import (
+from trainlab.nn.boxes import (
     LOG_SCALE_CLAMP,
     batched_nms,
     box_area,

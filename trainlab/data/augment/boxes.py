@@ -32,8 +32,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..errors import TrainlabError, check
-from .data import Targets
+from ...errors import TrainlabError, check
+from ..detection import Targets
 
 GEOMETRIC = {"hflip": (0.5, 0.0), "vflip": (0.5, 0.0), "crop": (1.0, 4.0), "translate": (0.5, 0.1),
              "scale": (0.5, 0.25), "resized_crop": (0.5, 0.25)}  # name -> default (p, magnitude)

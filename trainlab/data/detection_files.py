@@ -31,7 +31,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import TrainlabError, check
-from .data import DetectionSet, Targets
+from .detection import DetectionSet, Targets
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 _SLACK = 1e-3  # pixels: a box may poke out by float rounding (x + w = 64.0004); it is clipped, not refused

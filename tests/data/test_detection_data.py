@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from trainlab.detection.data import DETECTION_CLASSES, DetectionSet, Targets, detection_shapes
-from trainlab.detection.formats import load_coco, load_yolo
+from trainlab.data.detection import DETECTION_CLASSES, DetectionSet, Targets, detection_shapes
+from trainlab.data.detection_files import load_coco, load_yolo
 from trainlab.errors import TrainlabError
 
 
@@ -65,7 +65,7 @@ def test_objects_are_brighter_than_the_background_and_vary(ds):
 
 
 def test_some_objects_overlap(ds):
-    from trainlab.detection.boxes import box_iou
+    from trainlab.nn.boxes import box_iou
 
     overlapping = 0
     for i in range(len(ds)):

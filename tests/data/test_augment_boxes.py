@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainlab.detection.augment import DetectionAugment, check_detection_ops, move_targets, warp
-from trainlab.detection.data import Targets, detection_shapes
+from trainlab.data.augment.boxes import DetectionAugment, check_detection_ops, move_targets, warp
+from trainlab.data.detection import Targets, detection_shapes
 from trainlab.errors import TrainlabError
 
 

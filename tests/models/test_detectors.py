@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainlab.detection import DETECTORS, create_detector, detection_shapes, evaluate_detections
-from trainlab.detection.augment import DetectionAugment
-from trainlab.detection.data import Targets
-from trainlab.detection.losses import (
+from trainlab.data.augment.boxes import DetectionAugment
+from trainlab.data.detection import Targets, detection_shapes
+from trainlab.models import rcnn  # noqa: F401  (registers faster_rcnn and mask_rcnn)
+from trainlab.models.detection_losses import (
     label_by_iou,
     mask_loss,
     roi_loss,
@@ -23,6 +23,8 @@ from trainlab.detection.losses import (
     yolo_loss,
 )
 from trainlab.errors import TrainlabError
+from trainlab.models.yolo import DETECTORS, create_detector
+from trainlab.training.average_precision import evaluate_detections
 
 
 @pytest.fixture(scope="module")

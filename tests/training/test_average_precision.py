@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab.detection.metrics import COCO_THRESHOLDS, average_precision, evaluate_detections
+from trainlab.training.average_precision import COCO_THRESHOLDS, average_precision, evaluate_detections
 
 A, B, C = [0.0, 0, 10, 10], [20.0, 20, 30, 30], [40.0, 0, 50, 10]
 

@@ -19,13 +19,13 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..data.detection import Targets
 from ..errors import TrainlabError, check
-from ..models import create_model
-from ..models.blocks import ConvNormAct
-from ..registry import Registry
-from .boxes import batched_nms, clip_boxes
-from .data import Targets
-from .losses import yolo_decode, yolo_loss
+from ..nn.boxes import batched_nms, clip_boxes
+from ..registry import Registry, check_kwargs
+from .blocks import ConvNormAct
+from .common import MODELS
+from .detection_losses import yolo_decode, yolo_loss
 
 DETECTORS = Registry("detector")
 
@@ -58,7 +58,8 @@ def make_trunk(backbone: str, in_shape: Sequence[int], width: int = 16, halvings
         layers[f"block{halvings + 1}"] = ConvNormAct(c_in, c_in, 3)
         trunk: nn.Module = nn.Sequential(layers)
     else:
-        model = create_model(backbone, in_shape=tuple(in_shape), num_classes=2, **options)
+        check_kwargs(f"backbone {backbone!r}", MODELS.get(backbone), options, skip=("in_shape", "num_classes"))
+        model = MODELS.create(backbone, tuple(in_shape), 2, **options)
         kept: OrderedDict[str, nn.Module] = OrderedDict()
         for name, child in model.named_children():
             if name == "head" or isinstance(child, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Flatten, nn.Linear)):
