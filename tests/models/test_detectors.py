@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainlab.data.augment.boxes import DetectionAugment
+from trainlab.data.augment import build_augmentation
 from trainlab.data.detection import Targets, detection_shapes
-from trainlab.models import rcnn  # noqa: F401  (registers faster_rcnn and mask_rcnn)
+from trainlab.models import create_model, is_detector, list_models
 from trainlab.models.detection_losses import (
     label_by_iou,
     mask_loss,
@@ -23,8 +23,13 @@ from trainlab.models.detection_losses import (
     yolo_loss,
 )
 from trainlab.errors import TrainlabError
-from trainlab.models.yolo import DETECTORS, create_detector
 from trainlab.training.average_precision import evaluate_detections
+
+DETECTORS = list_models("detection")
+
+
+def create_detector(name, **kw):
+    return create_model(name, **{"in_shape": (3, 32, 32), "num_classes": 3, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -107,18 +112,47 @@ def test_smooth_l1_roi_and_mask_losses_by_hand():
 
 # ---------------------------------------------------------------- the output contract
 def test_registry_and_unknown_names():
-    assert DETECTORS.list() == ["faster_rcnn", "mask_rcnn", "yolo"]
-    with pytest.raises(TrainlabError, match="unknown detector 'yolo3'.*did you mean 'yolo'"):
+    assert DETECTORS == ["faster_rcnn", "mask_rcnn", "yolo"] and all(map(is_detector, DETECTORS))
+    assert not set(DETECTORS) & set(list_models("classification")) and not is_detector("resnet20")
+    with pytest.raises(TrainlabError, match="unknown model 'yolo3'.*did you mean 'yolo'"):
         create_detector("yolo3")
-    for name in DETECTORS.list():
-        with pytest.raises(TrainlabError, match=f"{name} has no option 'anchor'; choose from: "):
-            create_detector(name, in_shape=(3, 32, 32), num_classes=2, anchor=3)
+    for name in DETECTORS:
+        with pytest.raises(TrainlabError, match=f"unknown hyperparameter 'anchor' for model '{name}'.*accepted: "):
+            create_detector(name, num_classes=2, anchor=3)
+
+
+@pytest.mark.parametrize("kw, says", [
+    ({"nms_threshold": 1.5}, "nms_threshold=1.5 must be a number in [0, 1] or null"),
+    ({"anchors": [[10, -1]]}, "anchors=[[10, -1]] must be a list of [width, height] pairs"),
+    ({"backbone": "yolo"}, "backbone 'yolo' is a detector"),
+    ({"backbone": "resnet21"}, "unknown model 'resnet21'"),
+    ({"halvings": 0}, "halvings=0 must be an integer >= 1"),
+])
+def test_bad_options_are_one_line(kw, says):
+    with pytest.raises(TrainlabError) as e:
+        create_detector("yolo", **kw)
+    assert says in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(TrainlabError, match="roi_batch=0 must be an integer >= 1"):
+        create_detector("faster_rcnn", roi_batch=0)
+    with pytest.raises(TrainlabError, match="needs image inputs"):
+        create_model("yolo", in_shape=(8,), num_classes=3)
+
+
+@pytest.mark.parametrize("name", ["yolo", "faster_rcnn"])
+def test_without_nms_every_box_above_the_threshold_is_kept(tiny, name):
+    torch.manual_seed(0)
+    net = create_detector(name, width=8, score_threshold=0.0, nms_threshold=0.1).eval()  # untrained: low scores
+    with torch.no_grad():
+        with_nms = net(tiny.images)
+        net.nms_threshold = None
+        without = net(tiny.images)
+    assert sum(len(d["boxes"]) for d in without) > sum(len(d["boxes"]) for d in with_nms)
 
 
 @pytest.mark.parametrize("name", ["yolo", "faster_rcnn", "mask_rcnn"])
 def test_training_and_inference_outputs(tiny, name):
     torch.manual_seed(0)
-    net = create_detector(name, in_shape=(3, 32, 32), num_classes=3, width=8)
+    net = create_detector(name, width=8)
     losses = net(tiny.images, tiny.targets)
     want = {"yolo": {"box", "objectness", "class"},
             "faster_rcnn": {"rpn_objectness", "rpn_box", "roi_class", "roi_box"}}.get(name)
@@ -143,7 +177,7 @@ def test_training_and_inference_outputs(tiny, name):
 @pytest.mark.parametrize("name", ["yolo", "faster_rcnn", "mask_rcnn"])
 def test_images_without_objects_train(tiny, name):
     torch.manual_seed(0)
-    net = create_detector(name, in_shape=(3, 32, 32), num_classes=3, width=8)
+    net = create_detector(name, width=8)
     empty = Targets(torch.zeros(4, 1, 4), torch.full((4, 1), -1), torch.zeros(4, 1, 32, 32, dtype=torch.bool))
     mixed = Targets(tiny.targets.boxes.clone(), tiny.targets.labels.clone(), tiny.targets.masks.clone())
     mixed.labels[0] = -1  # image 0 has no object, the others do
@@ -158,11 +192,10 @@ def test_images_without_objects_train(tiny, name):
 
 
 def test_other_backbones_serve_as_trunks(tiny):
-    net = create_detector("yolo", in_shape=(3, 32, 32), num_classes=3, backbone="resnet20")
+    net = create_detector("yolo", backbone="resnet20")
     assert net.stride == 4.0  # resnet20's stages 2 and 3 halve 32 -> 8
     assert set(net(tiny.images, tiny.targets)) == {"box", "objectness", "class"}
-    rcnn = create_detector("faster_rcnn", in_shape=(3, 32, 32), num_classes=3, backbone="convnet",
-                           backbone_options={"channels": [8, 16]})
+    rcnn = create_detector("faster_rcnn", backbone="convnet", backbone_options={"channels": [8, 16]})
     assert rcnn.stride == 4.0 and len(rcnn.eval()(tiny.images)) == 4
 
 
@@ -185,7 +218,7 @@ def test_mask_pasting_fills_the_box():
 @pytest.mark.parametrize("name, steps", [("yolo", 60), ("faster_rcnn", 80), ("mask_rcnn", 80)])
 def test_training_loss_falls_on_a_tiny_fixed_batch(tiny, name, steps):
     torch.manual_seed(0)
-    net = create_detector(name, in_shape=(3, 32, 32), num_classes=3, width=8)
+    net = create_detector(name, width=8)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     first = []
     for step in range(steps):
@@ -203,7 +236,7 @@ def test_training_loss_falls_on_a_tiny_fixed_batch(tiny, name, steps):
 def test_short_yolo_training_beats_an_untrained_model():
     torch.manual_seed(0)
     train, val = detection_shapes(n=500, size=32, seed=0), detection_shapes(n=150, size=32, seed=1)
-    net = create_detector("yolo", in_shape=(3, 32, 32), num_classes=3, width=16)
+    net = create_detector("yolo", width=16)
 
     def map50() -> float:
         net.eval()
@@ -214,11 +247,12 @@ def test_short_yolo_training_beats_an_untrained_model():
 
     before = map50()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    aug, g = DetectionAugment([("hflip", 0.5, 0.0)]), torch.Generator().manual_seed(0)
+    aug, g = build_augmentation(["hflip"]), torch.Generator().manual_seed(0)
+    y = train.targets.to_tensor()
     start = time.perf_counter()
     for _ in range(750):  # about 35 s on one core; a fixed count, so every machine runs the same training
         idx = torch.randint(0, len(train), (32,), generator=g)
-        x, t = aug(train.images[idx].float() / 255, train.targets[idx], g)
+        x, t = aug(train.images[idx].float() / 255, g, boxes=y[idx])
         loss = sum(net(x, t).values())
         opt.zero_grad()
         loss.backward()

@@ -11,24 +11,24 @@ images -> trunk -> features (B, C, h, w), stride s
 Training is end to end: one backward through rpn_objectness + rpn_box + roi_class + roi_box (+ mask).
 Sampling of anchors and RoIs uses torch's global generator (seed it with torch.manual_seed).
 
-    >>> from trainlab.models.yolo import create_detector
-    >>> net = create_detector("faster_rcnn", in_shape=(3, 64, 64), num_classes=3)
+    >>> net = create_model("faster_rcnn", in_shape=(3, 64, 64), num_classes=3)
     >>> sorted(net(images, targets))                                    # doctest: +SKIP
     ['roi_box', 'roi_class', 'rpn_box', 'rpn_objectness']
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import TrainlabError, check
-from ..nn.boxes import clip_boxes, decode, make_anchors, nms, roi_align
 from ..data.detection import Targets
+from ..errors import check
+from ..nn.boxes import clip_boxes, decode, make_anchors, nms, roi_align
+from .common import MODELS
 from .detection_losses import mask_loss, roi_loss, roi_targets, rpn_loss
-from .yolo import DETECTORS, make_trunk, select, to_float
+from .detector import DETECTION, as_targets, check_threshold, make_trunk, select, to_float
 
 HEAD_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # box-head offsets scaled to about unit variance (Fast R-CNN)
 
@@ -81,6 +81,9 @@ class MaskHead(nn.Sequential):
 
 
 class FasterRCNN(nn.Module):
+    """trunk -> RPN -> proposals -> RoI align -> box head (and, for mask_rcnn, the mask head); see the module
+    docstring. `o` holds the options of `faster_rcnn` (sampling sizes, thresholds, head widths)."""
+
     def __init__(self, trunk: nn.Module, channels: int, stride: float, num_classes: int, sizes: Sequence[float],
                  ratios: Sequence[float], opts: dict, mask_head: bool = False):
         super().__init__()
@@ -89,6 +92,17 @@ class FasterRCNN(nn.Module):
         self.rpn = RPN(channels, len(self.sizes) * len(self.ratios))
         self.box_head = BoxHead(channels, opts["roi_size"], opts["hidden"], num_classes)
         self.mask_head = MaskHead(channels, opts["mask_hidden"], num_classes) if mask_head else None
+        self.loss_names = ("rpn_objectness", "rpn_box", "roi_class", "roi_box") + (("mask",) if mask_head else ())
+
+    @property
+    def nms_threshold(self) -> float | None:
+        """The IoU of the final per-class NMS (None: no NMS), settable on a trained model like yolo's."""
+        return self.o["nms_threshold"]
+
+    @nms_threshold.setter
+    def nms_threshold(self, value: float | None) -> None:
+        check_threshold("nms_threshold", value, none_ok=True)
+        self.o["nms_threshold"] = value
 
     def anchors(self, f: torch.Tensor) -> torch.Tensor:
         return make_anchors(f.shape[2], f.shape[3], self.stride, self.sizes, self.ratios).to(f.device)  # (N, 4)
@@ -108,7 +122,7 @@ class FasterRCNN(nn.Module):
             out.append(b[nms(b, s, self.o["rpn_nms"], max_keep=post)])
         return out
 
-    def forward(self, images: torch.Tensor, targets: Targets | None = None):
+    def forward(self, images: torch.Tensor, targets: Targets | torch.Tensor | None = None):
         f = self.trunk(to_float(images))  # (B, C, h, w)
         size = tuple(images.shape[-2:])
         anchors = self.anchors(f)
@@ -116,7 +130,7 @@ class FasterRCNN(nn.Module):
         props = self.proposals(obj, deltas, anchors, size)
         scale, o = 1.0 / self.stride, self.o
         if targets is not None:
-            targets = targets.to(f.device)
+            targets = as_targets(targets, size, f.device)
             losses = rpn_loss(obj, deltas, anchors, targets, o["rpn_batch"], 0.5)
             rois, t = roi_targets(props, targets, o["roi_batch"], o["roi_positive_fraction"], 0.5, HEAD_WEIGHTS)
             logits, box = self.box_head(roi_align(f, rois, o["roi_size"], scale, o["sampling_ratio"]))
@@ -142,8 +156,8 @@ class FasterRCNN(nn.Module):
 
     def _mask_loss(self, f: torch.Tensor, rois: list[torch.Tensor], t: dict, targets: Targets) -> torch.Tensor:
         """Mask targets: each foreground RoI's object mask, RoI-aligned to m x m and thresholded at 0.5."""
-        check(targets.masks is not None, "mask_rcnn needs instance masks in the targets (Targets.masks); "
-              "use detection_shapes(masks=True) or train faster_rcnn on data without masks")
+        check(targets.masks is not None, "mask_rcnn needs instance masks in the targets; use dataset shapes-boxes "
+              "with dataset_options: {masks: true}, or faster_rcnn for data with boxes only")
         m = self.o["mask_size"]
         fg_rois, fg_masks, start = [], [], 0
         for n, r in enumerate(rois):
@@ -176,46 +190,71 @@ class FasterRCNN(nn.Module):
         return pasted[:, 0] >= 0.5
 
 
-def _build(in_shape, num_classes, mask, backbone, width, halvings, anchor_sizes, anchor_ratios, kw,
-           backbone_options) -> FasterRCNN:
-    trunk, c, stride = make_trunk(backbone, in_shape, width, halvings, **backbone_options)
+def _build(in_shape, num_classes, mask, backbone, width, halvings, anchor_sizes, anchor_ratios, backbone_options,
+           opts) -> FasterRCNN:
+    name = "mask_rcnn" if mask else "faster_rcnn"
+    check(len(in_shape) == 3, f"{name} needs image inputs (C, H, W), got {tuple(in_shape)}")
+    for key in ("rpn_nms", "roi_positive_fraction", "score_threshold"):
+        check_threshold(key, opts[key])
+    check_threshold("nms_threshold", opts["nms_threshold"], none_ok=True)
+    for key in ("pre_nms_train", "post_nms_train", "pre_nms_test", "post_nms_test", "rpn_batch", "roi_batch",
+                "roi_size", "sampling_ratio", "hidden", "mask_size", "mask_hidden", "max_detections"):
+        check(isinstance(opts[key], int) and not isinstance(opts[key], bool) and opts[key] >= 1,
+              f"{name}: {key}={opts[key]!r} must be an integer >= 1")
+    positive = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0  # noqa: E731
+    check(anchor_sizes is None or (len(anchor_sizes) > 0 and all(map(positive, anchor_sizes))),
+          f"anchor_sizes={anchor_sizes!r} must be a list of sizes in pixels, e.g. [10, 20, 32]")
+    check(len(anchor_ratios) > 0 and all(map(positive, anchor_ratios)),
+          f"anchor_ratios={anchor_ratios!r} must be a list of height / width ratios, e.g. [0.5, 1, 2]")
+    trunk, c, stride = make_trunk(backbone, in_shape, width, halvings, **(backbone_options or {}))
     side = min(in_shape[1:])
     sizes = anchor_sizes or [f * side for f in (0.15, 0.3, 0.5)]
-    opts = dict(pre_nms_train=400, post_nms_train=64, pre_nms_test=200, post_nms_test=50, rpn_nms=0.7,
-                rpn_batch=256, roi_batch=64, roi_positive_fraction=0.25, roi_size=7, sampling_ratio=1,
-                hidden=128, mask_size=14, mask_hidden=16, score_threshold=0.05, nms_threshold=0.5,
-                max_detections=100)
-    unknown = sorted(set(kw) - set(opts))
-    if unknown:
-        raise TrainlabError(f"{'mask_rcnn' if mask else 'faster_rcnn'} has no option {unknown[0]!r}; "
-                            f"choose from: {', '.join(opts)}")
-    opts.update(kw)
     return FasterRCNN(trunk, c, stride, num_classes, sizes, anchor_ratios, opts, mask_head=mask)
 
 
-@DETECTORS.register("faster_rcnn", description="RPN (objectness + offsets per anchor) -> NMS proposals -> "
-                    "RoI align -> classifier (K + 1) and box refinement")
+@MODELS.register("faster_rcnn", tags=(DETECTION,), description="detection, two stages: RPN (objectness + offsets "
+                 "per anchor) -> NMS proposals -> RoI align -> classifier (K + 1) and box refinement")
 def faster_rcnn(in_shape: Sequence[int] = (3, 64, 64), num_classes: int = 3, *, backbone: str = "tiny",
                 width: int = 16, halvings: int = 2, anchor_sizes: Sequence[float] | None = None,
                 anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0), backbone_options: dict | None = None,
-                **kw: Any) -> FasterRCNN:
+                pre_nms_train: int = 400, post_nms_train: int = 64, pre_nms_test: int = 200, post_nms_test: int = 50,
+                rpn_nms: float = 0.7, rpn_batch: int = 256, roi_batch: int = 64, roi_positive_fraction: float = 0.25,
+                roi_size: int = 7, sampling_ratio: int = 1, hidden: int = 128, score_threshold: float = 0.05,
+                nms_threshold: float | None = 0.5, max_detections: int = 100) -> FasterRCNN:
     """anchor sizes default to 0.15, 0.3, 0.5 of the shorter image side; ratios h / w 0.5, 1, 2 (the paper's).
     halvings=2: a stride-4 map, so an object of 10 pixels still spans a few cells for RoI align.
-    Further options (kw): pre_nms_train/test, post_nms_train/test, rpn_nms, rpn_batch, roi_batch,
-    roi_positive_fraction, roi_size, sampling_ratio, hidden, score_threshold, nms_threshold, max_detections.
+    RPN: the best pre_nms_* proposals by objectness, NMS at rpn_nms, the best post_nms_* (train / test);
+    rpn_batch anchors sampled per image (at most half positive). Head: roi_batch RoIs per image (at most
+    roi_positive_fraction foreground), RoI align to roi_size x roi_size, two layers of `hidden` units;
+    detections above score_threshold, per-class NMS at nms_threshold (null: none), at most max_detections.
     sampling_ratio=1: one bilinear sample per RoI bin. The bins here are under a feature cell wide (a
     20-pixel object on a stride-4 map is 5 cells over 7 bins), where torchvision's adaptive rule,
     ceil(bin width), also takes 1; 2 costs 4-5 times as much on a CPU."""
-    return _build(in_shape, num_classes, False, backbone, width, halvings, anchor_sizes, anchor_ratios, kw,
-                  backbone_options or {})
+    opts = dict(pre_nms_train=pre_nms_train, post_nms_train=post_nms_train, pre_nms_test=pre_nms_test,
+                post_nms_test=post_nms_test, rpn_nms=rpn_nms, rpn_batch=rpn_batch, roi_batch=roi_batch,
+                roi_positive_fraction=roi_positive_fraction, roi_size=roi_size, sampling_ratio=sampling_ratio,
+                hidden=hidden, mask_size=14, mask_hidden=16, score_threshold=score_threshold,
+                nms_threshold=nms_threshold, max_detections=max_detections)
+    return _build(in_shape, num_classes, False, backbone, width, halvings, anchor_sizes, anchor_ratios,
+                  backbone_options, opts)
 
 
-@DETECTORS.register("mask_rcnn", description="faster_rcnn plus a mask head: per RoI a mask per class, "
-                    "the RoI's class channel is its instance mask")
+@MODELS.register("mask_rcnn", tags=(DETECTION,), description="detection and instance masks: faster_rcnn plus a "
+                 "mask head (per RoI a mask per class; the RoI's class channel is its instance mask)")
 def mask_rcnn(in_shape: Sequence[int] = (3, 64, 64), num_classes: int = 3, *, backbone: str = "tiny",
               width: int = 16, halvings: int = 2, anchor_sizes: Sequence[float] | None = None,
               anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0), backbone_options: dict | None = None,
-              **kw: Any) -> FasterRCNN:
-    """faster_rcnn's options plus mask_size (14) and mask_hidden (16); needs targets with masks to train."""
-    return _build(in_shape, num_classes, True, backbone, width, halvings, anchor_sizes, anchor_ratios, kw,
-                  backbone_options or {})
+              pre_nms_train: int = 400, post_nms_train: int = 64, pre_nms_test: int = 200, post_nms_test: int = 50,
+              rpn_nms: float = 0.7, rpn_batch: int = 256, roi_batch: int = 64, roi_positive_fraction: float = 0.25,
+              roi_size: int = 7, sampling_ratio: int = 1, hidden: int = 128, score_threshold: float = 0.05,
+              nms_threshold: float | None = 0.5, max_detections: int = 100, mask_size: int = 14,
+              mask_hidden: int = 16) -> FasterRCNN:
+    """faster_rcnn's options plus mask_size (14: the m x m mask of each RoI) and mask_hidden (16 channels);
+    it trains on targets with instance masks (dataset shapes-boxes with dataset_options: {masks: true})."""
+    opts = dict(pre_nms_train=pre_nms_train, post_nms_train=post_nms_train, pre_nms_test=pre_nms_test,
+                post_nms_test=post_nms_test, rpn_nms=rpn_nms, rpn_batch=rpn_batch, roi_batch=roi_batch,
+                roi_positive_fraction=roi_positive_fraction, roi_size=roi_size, sampling_ratio=sampling_ratio,
+                hidden=hidden, mask_size=mask_size, mask_hidden=mask_hidden, score_threshold=score_threshold,
+                nms_threshold=nms_threshold, max_detections=max_detections)
+    return _build(in_shape, num_classes, True, backbone, width, halvings, anchor_sizes, anchor_ratios,
+                  backbone_options, opts)
