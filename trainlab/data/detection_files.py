@@ -1,4 +1,5 @@
-"""A user's own detection data: COCO JSON or YOLO text files, images from a folder, into a DetectionSet.
+"""A user's own detection data: COCO JSON or YOLO text files, images from a folder, into a DetectionSet,
+and as the trainer's datasets `coco:PATH` (PATH the JSON file) and `yolo:PATH` (PATH the image folder).
 
 COCO (one JSON file):
     {"images": [{"id": 1, "file_name": "a.png", "width": 64, "height": 48}, ...],  (width, height optional)
@@ -18,6 +19,10 @@ and the fix. Instance masks are not read (targets.masks is None).
 
     >>> ds = load_coco("data/train.json", images="data/train")          # doctest: +SKIP
     >>> ds = load_yolo("data/images", classes=["cat", "dog"], size=64)  # doctest: +SKIP
+
+In a config: `dataset: coco:data/train.json` with `dataset_options: {images: data/train, size: [64, 64]}`,
+or `dataset: yolo:data/images` with `dataset_options: {classes: [cat, dog]}`; the test split is a fixed
+20% of the images and the validation split `val_fraction` of the rest.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import TrainlabError, check
+from .core import DATASETS
 from .detection import DetectionSet, Targets
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -184,3 +190,22 @@ def _assemble(files, classes, size, channels: int, source: str) -> DetectionSet:
         all_boxes.append(np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * scale)
         all_labels.append(labels)
     return DetectionSet(torch.from_numpy(np.stack(arrays)), Targets.from_lists(all_boxes, all_labels), tuple(classes))
+
+
+def _arrays(ds: DetectionSet) -> dict:
+    return {"train": (ds.images.numpy(), ds.targets.to_tensor().numpy()), "test": None, "classes": list(ds.classes),
+            "task": "detection"}
+
+
+@DATASETS.register("coco:PATH", description="your detection data: boxes in a COCO JSON file (coco:PATH/to.json; "
+                   "images= their folder, default the JSON's; size=(H, W) resizes); test = fixed 20%")
+def coco_dataset(path: Path, images: str | None = None, size: int | list[int] | None = None,
+                 channels: int = 3) -> dict:
+    return _arrays(load_coco(path, images, size=size, channels=channels))
+
+
+@DATASETS.register("yolo:PATH", description="your detection data: YOLO text labels (yolo:PATH/to/images; labels= "
+                   "their folder, classes= names or labels/classes.txt; size=(H, W) resizes); test = fixed 20%")
+def yolo_dataset(path: Path, labels: str | None = None, classes: list[str] | None = None,
+                 size: int | list[int] | None = None, channels: int = 3) -> dict:
+    return _arrays(load_yolo(path, labels, classes=classes, size=size, channels=channels))

@@ -34,6 +34,9 @@ class Op:
     # `assumes_above`, only magnitudes above it assume it (rotate: up to 15 degrees is safe even for digits).
     assumes: ClassVar[str | None] = None
     assumes_above: ClassVar[float | None] = None
+    # Why this op cannot keep detection boxes valid (rotate, shear: the axes tilt); "" for the ops that can
+    # (flips, crops, shifts, zooms move a box's corners to the new box's corners; photometric ops move nothing).
+    breaks_boxes: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -8,6 +8,7 @@ import torch
 
 from ...errors import TrainlabError
 from ...values import parse_value
+from .boxes import move_targets
 from .geometric import warp
 from .ops import AUGMENTATIONS, Op
 
@@ -39,9 +40,12 @@ class Augmentation:
         """The ops as plain dicts (for configs); `build_augmentation(aug.specs())` rebuilds it."""
         return [op.spec() for op in self.ops]
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator,
-                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        _check_inputs(x, generator, mask)
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, mask: torch.Tensor | None = None,
+                 boxes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(images, the moved `mask` or `boxes`, None when neither): a segmentation mask (B, H, W) int64, or
+        detection targets (B, M, 5 [+ H W]) float (trainlab.data.detection), moved with the pixels (boxes.py;
+        the ops must keep boxes valid: boxes.check_box_ops)."""
+        _check_inputs(x, generator, mask, boxes)
         b, _, h, w = x.shape
         pending = None  # composed geometric maps (B, 3, 3) not yet applied
         for op in self.ops:
@@ -52,14 +56,16 @@ class Augmentation:
                 continue
             if pending is not None:
                 x, mask = warp(x, mask, pending)
+                boxes = move_targets(boxes, pending, (h, w)) if boxes is not None else None
                 pending = None
             x = op.apply(x, generator, on.to(x.device))
         if pending is not None:
             x, mask = warp(x, mask, pending)
-        return x, mask
+            boxes = move_targets(boxes, pending, (h, w)) if boxes is not None else None
+        return x, (boxes if boxes is not None else mask)
 
 
-def _check_inputs(x, g, mask) -> None:
+def _check_inputs(x, g, mask, boxes=None) -> None:
     if not (isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point()):
         got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise TrainlabError(f"augmentation needs float images (B, C, H, W) in [0, 1], got {got}; "
@@ -69,6 +75,10 @@ def _check_inputs(x, g, mask) -> None:
     if mask is not None and (mask.shape != (x.shape[0], *x.shape[2:]) or mask.dtype != torch.int64):
         raise TrainlabError(f"augmentation mask must be int64 (B, H, W) = {(x.shape[0], *x.shape[2:])}, "
                             f"got {mask.dtype} {tuple(mask.shape)}")
+    if boxes is not None and (mask is not None or boxes.dim() != 3 or len(boxes) != len(x) or boxes.shape[-1] < 5
+                              or not boxes.is_floating_point()):
+        raise TrainlabError(f"augmentation boxes must be float detection targets (B, M, 5) with B = {len(x)} (and no "
+                            f"mask), got {boxes.dtype} {tuple(boxes.shape)}")
 
 
 def parse_op_spec(s: str) -> dict:
