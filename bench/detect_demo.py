@@ -19,10 +19,9 @@ import matplotlib.patches as patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from trainlab.data.augment.boxes import DetectionAugment  # noqa: E402
+from trainlab.data.augment import build_augmentation  # noqa: E402
 from trainlab.data.detection import detection_shapes  # noqa: E402
-from trainlab.models import rcnn  # noqa: E402, F401  (registers faster_rcnn)
-from trainlab.models.yolo import create_detector  # noqa: E402
+from trainlab.models import create_model  # noqa: E402
 from trainlab.nn.boxes import box_iou  # noqa: E402
 from trainlab.training.average_precision import evaluate_detections  # noqa: E402
 
@@ -32,7 +31,8 @@ COLOURS = ["tab:red", "tab:green", "tab:blue"]
 def train(net, data, seconds: float, lr: float, batch: int, seed: int) -> tuple[int, float]:
     """Adam with a cosine decay over the time budget (lr is a function of the elapsed fraction)."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    aug = DetectionAugment.from_specs(["hflip", "scale:p=0.3:magnitude=0.15"])
+    aug = build_augmentation(["hflip", "resized_crop:p=0.3:magnitude=0.15"])
+    y = data.targets.to_tensor()  # (N, M, 5 [+ H W]): what the augmentation moves and the detector reads
     g = torch.Generator().manual_seed(seed)
     net.train()
     start, step, log = time.perf_counter(), 0, []
@@ -40,7 +40,7 @@ def train(net, data, seconds: float, lr: float, batch: int, seed: int) -> tuple[
         for group in opt.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * elapsed / seconds))
         idx = torch.randint(0, len(data), (batch,), generator=g)
-        x, t = aug(data.images[idx].float() / 255, data.targets[idx], g)
+        x, t = aug(data.images[idx].float() / 255, g, boxes=y[idx])
         losses = net(x, t)
         loss = sum(losses.values())
         opt.zero_grad()
@@ -140,7 +140,7 @@ def main() -> None:
     preds, rows = {}, []
     for name in args.models.split(","):
         torch.manual_seed(0)
-        net = create_detector(name, in_shape=(3, args.size, args.size), num_classes=3)
+        net = create_model(name, in_shape=(3, args.size, args.size), num_classes=3)
         print(f"{name}: {sum(q.numel() for q in net.parameters()):,} parameters, stride {net.stride:g}")
         steps, secs = train(net, train_set, args.seconds, seed=0, **settings.get(name, settings["faster_rcnn"]))
         preds[name] = predict(net, val.images)

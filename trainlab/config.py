@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import TrainlabError
 from .values import load_yaml, split_pair
 
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou")  # what `monitor` can watch
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou",  # what `monitor` can watch
+           "val_map50", "val_map")  # detection: mAP@0.5 and COCO's mAP@[.5:.95] of the validation boxes
 OpSpec = Union[str, dict[str, Any]]
 
 

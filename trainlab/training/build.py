@@ -47,6 +47,10 @@ class Inference:
     def segmentation(self) -> bool:
         return self.data.task == "segmentation"
 
+    @property
+    def detection(self) -> bool:
+        return self.data.task == "detection"
+
 
 @dataclass
 class Training(Inference):
@@ -127,6 +131,9 @@ def build(cfg: Config, data: Dataset | None = None, world: World | None = None) 
         data, cfg = load_data_or_fallback(cfg)
     data = select(cfg, data)
     check_task(cfg, data)
+    if data.task == "detection" and world.distributed:
+        raise TrainlabError("detection trains in one process: its mAP ranks the boxes of the whole validation split "
+                            "together; remove --nproc")
     if cfg.tta and (data.task != "classification" or not data.is_image):
         raise TrainlabError(f"tta: {cfg.tta} averages class probabilities over views of whole images; {cfg.dataset!r} "
                             f"is {data.task}{'' if data.is_image else ' without (C, H, W) images'}: remove tta")

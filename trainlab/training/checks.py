@@ -16,9 +16,10 @@ from torch import nn
 from .. import runs as rf
 from ..config import METRICS, Config, check_needs, make_config
 from ..data import Dataset, Preprocessor, build_augmentation, to_float
+from ..data.augment import check_box_ops
 from ..data.preprocess import PREPROCESSING
 from ..errors import TrainlabError
-from ..models import MODELS
+from ..models import MODELS, is_detector, list_models
 from ..nn.activations import check_activation
 from ..nn.init import INITS
 from ..nn.layers import NORMS
@@ -128,9 +129,14 @@ def run_config(run: rf.Run) -> Config:
 
 
 def check_task(cfg: Config, data: Dataset) -> None:
-    """The loss and the monitored metric must fit the data's task: one line with the fix when not."""
-    check_loss_fits(cfg.loss, data.task, cfg.dataset)
+    """The model, the loss and the monitored metric must fit the data's task: one line with the fix when not."""
     m, task = cfg.monitor, data.task
+    if task == "detection" or is_detector(cfg.model):
+        return check_detection(cfg, data)
+    check_loss_fits(cfg.loss, data.task, cfg.dataset)
+    if m in ("val_map50", "val_map"):
+        raise TrainlabError(f"monitor {m} needs a detection dataset (shapes-boxes, coco:PATH, yolo:PATH) and "
+                            f"model; {cfg.dataset!r} is {task}: use val_loss")
     if m == "val_miou" and task != "segmentation":
         raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {task}: "
                             f"use val_loss{' or val_acc' if task == 'classification' else ''}")
@@ -141,6 +147,32 @@ def check_task(cfg: Config, data: Dataset) -> None:
         what = f"has {data.num_classes} classes" if task == "classification" else f"is {task}"
         raise TrainlabError(f"monitor val_top5 needs a classification dataset with more than 5 classes; "
                             f"{cfg.dataset!r} {what}: use val_acc or val_loss")
+
+
+def check_detection(cfg: Config, data: Dataset) -> None:
+    """A detection run: a detector on detection data, its own losses (loss and label_smoothing would do
+    nothing), a monitor it logs, augmentation that keeps boxes valid, instance masks for mask_rcnn."""
+    detectors = ", ".join(list_models("detection"))
+    if data.task != "detection":
+        raise TrainlabError(f"model {cfg.model!r} is a detector, but dataset {cfg.dataset!r} is {data.task}; train "
+                            f"it on detection data (shapes-boxes, coco:PATH, yolo:PATH) or pick another model")
+    if not is_detector(cfg.model):
+        raise TrainlabError(f"dataset {cfg.dataset!r} is a detection task (boxes); model {cfg.model!r} outputs "
+                            f"class scores: use a detector ({detectors})")
+    if cfg.loss != "cross_entropy" or cfg.label_smoothing:
+        key = "loss" if cfg.loss != "cross_entropy" else "label_smoothing"
+        raise TrainlabError(f"{key}: {getattr(cfg, key)} does nothing for detection: {cfg.model} computes its own "
+                            f"named losses; remove {key}")
+    if cfg.monitor in ("train_acc", "val_acc", "val_top5", "val_miou"):
+        raise TrainlabError(f"monitor {cfg.monitor} is not logged by a detection run; use val_map50 (mAP@0.5), "
+                            "val_map (mAP@[.5:.95]) or val_loss")
+    check_box_ops(build_augmentation(cfg.augment))
+    if cfg.model == "mask_rcnn" and data.train.y.shape[-1] <= 5:
+        raise TrainlabError(f"mask_rcnn needs instance masks, which {cfg.dataset!r} does not carry here; use "
+                            "dataset shapes-boxes with dataset_options: {masks: true}, or faster_rcnn")
+    if cfg.backbone_lr_mult != 1 and cfg.model != "yolo":
+        raise TrainlabError(f"backbone_lr_mult: {cfg.backbone_lr_mult} scales every layer but the `head`, and "
+                            f"{cfg.model} has no single head (RPN and box head); remove backbone_lr_mult")
 
 
 def check_periods(cfg: Config, steps_per_epoch: int) -> None:
@@ -171,6 +203,8 @@ def check_fits(model: nn.Module, data: Dataset, preprocess: Preprocessor, device
                             "this input, see `trainlab list models`") from None
     finally:
         model.train(was)
+    if data.task == "detection":  # a list of per-image detections (check_detection matched model and data)
+        return
     # classes: (B, K) scores; segmentation: (B, K, H, W); regression: (B, T) predictions, T targets (`classes`)
     want = (2, data.num_classes) + (tuple(data.input_shape[1:]) if data.task == "segmentation" else ())
     if tuple(out.shape) != want:

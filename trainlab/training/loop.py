@@ -3,6 +3,10 @@ runs forward, loss + penalty, backward and the optimizer step, then logs, evalua
 stopping and writes a checkpoint, with plain `if`s; `finish` restores the best weights, scores the
 test split once and writes the summary (and the report).
 
+Detection differs in three places, each a plain `if`: the augmentation moves the boxes with the
+pixels, the detector is called with the targets and returns its named losses (their sum is the
+training loss; each is logged as train_loss_<name>), and evaluation scores mAP (evaluation.py).
+
 Everything a resumed run needs is the `TrainState` in each checkpoint, so a run killed at any
 point and resumed ends with the same weights, bit for bit, on CPU.
 
@@ -39,7 +43,9 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
     """The loop. In a distributed run every rank runs it on its slice of each batch; rank 0 alone
     (run is None elsewhere) writes rows, checkpoints and the summary, and gets the Run back."""
     cfg, model, net, opt, dev = p.cfg, p.model, p.net, p.optimizer, p.device
-    classify = p.data.task != "regression"  # class scores: train accuracy too; regression: the loss alone
+    classify = p.data.task in ("classification", "segmentation")  # class scores: train accuracy too
+    detect = p.data.task == "detection"  # the detector takes the targets and returns its named losses
+    parts = tuple(model.loss_names) if detect else ()
     world = p.world
     main, scaler = world.main, st.scaler
     train_x, train_y = p.data.train.x.to(dev), p.data.train.y.to(dev)  # uint8 images stay small in memory
@@ -107,17 +113,17 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
                 perm = st.next_order(n, dev)
             idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
             x, y = to_float(train_x[idx]), train_y[idx]
-            if p.augment:
-                x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None)
-                y = m if p.segmentation else y
+            if p.augment:  # a segmentation mask or detection boxes move with the pixels
+                x, moved = p.augment(x, st.aug_gen, mask=y if p.segmentation else None, boxes=y if detect else None)
+                y = moved if moved is not None else y
             x = p.preprocess(x)
             if cfg.channels_last and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
 
             # ---- forward, loss + penalty, backward, step
             with autocast(p):
-                out = net(x)
-            loss = loss_fn(out, y, cfg.label_smoothing, cfg.loss)
+                out = net(x, y) if detect else net(x)  # detection: {name: loss} from the detector itself
+            loss = sum(out.values()) if detect else loss_fn(out, y, cfg.label_smoothing, cfg.loss)
             total = loss + p.penalty(model) if p.penalty is not None else loss
             # (in a distributed run a bad loss shows in every rank's all-reduced gradient norm below)
             if not sync_free and not world.distributed and not torch.isfinite(total):
@@ -152,6 +158,8 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
                 s["loss"] += loss.detach().double() * len(y)
                 if classify:
                     s["correct"] += (out.argmax(1) == y).sum()
+                if detect:  # (P,) the named losses, summed like the loss
+                    s["parts"] = s["parts"] + torch.stack([v.detach().double() for v in out.values()]) * len(y)
                 if gnorm is not None:
                     s["gnorm"] += gnorm.double()
             s["count"] += y.numel()
@@ -166,7 +174,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
                 now = time.perf_counter()
                 s["time"] += now - tick
                 st.elapsed += now - tick
-                row = train_row(st, spe, opt, world, classify)
+                row = train_row(st, spe, opt, world, classify, parts)
                 if scaler:
                     row["fp16_skipped_steps"], row["fp16_scale"] = s["skipped"], scaler.get_scale()
                 if sync_free and not all(map(torch.isfinite, (s["loss"], s["gnorm"]))):
@@ -218,13 +226,16 @@ def running(s: dict[str, Any], classify: bool = True) -> dict[str, float]:
     return {**loss, "acc": float(s["correct"]) / max(1, s["count"])} if classify else loss
 
 
-def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE, classify: bool = True) -> dict[str, Any]:
+def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE, classify: bool = True,
+              parts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The train metrics of the log period; `parts`, a detector's loss names, adds train_loss_<name> each."""
     s = st.sums
     if world.distributed:  # every rank's share of the period: the row one process would log
         keys = ("loss", "correct", "count", "examples")
         s = {**s, **dict(zip(keys, world.sum([s[k] for k in keys], st.device)))}
     return {"epoch": round(st.step / spe, 4), "step": st.step,
             **{f"train_{k}": v for k, v in running(s, classify).items()},
+            **{f"train_loss_{k}": float(v) / max(1, s["examples"]) for k, v in zip(parts, s["parts"].reshape(-1))},
             "lr": float(opt.stats["lr"]), "grad_norm": float(s["gnorm"]) / max(1, s["steps"]),
             "time": s["time"], "images_per_s": s["examples"] / max(s["time"], 1e-9), "elapsed": st.elapsed}
 
@@ -277,6 +288,8 @@ def final_line(summary: dict[str, Any], monitor: str) -> str:
         line += f"  test top-5 {t['top5']:.4f}"
     if "miou" in t:
         line += f"  test mean IoU {t['miou']:.4f}"
+    if "map50" in t:
+        line += f"  test mAP@0.5 {t['map50']:.4f}  mAP@[.5:.95] {t['map']:.4f}"
     if best.get(monitor) is not None:
         line += f"  (best {monitor} {best[monitor]:.4f} at epoch {best['epoch']:g})"
     return f"{summary['status']}: {line}"

@@ -60,6 +60,7 @@ def new_sums(device: torch.device) -> dict[str, Any]:
     give the same numbers as adding Python floats."""
     z = lambda dtype: torch.zeros((), dtype=dtype, device=device)  # noqa: E731
     return {"loss": z(torch.float64), "correct": z(torch.int64), "gnorm": z(torch.float64),
+            "parts": z(torch.float64),  # a detector's named losses: becomes (P,) at the first step
             "count": 0, "examples": 0, "steps": 0, "time": 0.0, "skipped": 0}
 
 
@@ -151,8 +152,8 @@ class TrainState:
         if self.ema is not None:
             self.ema.load_state_dict(s["ema"])  # a KeyError: the checkpoint was written without ema
         self.early.load_state_dict(s["early_stopping"])
-        fresh = new_sums(self.device)  # older checkpoints hold Python numbers: same keys, same values
-        self.sums = {k: torch.as_tensor(s["sums"][k], dtype=v.dtype).to(self.device) if isinstance(v, torch.Tensor)
+        fresh = new_sums(self.device)  # older checkpoints hold Python numbers (and may lack "parts": zero)
+        self.sums = {k: torch.as_tensor(s["sums"].get(k, v), dtype=v.dtype).to(self.device) if isinstance(v, torch.Tensor)
                      else type(v)(s["sums"].get(k, v)) for k, v in fresh.items()}
         self.elapsed = float(s["elapsed"])
         self.metrics_rows = int(s["metrics_rows"])
