@@ -1,5 +1,6 @@
-"""Detection data: the synthetic set (seeded, tight boxes, masks, overlaps), Targets, and the COCO / YOLO
-readers with their one-line refusals of bad boxes."""
+"""Detection data: the synthetic set (seeded, tight boxes, masks, overlaps, stretched shapes), Targets and
+the trainer's padded tensor, the registered datasets (shapes-boxes, coco:PATH, yolo:PATH), and the COCO /
+YOLO readers with their one-line refusals of bad boxes (exit code 2 from the command line)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from trainlab.data import load_dataset
 from trainlab.data.detection import DETECTION_CLASSES, DetectionSet, Targets, detection_shapes
 from trainlab.data.detection_files import load_coco, load_yolo
 from trainlab.errors import TrainlabError
@@ -88,6 +90,49 @@ def test_targets_pad_slice_and_compact():
     t.labels[0, 0] = -1
     c = t.compact()
     assert c.labels.tolist() == [[0], [-1], [1]] and c.boxes[0].tolist() == [[1.0, 1, 3, 3]]
+
+
+def test_the_trainers_tensor_round_trip():
+    t = Targets.from_lists([[[0, 0, 2, 2], [1, 1, 3, 3]], [], [[5, 5, 6, 7]]], [[2, 0], [], [1]])
+    y = t.to_tensor()
+    assert y.dtype == torch.float32 and y.shape == (3, 2, 5)
+    assert y[1].tolist() == [[0, 0, 0, 0, -1]] * 2 and y[0, 0].tolist() == [0, 0, 2, 2, 2]
+    back = Targets.from_tensor(y)
+    assert torch.equal(back.boxes, t.boxes) and torch.equal(back.labels, t.labels) and back.masks is None
+    d = detection_shapes(n=5, size=16, seed=0)
+    y = d.targets.to_tensor()
+    assert y.shape == (5, d.targets.labels.shape[1], 5 + 16 * 16)  # masks flattened after the class
+    back = Targets.from_tensor(y, (16, 16))
+    assert torch.equal(back.masks, d.targets.masks) and torch.equal(back.labels, d.targets.labels)
+    with pytest.raises(TrainlabError, match="must be \\(N, M, 5"):
+        Targets.from_tensor(torch.zeros(3, 4))
+
+
+def test_shapes_boxes_is_the_synthetic_set_with_splits():
+    data = load_dataset("shapes-boxes", n=100, size=32, val_fraction=0.2)
+    assert data.task == "detection" and data.classes == list(DETECTION_CLASSES) and data.input_shape == (3, 32, 32)
+    assert (len(data.train), len(data.val), len(data.test)) == (64, 16, 20)  # test: a fixed 20%
+    assert data.train.y.dtype == torch.float32 and data.train.y.shape[1:] == (4, 5)
+    whole = detection_shapes(n=100, size=32, seed=0, masks=False)
+    every = torch.cat([data.train.x, data.val.x, data.test.x])
+    assert sorted(map(bytes, every.numpy())) == sorted(map(bytes, whole.images.numpy()))  # the same images, split
+    assert load_dataset("shapes-boxes", n=20, size=16, masks=True).train.y.shape[-1] == 5 + 16 * 16
+    with pytest.raises(TrainlabError, match="takes no option 'colour'"):
+        load_dataset("shapes-boxes", colour=3)
+    with pytest.raises(TrainlabError, match="stretch=9 must be a number in \\[1, 4\\]"):
+        load_dataset("shapes-boxes", stretch=9)
+
+
+def test_stretch_draws_objects_of_several_shapes():
+    def aspects(stretch):
+        b = detection_shapes(n=150, size=64, stretch=stretch, seed=4, masks=False).targets
+        b = b.boxes[b.valid]
+        return ((b[:, 2] - b[:, 0]) / (b[:, 3] - b[:, 1])).log()
+
+    plain, long = aspects(1.0), aspects(3.0)
+    assert plain.abs().max() < 0.5 and long.abs().quantile(0.75) > 0.5  # boxes from 1:3 to 3:1
+    assert torch.equal(detection_shapes(n=8, size=32, seed=1).images,
+                       detection_shapes(n=8, size=32, seed=1, stretch=1.0).images)  # no stretch: the same draws
 
 
 # ---------------------------------------------------------------- COCO and YOLO readers
@@ -210,3 +255,42 @@ def test_yolo_reader_needs_class_names(tmp_path):
     with pytest.raises(TrainlabError, match="classes.txt; pass classes="):
         load_yolo(images)
     assert load_yolo(images, classes=["x"]).classes == ("x",)
+
+
+# ---------------------------------------------------------------- the readers as datasets of the trainer
+def _many(tmp_path, n=10):
+    sizes = {f"im{i}.png": (40, 30) for i in range(n)}
+    anns = [{"id": i, "image_id": i + 1, "category_id": 3 if i % 2 else 7, "bbox": [2 + i, 3, 10, 5]} for i in range(n)]
+    return _coco(tmp_path, anns, sizes)
+
+
+def test_user_detection_data_by_dataset_string(tmp_path):
+    js, img = _many(tmp_path / "coco")
+    data = load_dataset(f"coco:{js}", images=str(img), size=[15, 20])
+    assert data.task == "detection" and data.classes == ["cat", "dog"] and data.input_shape == (3, 15, 20)
+    assert len(data.train) + len(data.val) + len(data.test) == 10 and len(data.test) == 2
+    y = torch.cat([data.train.y, data.val.y, data.test.y])
+    assert sorted(y[:, 0, 0].tolist()) == [(2 + i) / 2 for i in range(10)]  # x1 scaled with the image
+    images = _yolo(tmp_path / "yolo", ["1 0.5 0.5 0.5 0.4"])
+    for i in range(8):
+        (images / f"c{i}.png").write_bytes((images / "a.png").read_bytes())
+    data = load_dataset(f"yolo:{images}", classes=["a", "b"])
+    assert data.classes == ["a", "b"] and len(data.train) + len(data.val) + len(data.test) == 10
+    with pytest.raises(TrainlabError, match="coco:PATH .* or yolo:PATH"):
+        load_dataset("voc:x.xml")
+
+
+def test_a_bad_box_in_a_user_file_stops_the_command_with_one_line_and_exit_2(tmp_path, capsys):
+    from trainlab.cli import main
+
+    js, img = _many(tmp_path)
+    doc = json.loads(js.read_text())
+    doc["annotations"][3]["bbox"] = [35, 3, 10, 5]  # x + w = 45 > 40
+    js.write_text(json.dumps(doc))
+    code = main(["train", "--set", f"dataset=coco:{js}", "--set", "model=yolo", "--set", f"runs_dir={tmp_path / 'r'}",
+                 "--set", f"dataset_options={{images: {img}}}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert str(js) in err and "'im3.png'" in err and "[35, 3, 10, 5]" in err  # the file, the image, the box
+    assert "reaches outside the 40x30 image" in err and "clip it to the image or remove it" in err  # and the fix
+    assert not (tmp_path / "r").exists()

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from trainlab.data.augment import build_augmentation
 from trainlab.data.detection import Targets, detection_shapes
+from trainlab.errors import TrainlabError
 from trainlab.models import create_model, is_detector, list_models
 from trainlab.models.detection_losses import (
     label_by_iou,
@@ -22,7 +23,6 @@ from trainlab.models.detection_losses import (
     yolo_decode,
     yolo_loss,
 )
-from trainlab.errors import TrainlabError
 from trainlab.training.average_precision import evaluate_detections
 
 DETECTORS = list_models("detection")

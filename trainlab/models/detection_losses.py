@@ -28,8 +28,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..nn.boxes import LOG_SCALE_CLAMP, box_iou, encode, to_cxcywh
 from ..data.detection import Targets
+from ..nn.boxes import LOG_SCALE_CLAMP, box_iou, encode, to_cxcywh
 
 
 def smooth_l1(x: torch.Tensor, y: torch.Tensor, beta: float = 1.0 / 9) -> torch.Tensor:

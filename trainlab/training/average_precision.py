@@ -28,8 +28,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..nn.boxes import box_iou
 from ..data.detection import Targets
+from ..nn.boxes import box_iou
 
 COCO_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2).tolist())  # 0.50, 0.55, ..., 0.95
 

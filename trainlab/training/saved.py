@@ -107,7 +107,7 @@ def write_run_report(run: rf.Run, parts: Inference | None = None) -> Path:
     predicted masks, a detection run predicted boxes on validation images, from `parts` when the
     caller has the model at hand, else reloaded."""
     model = run.config.get("model")
-    dense = model in ("fcn", "unet") or is_detector(model) or (parts is not None and (parts.segmentation or parts.detection))
+    dense = model in ("fcn", "unet") or is_detector(model) or (parts is not None and parts.data.task != "classification")
     if dense and ((run.ckpt_dir / "best.safetensors").is_file() or (run.ckpt_dir / "latest.json").is_file()):
         p = parts or load_saved(run)
         if p.detection:

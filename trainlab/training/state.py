@@ -153,7 +153,8 @@ class TrainState:
             self.ema.load_state_dict(s["ema"])  # a KeyError: the checkpoint was written without ema
         self.early.load_state_dict(s["early_stopping"])
         fresh = new_sums(self.device)  # older checkpoints hold Python numbers (and may lack "parts": zero)
-        self.sums = {k: torch.as_tensor(s["sums"].get(k, v), dtype=v.dtype).to(self.device) if isinstance(v, torch.Tensor)
+        self.sums = {k: torch.as_tensor(s["sums"].get(k, v), dtype=v.dtype).to(self.device)
+                     if isinstance(v, torch.Tensor)
                      else type(v)(s["sums"].get(k, v)) for k, v in fresh.items()}
         self.elapsed = float(s["elapsed"])
         self.metrics_rows = int(s["metrics_rows"])
