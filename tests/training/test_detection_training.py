@@ -90,3 +90,14 @@ def test_what_would_do_nothing_for_detection_is_refused_in_one_line(tmp_path, ch
 def test_map_monitors_need_detection(tmp_path):
     with pytest.raises(TrainlabError, match="monitor val_map50 needs a detection dataset"):
         trainlab.train({"dataset": "digits", "model": "mlp", "monitor": "val_map50", "runs_dir": str(tmp_path)})
+
+
+def test_the_runs_other_options_act_for_detection_too(tmp_path):
+    """precision auto (measured with the detector's own losses), channels_last, ema, diagnostics and
+    eval_at_start all run with a detector; the report then has its diagnostics and boxes."""
+    run = trainlab.train({**TINY, "model": "faster_rcnn", "model_options": {"width": 8, "rpn_batch": 64, "roi_batch": 16},
+                          "epochs": 1, "precision": "auto", "channels_last": True, "ema": 0.9, "diagnostics": True,
+                          "eval_at_start": True, "runs_dir": str(tmp_path), "name": "all"}, quiet=True)
+    assert run.summary["status"] == "finished" and set(run.env["precision"]["ms_per_step"]) >= {"fp32"}
+    assert run.metrics[0]["step"] == 0 and "val_map50" in run.metrics[0]
+    assert {"boxes.png", "gradient_flow.png"} <= {p.name for p in (run.path / "plots").glob("*.png")}
