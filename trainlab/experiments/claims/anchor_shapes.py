@@ -31,10 +31,10 @@ register(__file__, paired_claim(
         "small offsets; mAP@[.5:.95] rewards the tightness the better start should give",
     caveat="a long enough training learns large scalings from any anchor; and on objects of one shape extra anchor "
            "shapes only split the training signal",
-    base={"dataset": "shapes-boxes", "dataset_options": {"n": 1500, "stretch": 3.0}, "val_fraction": 0.2,
-          "model": "yolo", "optimizer": "adam", "lr": 0.002, "schedule": "cosine", "batch_size": 32, "epochs": 8,
+    base={"dataset": "shapes-boxes", "dataset_options": {"n": 2000, "stretch": 3.0}, "val_fraction": 0.2,
+          "model": "yolo", "optimizer": "adam", "lr": 0.002, "schedule": "cosine", "batch_size": 32, "epochs": 12,
           "augment": ["hflip"], "monitor": "val_map"},
     arms={"squares": {"model_options": {"anchors": SQUARES}}, "shapes": {"model_options": {"anchors": SHAPES}}},
     quantities={"val_map": best("val_map")}, arm="shapes", against="squares", quantity="val_map",
     direction="higher", curve="val_map", title="anchors of several shapes for objects of several shapes",
-    qlabel="best validation mAP@[.5:.95]", quick={"seeds": 4}, full={"seeds": 8, "set": {"epochs": 16}}))
+    qlabel="best validation mAP@[.5:.95]", quick={"seeds": 4}, full={"seeds": 8, "set": {"epochs": 20}}))

@@ -22,8 +22,8 @@ from .arms import arms_run
 from .base import Claim, paired_rule, register, swap_arms
 from .plots import dots, figure, save_figure
 
-BASE = {"dataset": "shapes-boxes", "dataset_options": {"n": 1500}, "val_fraction": 0.2, "model": "yolo",
-        "optimizer": "adam", "lr": 0.002, "schedule": "cosine", "batch_size": 32, "epochs": 8,
+BASE = {"dataset": "shapes-boxes", "dataset_options": {"n": 2000}, "val_fraction": 0.2, "model": "yolo",
+        "optimizer": "adam", "lr": 0.002, "schedule": "cosine", "batch_size": 32, "epochs": 12,
         "augment": ["hflip"], "monitor": "val_map50"}
 ARMS = ("with NMS", "without NMS")
 

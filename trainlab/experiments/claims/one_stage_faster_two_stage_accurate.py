@@ -18,8 +18,8 @@ from .plots import dots, figure, save_figure
 
 ONE, TWO = "yolo", "faster_rcnn"
 
-_run = arms_run({"dataset": "shapes-boxes", "dataset_options": {"n": 1500}, "val_fraction": 0.2, "optimizer": "adam",
-                 "schedule": "cosine", "epochs": 6, "augment": ["hflip"], "monitor": "val_map"},
+_run = arms_run({"dataset": "shapes-boxes", "dataset_options": {"n": 2000}, "val_fraction": 0.2, "optimizer": "adam",
+                 "schedule": "cosine", "epochs": 10, "augment": ["hflip"], "monitor": "val_map"},
                 {ONE: {"model": "yolo", "lr": 0.002, "batch_size": 32},
                  TWO: {"model": "faster_rcnn", "lr": 0.001, "batch_size": 16}},
                 {"val_map": best("val_map"), "val_map50": best("val_map50"), "ms_batch1": inference_ms(1),
