@@ -162,3 +162,13 @@ def test_boxes_with_a_mask_or_of_the_wrong_shape_are_refused():
     with pytest.raises(TrainlabError, match="no\\s*mask"):
         build_augmentation(["hflip"])(x, torch.Generator(), mask=torch.zeros(2, 8, 8, dtype=torch.long),
                                       boxes=torch.zeros(2, 1, 5))
+
+
+def test_the_preview_draws_moved_boxes_and_refuses_what_would_loosen_them(tmp_path):
+    from trainlab.report.previews import preview_augmentation
+
+    out, ds, _ = preview_augmentation("shapes-boxes", ["hflip", "resized_crop:p=1"], options={"n": 40, "size": 32},
+                                      out=tmp_path / "grid.png", n=4, versions=2)
+    assert out.is_file() and ds.task == "detection"
+    with pytest.raises(TrainlabError, match="'rotate' cannot keep boxes valid"):
+        preview_augmentation("shapes-boxes", ["rotate"], options={"n": 40, "size": 32}, out=tmp_path / "no.png")

@@ -75,6 +75,7 @@ def test_a_killed_detection_run_resumes_bit_for_bit(tmp_path, kill_and_resume, m
     ({"model": "convnet", "model_options": {}}, "is a detection task (boxes); model 'convnet' outputs class scores"),
     ({"dataset": "digits", "dataset_options": {}}, "'yolo' is a detector, but dataset 'digits' is classification"),
     ({"model": "mask_rcnn", "model_options": {}}, "mask_rcnn needs instance masks"),
+    ({"dataset_options": {"n": 150, "size": 32, "masks": True}}, "masks: true does nothing for yolo"),
     ({"model": "faster_rcnn", "model_options": {}, "backbone_lr_mult": 0.1}, "faster_rcnn has no single head"),
     ({"classes": [0, 1]}, "classes: [0, 1] selects classes of a classification dataset"),
     ({"tta": ["hflip"]}, "tta: ['hflip'] averages class probabilities"),

@@ -170,6 +170,9 @@ def check_detection(cfg: Config, data: Dataset) -> None:
     if cfg.model == "mask_rcnn" and data.train.y.shape[-1] <= 5:
         raise TrainlabError(f"mask_rcnn needs instance masks, which {cfg.dataset!r} does not carry here; use "
                             "dataset shapes-boxes with dataset_options: {masks: true}, or faster_rcnn")
+    if cfg.model != "mask_rcnn" and data.train.y.shape[-1] > 5:
+        raise TrainlabError(f"dataset_options masks: true does nothing for {cfg.model}: only mask_rcnn reads instance "
+                            "masks (and they take 4 bytes a pixel); remove masks or use mask_rcnn")
     if cfg.backbone_lr_mult != 1 and cfg.model != "yolo":
         raise TrainlabError(f"backbone_lr_mult: {cfg.backbone_lr_mult} scales every layer but the `head`, and "
                             f"{cfg.model} has no single head (RPN and box head); remove backbone_lr_mult")
