@@ -47,10 +47,10 @@ def preview_augmentation(dataset: str, ops: Sequence[str], *, options: dict[str,
     return draw_grid(rows, ds, idx, aug, Path(out)), ds, aug
 
 
-def pick_examples(y, n: int, dense: bool):
+def pick_examples(y, n: int, segmentation: bool):
     """Indices of n training samples, cycling through the classes so each column differs (the first n
-    when each sample has many labels: masks, boxes)."""
-    if dense:
+    when each sample has many labels: segmentation masks, detection boxes)."""
+    if segmentation:
         return torch.arange(min(n, len(y)))
     order = torch.argsort(y, stable=True)
     counts = torch.bincount(y)
