@@ -5,6 +5,9 @@ time per image (batch 1 and batched), and saves a PNG grid of validation images 
 boxes (solid, labelled with class and score) over the true boxes (dashed white).
 
     PYTHONPATH=. .venv/bin/python bench/detect_demo.py [--seconds 120] [--out detect_demo.png]
+
+The same detectors train through trainlab's own trainer (checkpoints, resume, mAP rows, report):
+`trainlab train configs/detect-shapes.yaml` (--set model=faster_rcnn for the two-stage one).
 """
 from __future__ import annotations
 
