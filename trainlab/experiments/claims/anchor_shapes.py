@@ -37,4 +37,5 @@ register(__file__, paired_claim(
     arms={"squares": {"model_options": {"anchors": SQUARES}}, "shapes": {"model_options": {"anchors": SHAPES}}},
     quantities={"val_map": best("val_map")}, arm="shapes", against="squares", quantity="val_map",
     direction="higher", curve="val_map", title="anchors of several shapes for objects of several shapes",
-    qlabel="best validation mAP@[.5:.95]", quick={"seeds": 4}, full={"seeds": 8, "set": {"epochs": 20}}))
+    qlabel="best validation mAP@[.5:.95]", quick={"seeds": 4}, full={"seeds": 8, "set": {"epochs": 20}},
+    full_why="20 epochs, near convergence: if square anchors only learn slower, the gap closes there (the caveat)"))
