@@ -128,9 +128,15 @@ def run_config(run: rf.Run) -> Config:
 
 
 def check_task(cfg: Config, data: Dataset) -> None:
-    """The loss and the monitored metric must fit the data's task: one line with the fix when not."""
+    """The loss, the monitored metric and mixing augmentations (mixup, cutmix: classification only)
+    must fit the data's task: one line with the fix when not."""
     check_loss_fits(cfg.loss, data.task, cfg.dataset)
     m, task = cfg.monitor, data.task
+    mixing = [op.name for op in build_augmentation(cfg.augment).ops if op.mixes]
+    if mixing and task != "classification":
+        raise TrainlabError(f"augment: {mixing[0]} mixes images and their class labels; {cfg.dataset!r} is a {task} "
+                            f"task, whose {'masks' if task == 'segmentation' else 'targets'} are not class labels: "
+                            f"remove {mixing[0]}")
     if m == "val_miou" and task != "segmentation":
         raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {task}: "
                             f"use val_loss{' or val_acc' if task == 'classification' else ''}")

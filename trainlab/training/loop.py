@@ -21,10 +21,10 @@ import torch
 from .. import distributed
 from .. import runs as rf
 from ..config import Config
-from ..data import to_float
 from ..models import load_weights
 from ..nn.layers import batch_norms, recompute_bn_stats
 from ..report.progress import Progress
+from .batch import answers, hits, train_batch
 from .build import Training
 from .diagnostics import Diagnostics
 from .evaluation import autocast, batches, evaluate_split, loss_fn
@@ -106,13 +106,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             if st.batch_in_epoch == 0:
                 perm = st.next_order(n, dev)
             idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
-            x, y = to_float(train_x[idx]), train_y[idx]
-            if p.augment:
-                x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None)
-                y = m if p.segmentation else y
-            x = p.preprocess(x)
-            if cfg.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x, y = train_batch(p, train_x, train_y, idx, st.aug_gen)  # y: (B, K) class probabilities after mixup
 
             # ---- forward, loss + penalty, backward, step
             with autocast(p):
@@ -151,10 +145,10 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             with torch.no_grad():
                 s["loss"] += loss.detach().double() * len(y)
                 if classify:
-                    s["correct"] += (out.argmax(1) == y).sum()
+                    s["correct"] += hits(out, y)  # a mixed example counts its target's weight on the prediction
                 if gnorm is not None:
                     s["gnorm"] += gnorm.double()
-            s["count"] += y.numel()
+            s["count"] += answers(out, y)
             s["examples"] += len(y)
             s["steps"] += gnorm is not None
             s["skipped"] += gnorm is None

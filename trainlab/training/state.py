@@ -57,9 +57,10 @@ class EarlyStopping:
 def new_sums(device: torch.device) -> dict[str, Any]:
     """Running train metrics of one log period. Loss, hits and gradient norms stay tensors on the
     device (read only when a row is logged: no host synchronisation per step); float64 sums
-    give the same numbers as adding Python floats."""
+    give the same numbers as adding Python floats. "correct" is float64 too: a mixed example
+    (mixup, cutmix) counts a fraction (trainlab.training.batch.hits); whole counts stay exact."""
     z = lambda dtype: torch.zeros((), dtype=dtype, device=device)  # noqa: E731
-    return {"loss": z(torch.float64), "correct": z(torch.int64), "gnorm": z(torch.float64),
+    return {"loss": z(torch.float64), "correct": z(torch.float64), "gnorm": z(torch.float64),
             "count": 0, "examples": 0, "steps": 0, "time": 0.0, "skipped": 0}
 
 

@@ -39,9 +39,21 @@ class Augmentation:
         """The ops as plain dicts (for configs); `build_augmentation(aug.specs())` rebuilds it."""
         return [op.spec() for op in self.ops]
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator,
-                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    @property
+    def mixes(self) -> bool:
+        """True when an op mixes images and labels (mixup, cutmix): the batch's targets must come along."""
+        return any(op.mixes for op in self.ops)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, mask: torch.Tensor | None = None,
+                 targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The batch x (B, C, H, W) augmented, with its masks moved alike: (x, mask). With `targets`,
+        (B, K) class probabilities (one-hot rows of the class ids), mixing ops blend them as they
+        blend the images and (x, targets) comes back instead; a pipeline that mixes needs them."""
         _check_inputs(x, generator, mask)
+        if mask is not None and targets is not None:
+            raise TrainlabError("augmentation takes segmentation masks or class targets, not both")
+        if self.mixes:
+            _check_targets(self, x, mask, targets)
         b, _, h, w = x.shape
         pending = None  # composed geometric maps (B, 3, 3) not yet applied
         for op in self.ops:
@@ -53,10 +65,13 @@ class Augmentation:
             if pending is not None:
                 x, mask = warp(x, mask, pending)
                 pending = None
-            x = op.apply(x, generator, on.to(x.device))
+            if op.mixes:
+                x, targets = op.mix(x, targets, generator, on.to(x.device))
+            else:
+                x = op.apply(x, generator, on.to(x.device))
         if pending is not None:
             x, mask = warp(x, mask, pending)
-        return x, mask
+        return x, (targets if targets is not None else mask)
 
 
 def _check_inputs(x, g, mask) -> None:
@@ -69,6 +84,17 @@ def _check_inputs(x, g, mask) -> None:
     if mask is not None and (mask.shape != (x.shape[0], *x.shape[2:]) or mask.dtype != torch.int64):
         raise TrainlabError(f"augmentation mask must be int64 (B, H, W) = {(x.shape[0], *x.shape[2:])}, "
                             f"got {mask.dtype} {tuple(mask.shape)}")
+
+
+def _check_targets(aug: Augmentation, x, mask, targets) -> None:
+    name = next(op.name for op in aug.ops if op.mixes)
+    if mask is not None:
+        raise TrainlabError(f"augmentation {name!r} mixes whole images and their class labels; segmentation masks "
+                            f"cannot be mixed: remove {name}")
+    if targets is None or targets.dim() != 2 or len(targets) != len(x) or not targets.is_floating_point():
+        got = f"{targets.dtype} {tuple(targets.shape)}" if isinstance(targets, torch.Tensor) else "none"
+        raise TrainlabError(f"augmentation {name!r} mixes labels too: pass targets=(B, K) class probabilities "
+                            f"(e.g. F.one_hot(y, K).float()), got {got}")
 
 
 def parse_op_spec(s: str) -> dict:
