@@ -29,6 +29,15 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_mi
 OpSpec = Union[str, dict[str, Any]]
 
 
+class SWA(BaseModel):
+    """`swa: {start_epoch: E, lr: L}`: stochastic weight averaging (trainlab.training.swa)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_epoch: int = Field(ge=1)  # the first epoch (1-based, metrics' epoch column) run at lr and averaged at its end
+    lr: float = Field(gt=0)  # the learning rate held from the start of start_epoch to the end
+
+
 class Config(BaseModel):
     """Every knob of a run. Units are in the comments; defaults train a small CNN on Fashion-MNIST."""
 
@@ -93,6 +102,7 @@ class Config(BaseModel):
     ema: float = Field(0.0, ge=0, lt=1)  # weight EMA decay per update (e.g. 0.99); evaluation, best weights and test use the average; 0 = off
     ema_every: int = Field(1, ge=1, json_schema_extra={"needs": "ema"})  # optimizer steps between EMA updates
     ema_warmup: bool = Field(False, json_schema_extra={"needs": "ema"})  # the n-th EMA update uses min(ema, (1 + n) / (10 + n)): short runs forget the initial weights
+    swa: SWA | None = None  # {start_epoch: E, lr: L}: from epoch E the lr is L and the weights at each epoch's end are averaged (equal weights); the last validation row, best.safetensors and test score are the average's, batch-norm statistics recomputed on the training set; None = off
     tta: list[str] = []  # test-time augmentation for validation and test scores, e.g. [hflip, shift]; see `trainlab list tta`
 
     # --- loop ---

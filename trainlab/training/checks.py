@@ -64,7 +64,28 @@ def check_config(cfg: Config) -> Config:
     if cfg.ema and opt.has_evaluation_point:
         raise TrainlabError(f"ema: {cfg.ema} with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own "
                             "and is evaluated at it (schedule-free); remove ema")
+    if cfg.swa is not None:
+        check_swa(cfg, opt.has_evaluation_point)
     return cfg
+
+
+def check_swa(cfg: Config, optimizer_averages: bool) -> None:
+    """swa must be able to act: an average to take (start_epoch within the run), a schedule it can
+    hold at swa.lr, and no other average of the weights scored in its place."""
+    swa = cfg.swa
+    if swa.start_epoch > cfg.epochs:
+        raise TrainlabError(f"swa.start_epoch: {swa.start_epoch} is after the last epoch (epochs: {cfg.epochs}), so "
+                            f"nothing would be averaged; use a start_epoch from 1 to {cfg.epochs}")
+    if cfg.ema:
+        raise TrainlabError(f"swa with ema: {cfg.ema}: both replace the weights that are scored, saved and tested by "
+                            "an average of their own (ema: exponential, after every step; swa: equal weights, once an "
+                            "epoch from start_epoch), and only one can be the answer; remove ema or swa")
+    if optimizer_averages:
+        raise TrainlabError(f"swa with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own and is "
+                            "evaluated at it (schedule-free); remove swa or use another optimizer")
+    if cfg.early_stopping:
+        raise TrainlabError("swa with early_stopping: SWA's answer is its average at the end of the run, which "
+                            "stopping early would cut short; remove early_stopping (or swa)")
 
 
 def resolve_optimizer(cfg: Config) -> Config:
@@ -83,6 +104,9 @@ def resolve_optimizer(cfg: Config) -> Config:
                                 "clipping and decay in the chain (clip_by_global_norm, clip_by_value, add_l2, "
                                 "add_decayed_weights) and link options in the links")
         own_lr = [link for link in cfg.optimizer if isinstance(link, dict) and "lr" in (link.get("scale_by_lr") or {})]
+        if own_lr and cfg.swa is not None:
+            raise TrainlabError("swa.lr would be ignored: the chain's scale_by_lr gives its own lr, which no "
+                                "schedule drives; drop lr from scale_by_lr to use the config's lr, schedule and swa")
         if own_lr and (cfg.schedule != "constant" or cfg.warmup_epochs or cfg.schedule_options):
             raise TrainlabError("the chain's scale_by_lr gives its own lr, so schedule, schedule_options and "
                                 "warmup_epochs would be ignored; drop lr from scale_by_lr to use them")

@@ -9,14 +9,17 @@ from ..config import Config
 from ..optim.optimizer import ChainOptimizer
 from ..optim.recipes import create_optimizer
 from ..optim.schedules import Schedule, create_schedule
+from .swa import swa_schedule
 
 
 def make_schedule(cfg: Config) -> Schedule:
     """lr as a pure function of time in epochs: `schedule` from `lr` over `epochs` (or
-    schedule_options.total), shaped by the rest of `schedule_options`, with `warmup_epochs`."""
+    schedule_options.total), shaped by the rest of `schedule_options`, with `warmup_epochs`;
+    with `swa`, swa.lr from the start of swa.start_epoch on."""
     shape = dict(cfg.schedule_options)
     total = shape.pop("total", cfg.epochs)
-    return create_schedule(cfg.schedule, lr=cfg.lr, total=total, warmup=cfg.warmup_epochs, **shape)
+    sched = create_schedule(cfg.schedule, lr=cfg.lr, total=total, warmup=cfg.warmup_epochs, **shape)
+    return swa_schedule(sched, cfg.swa)  # swa: held at swa.lr from swa.start_epoch on
 
 
 def make_optimizer(cfg: Config, params: Any, steps_per_epoch: int) -> tuple[ChainOptimizer, Schedule]:

@@ -32,6 +32,7 @@ from .ema import make_ema
 from .loop import OnEval, fit
 from .precision import choose
 from .state import EarlyStopping, TrainState
+from .swa import make_swa
 
 
 def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides: list[str] | None = None,
@@ -125,4 +126,5 @@ def new_state(p: Training) -> TrainState:
     scaler = torch.amp.GradScaler(p.device.type) if p.cfg.precision == "fp16" else None
     return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es,
                       rank=p.world.rank, scaler=scaler,
-                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every, p.cfg.ema_warmup))
+                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every, p.cfg.ema_warmup),
+                      swa=make_swa(p.model, p.cfg.swa))
