@@ -16,17 +16,33 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import re
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator
 
 from .errors import TrainlabError
 from .values import load_yaml, split_pair
 
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou")  # what `monitor` can watch
 OpSpec = Union[str, dict[str, Any]]
+
+
+def _lr(v: Any) -> float | str:
+    """`lr`: a number > 0, or "find" (the lr finder chooses it before the run is built)."""
+    if v == "find":
+        return v
+    try:
+        lr = float(v) if not isinstance(v, bool) else math.nan
+    except (TypeError, ValueError):
+        lr = math.nan
+    if math.isnan(lr):
+        raise ValueError("input should be a valid number greater than 0, or find (the lr finder chooses it)")
+    if not 0 < lr < math.inf:
+        raise ValueError("input should be greater than 0 and finite")
+    return lr
 
 
 class SWA(BaseModel):
@@ -92,7 +108,7 @@ class Config(BaseModel):
     # --- optimizer ---
     optimizer: str | list[OpSpec] = "momentum"  # a recipe name or a chain of links (see `trainlab list transforms`)
     optimizer_options: dict[str, Any] = {}  # recipe hyperparameters, e.g. {momentum: 0.9} or {betas: [0.9, 0.999]}
-    lr: float = Field(0.05, gt=0)  # base learning rate (peak for onecycle)
+    lr: Annotated[Union[float, Literal["find"]], PlainValidator(_lr)] = 0.05  # base learning rate (peak for onecycle); find = run the lr finder first and train at its valley suggestion (trainlab.training.lr_find), the value written into the saved config
     weight_decay: float | None = Field(None, ge=0)  # coupled L2 or decoupled, as the recipe defines (`trainlab list optimizers`); None = the recipe's default (adamw 0.01, else 0)
     clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm to this
     clip_value: float | None = Field(None, gt=0)  # clip each gradient entry to [-v, v]

@@ -36,7 +36,8 @@ PEAK_KEYS = ("lr", "lr0", "lr_max")  # the rate a schedule starts from or peaks 
 # ============================================================== checks before anything loads
 def check_config(cfg: Config) -> Config:
     """Refuse unknown names, bad hyperparameters and options that would do nothing; return the
-    config resolved to what will run (weight_decay's recipe default, a chain's own lr)."""
+    config resolved to what will run (weight_decay's recipe default, a chain's own lr). `lr: find`
+    stays: trainlab.train runs the lr finder and sets the lr before it builds the run."""
     MODELS.get(cfg.model)
     check_needs(cfg)
     check_loss(cfg.loss)
@@ -60,7 +61,7 @@ def check_config(cfg: Config) -> Config:
                             "loss: cross_entropy with tta, or remove tta")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
-    opt, _ = make_optimizer(cfg, probe, steps_per_epoch=1)
+    opt, _ = make_optimizer(cfg.model_copy(update={"lr": 1.0}) if cfg.lr == "find" else cfg, probe, steps_per_epoch=1)
     if cfg.ema and opt.has_evaluation_point:
         raise TrainlabError(f"ema: {cfg.ema} with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own "
                             "and is evaluated at it (schedule-free); remove ema")

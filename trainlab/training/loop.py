@@ -252,7 +252,7 @@ def finish(p: Training, run: rf.Run, log: rf.MetricsLog, st: TrainState, message
         load_weights(p.model, rf.load_tensors(best_path), str(best_path))
     last = log.rows[-1] if log.rows else {}
     summary: dict[str, Any] = {
-        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags")},
+        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags", "lr_find")},
         "status": st.status, "message": message, "monitor": cfg.monitor,
         "best": {"epoch": es.best_epoch, "step": es.best_step, cfg.monitor: es.best},
         "epochs_run": last.get("epoch", 0), "train_time_s": last.get("elapsed", 0.0),
