@@ -36,9 +36,9 @@ def test_mixup_is_its_definition_sample_by_sample(p):
     out, soft = build_augmentation([f"mixup:p={p}:magnitude=0.4"])(x, torch.Generator().manual_seed(3), targets=t)
     _, on, partner, lam = draws(3, 12, p, 0.4)
     for i in range(12):
-        j, l = int(partner[i]), float(lam[i]) if on[i] else 1.0
-        torch.testing.assert_close(out[i], l * x[i] + (1 - l) * x[j], rtol=0, atol=1e-12)
-        torch.testing.assert_close(soft[i], l * t[i] + (1 - l) * t[j], rtol=0, atol=1e-12)
+        j, w = int(partner[i]), float(lam[i]) if on[i] else 1.0
+        torch.testing.assert_close(out[i], w * x[i] + (1 - w) * x[j], rtol=0, atol=1e-12)
+        torch.testing.assert_close(soft[i], w * t[i] + (1 - w) * t[j], rtol=0, atol=1e-12)
         if not on[i]:
             assert torch.equal(out[i], x[i]) and torch.equal(soft[i], t[i])  # unchosen: exactly as it was
     assert 0 < int(on.sum()) < 12 or p == 1.0

@@ -8,14 +8,14 @@ import random
 import numpy as np
 import pytest
 import torch
+from helpers import untimed
 from PIL import Image
 from safetensors.torch import load_file
 
 import trainlab
-from helpers import untimed
 from trainlab.cli import main
-from trainlab.distributed import check as check_distributed
 from trainlab.config import load_config
+from trainlab.distributed import check as check_distributed
 from trainlab.errors import TrainlabError
 from trainlab.training.lr_find import lr_find, ramp, smooth, steepest, valley
 

@@ -1,10 +1,10 @@
 """Mixing augmentations in a run: a run with mixup, cutmix and random erasing killed and resumed
 ends bit for bit as the run that was never stopped; its train accuracy is a weighted count."""
 import torch
+from helpers import untimed
 from safetensors.torch import load_file
 
 import trainlab
-from helpers import untimed
 
 BASE = {"dataset": "digits", "model": "convnet", "model_options": {"channels": [8, 16], "hidden": 32},
         "epochs": 3, "batch_size": 64, "threads": 1, "label_smoothing": 0.1,

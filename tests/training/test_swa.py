@@ -4,11 +4,11 @@ of the average of the live weights at the epochs' ends (batch-norm statistics re
 training set); refusals in one line; a killed run resumed bit for bit."""
 import pytest
 import torch
+from helpers import untimed
 from safetensors.torch import load_file
 from torch.optim.swa_utils import AveragedModel
 
 import trainlab
-from helpers import untimed
 from trainlab.config import load_config
 from trainlab.errors import TrainlabError
 from trainlab.nn.layers import recompute_bn_stats

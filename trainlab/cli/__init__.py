@@ -41,8 +41,9 @@ COMMANDS = {  # name: its one line in `trainlab --help`, in the order listed the
     "augment": "preview augmentations on a dataset as a PNG grid (originals on top, augmented below)",
 }
 
-MODULES = {"list": "listing", "queue": "queue_status", "lr-find": "lr_find"}  # a module named `list` (or `queue`, a stdlib name) would
-# shadow the builtin (or confuse readers) in this package's namespace
+# a module named `list` (or `queue`, a stdlib name) would shadow the builtin (or confuse readers) in this
+# package's namespace; a module name cannot have a dash
+MODULES = {"list": "listing", "queue": "queue_status", "lr-find": "lr_find"}
 
 
 class Parser(argparse.ArgumentParser):

@@ -191,8 +191,9 @@ def plot_schedule(f, cfg, path: Path, t: Sequence[float], unit: str = "epoch", l
     return lr
 
 
-def plot_lr_find(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float], suggestions: dict[str, float],
-                 chosen: str, used: tuple[int, int], path: Path, title: str = "") -> Path:
+def plot_lr_find(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
+                 suggestions: dict[str, float], chosen: str, used: tuple[int, int], path: Path,
+                 title: str = "") -> Path:
     """The lr finder's curve: training loss (raw, faint; smoothed, solid) against lr on a log axis,
     the stretch the suggestions read (`used`: first and past-the-last index) solid, each suggestion
     a marked point on the smoothed curve with its value, `chosen` named as the one `lr: find` uses."""

@@ -207,7 +207,8 @@ def _range_test(cfg: Config, data, lr_of_step, steps: int, diverge: float, quiet
             losses.pop()
             break
         if smoothed > diverge * best:
-            stopped = f"stopped at step {i + 1} of {steps}: smoothed loss {smoothed:.3g} > {diverge:g} x its best {best:.3g}"
+            stopped = (f"stopped at step {i + 1} of {steps}: smoothed loss {smoothed:.3g} > {diverge:g} x its best "
+                       f"{best:.3g}")
             break
     return lrs, losses, stopped
 

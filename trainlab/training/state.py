@@ -4,8 +4,8 @@ Model weights go to their own safetensors file; everything else a resumed run ne
 continue bit for bit is here: the step, the position in the epoch's permutation (through
 the data-order generator's state at the epoch's start), the augmentation generator, the
 torch RNG (dropout masks), the optimizer, early stopping, the running train sums of the
-current log period, the weight EMA and the SWA average (when on), the elapsed training time, how many metric and diagnostic rows
-belong to the run so far, and the status once the loop has ended.
+current log period, the weight EMA and the SWA average (when on), the elapsed training time, how
+many metric and diagnostic rows belong to the run so far, and the status once the loop has ended.
 """
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ TECHNIQUES.register("lr_find", fn=lr_find, description=(
     "(fastai's); lr: find trains at the valley and saves it as the lr"))
 TECHNIQUES.register("mixup", fn=Mixup, description=(
     "augment: ['mixup:p=1:magnitude=0.2'] -- x = lam x_i + (1 - lam) x_j, target = lam t_i + (1 - lam) t_j, "
-    "lam ~ Beta(a, a), a = magnitude; soft targets (B, K); train accuracy counts the target's weight on the prediction"))
+    "lam ~ Beta(a, a), a = magnitude; soft targets (B, K); train accuracy counts the target's weight on the "
+    "prediction"))
 TECHNIQUES.register("cutmix", fn=CutMix, description=(
     "augment: ['cutmix:p=0.5:magnitude=1'] -- paste a box of a partner image covering 1 - lam of the area, "
     "lam ~ Beta(a, a); target weighted by the areas"))

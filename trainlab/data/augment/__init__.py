@@ -30,7 +30,8 @@ from .pipeline import Augmentation, build_augmentation, parse_op_spec
 from .symmetry import label_risk_warnings
 
 __all__ = [
-    "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "MixingOp", "Augmentation", "build_augmentation", "parse_op_spec",
+    "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "MixingOp", "Augmentation", "build_augmentation",
+    "parse_op_spec",
     "label_risk_warnings",
     "warp", "gaussian_blur", "sobel_magnitude",
     "HFlip", "VFlip", "Crop", "ResizedCrop", "Translate", "Rotate", "Shear",
