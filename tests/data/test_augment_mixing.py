@@ -123,3 +123,14 @@ def test_mixing_needs_targets_and_refuses_masks_in_one_line():
     plain = build_augmentation(["hflip"])
     t = torch.eye(4)
     assert plain(x, torch.Generator(), targets=t)[1] is t  # ops that do not mix hand the targets back
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_matches_cpu():
+    x, t = images(), torch.eye(12, dtype=torch.float64)
+    aug = build_augmentation(["mixup:p=0.7:magnitude=0.4", "cutmix:p=0.7", "random_erasing:p=0.7"])
+    xc, tc = aug(x, torch.Generator().manual_seed(9), targets=t)
+    xg, tg = aug(x.cuda(), torch.Generator().manual_seed(9), targets=t.cuda())
+    assert xg.device.type == tg.device.type == "cuda"
+    torch.testing.assert_close(xg.cpu(), xc)
+    torch.testing.assert_close(tg.cpu(), tc)
