@@ -84,7 +84,7 @@ class Config(BaseModel):
     train_per_class: int | None = Field(None, gt=0)  # keep this many training examples per class (few-label runs)
     preprocessing: str = "standardize"  # none | minmax | standardize | standardize_channel | gcn | lcn | zca
     preprocessing_options: dict[str, Any] = {}
-    augment: list[OpSpec] = []  # e.g. ["hflip", "crop:magnitude=2", {"name": "rotate", "p": 0.5, "magnitude": 10}]
+    augment: list[OpSpec] = []  # e.g. ["hflip", "crop:magnitude=2", {"name": "rotate", "p": 0.5, "magnitude": 10}]; mixup and cutmix also mix the labels (classification only)
 
     # --- model ---
     model: str = "convnet"  # see `trainlab list models`

@@ -65,8 +65,10 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
     fit_bn = (lambda m: recompute_bn_stats(m, batches(p, bn_sample(train_x), bsz))) if batch_norms(model) else None
     fit_bn_all = (lambda m: recompute_bn_stats(m, batches(p, train_x, bsz))) if batch_norms(model) else None
 
-    def scored_weights(last: bool):  # `ema`'s average, the optimizer's evaluation point (x, with its own BN
-        if st.swa is not None:  # statistics), SWA's average at the end (statistics of the whole training set), or live
+    def scored_weights(last: bool):
+        """`ema`'s average, the optimizer's evaluation point (x, with its own BN statistics), SWA's average
+        at the last evaluation (BN statistics of the whole training set), or the live weights."""
+        if st.swa is not None:
             return st.swa.applied(model, fit_bn_all) if last else nullcontext(model)
         return st.ema.applied(model) if st.ema is not None else opt.evaluation_weights(model, fit_bn)
 
