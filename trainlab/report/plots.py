@@ -199,6 +199,34 @@ def plot_schedule(f, cfg, path: Path, t: Sequence[float], unit: str = "epoch", l
     return lr
 
 
+def plot_lr_find(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
+                 suggestions: dict[str, float], chosen: str, used: tuple[int, int], path: Path,
+                 title: str = "") -> Path:
+    """The lr finder's curve: training loss (raw, faint; smoothed, solid) against lr on a log axis,
+    the stretch the suggestions read (`used`: first and past-the-last index) solid, each suggestion
+    a marked point on the smoothed curve with its value, `chosen` named as the one `lr: find` uses."""
+    lrs, losses, smoothed = (np.asarray(v, dtype=float) for v in (lrs, losses, smoothed))
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    ax.plot(lrs, losses, c="#aaaaaa", lw=0.8, label="loss of each step")
+    ax.plot(lrs, smoothed, c=TRAIN_C, lw=1, ls=":")
+    lo, hi = used
+    ax.plot(lrs[lo:hi], smoothed[lo:hi], c=TRAIN_C, lw=2, label="smoothed (the part the suggestions read)")
+    for (name, lr), c in zip(suggestions.items(), ("#d62728", "#2ca02c", "#9467bd")):
+        i = int(np.argmin(np.abs(np.log(lrs) - np.log(lr))))
+        tag = " (lr: find uses it)" if name == chosen else ""
+        ax.plot([lr], [smoothed[i]], "o", ms=8, c=c, label=f"{name} {lr:.3g}{tag}", zorder=3)
+        ax.axvline(lr, c=c, lw=1, ls="--", alpha=0.6)
+    top = max(smoothed[: max(lo, 1)].max(), smoothed[lo:hi].max()) if hi > lo else smoothed.max()
+    ax.set_ylim(min(losses.min(), smoothed.min()) * 0.95, top * 1.25)  # the blow-up at the end would flatten the rest
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, Path(path))
+
+
 def plot_confusion(conf, classes: Sequence[str], path: Path, title: str = "") -> Path:
     conf = np.asarray(conf, dtype=float)
     norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)

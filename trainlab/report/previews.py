@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from ..data import Augmentation, Dataset, build_augmentation, label_risk_warnings, load_dataset, to_float
 from ..data.augment import check_box_ops
@@ -43,7 +44,18 @@ def preview_augmentation(dataset: str, ops: Sequence[str], *, options: dict[str,
     mask = ds.train.y[idx] if ds.task == "segmentation" else None
     boxes = ds.train.y[idx] if detect else None
     g = torch.Generator().manual_seed(seed)
-    rows = [(x, mask if not detect else boxes)] + [aug(x, g, mask=mask, boxes=boxes) for _ in range(versions)]
+    if aug.mixes:  # mixup, cutmix: the shown images are the batch, mixed with each other; titles give the weights
+        if ds.task != "classification":
+            raise TrainlabError(f"{dataset!r} is a {ds.task} dataset; mixup and cutmix mix class labels, which its "
+                                "targets are not: preview them on a classification dataset")
+        targets = F.one_hot(ds.train.y[idx], ds.num_classes).to(x.dtype)
+        rows = [(x, None, None)]
+        for _ in range(versions):
+            mixed, t = aug(x, g, targets=targets)
+            rows.append((mixed, None, t))
+    else:
+        extra = boxes if detect else mask
+        rows = [(x, extra, None)] + [(*aug(x, g, mask=mask, boxes=boxes), None) for _ in range(versions)]
     return draw_grid(rows, ds, idx, aug, Path(out)), ds, aug
 
 
@@ -60,21 +72,29 @@ def pick_examples(y, n: int, segmentation: bool):
     return ranked[:n]
 
 
+def mix_title(t: torch.Tensor, classes: list[str]) -> str:
+    """A mixed image's label as its two largest class weights, e.g. '0.62 Shirt' over '0.38 Bag'
+    (a weight under 0.005 is left out: it would read 0.00)."""
+    w, k = t.topk(min(2, len(t)))
+    return "\n".join(f"{float(a):.2f} {classes[int(c)][:9]}" for a, c in zip(w, k) if a >= 0.005)
+
+
 def draw_grid(rows, ds: Dataset, idx: torch.Tensor, aug: Augmentation, out: Path) -> Path:
     """The grid: a row per version (and its masks for segmentation, its boxes drawn on the images for
-    detection), a column per image."""
+    detection), a column per image; rows of (images, masks, boxes or None, targets or None). A mixed
+    image (mixup, cutmix) is titled with the weights of its label's two largest classes."""
 
     seg, detect = ds.task == "segmentation", ds.task == "detection"
     n = len(idx)
-    lines = []  # (label, image tensor (C, H, W) list or mask list)
-    for r, (x, m) in enumerate(rows):
+    lines = []  # (label, image tensor (C, H, W) list or mask list, is a mask, targets (n, K) or None)
+    for r, (x, m, t) in enumerate(rows):
         label = "original" if r == 0 else f"augmented {r}"
-        lines.append((label, x, m if detect else False))
+        lines.append((label, x, m if detect else False, t))
         if seg:
-            lines.append(("mask" if r == 0 else f"mask {r}", m, True))
+            lines.append(("mask" if r == 0 else f"mask {r}", m, True, None))
     fig, axes = plt.subplots(len(lines), n, figsize=(1.05 * n + 0.9, 1.05 * len(lines) + 0.6), dpi=110,
                              squeeze=False)
-    for row, (label, data, is_mask) in enumerate(lines):
+    for row, (label, data, is_mask, targets) in enumerate(lines):
         for col in range(n):
             ax = axes[row, col]
             if is_mask is True:
@@ -93,6 +113,8 @@ def draw_grid(rows, ds: Dataset, idx: torch.Tensor, aug: Augmentation, out: Path
             ax.set_yticks([])
             if row == 0 and not (seg or detect):
                 ax.set_title(ds.classes[int(ds.train.y[idx[col]])], fontsize=7)
+            elif targets is not None and targets[col].max() < 1:  # a mixed image: its label's weights
+                ax.set_title(mix_title(targets[col], ds.classes), fontsize=6, linespacing=0.9)
         axes[row, 0].set_ylabel(label, fontsize=8)
     ops = ", ".join(str(op) for op in aug.ops)
     title = f"{ds.name}: {ops}"

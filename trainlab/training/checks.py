@@ -37,7 +37,8 @@ PEAK_KEYS = ("lr", "lr0", "lr_max")  # the rate a schedule starts from or peaks 
 # ============================================================== checks before anything loads
 def check_config(cfg: Config) -> Config:
     """Refuse unknown names, bad hyperparameters and options that would do nothing; return the
-    config resolved to what will run (weight_decay's recipe default, a chain's own lr)."""
+    config resolved to what will run (weight_decay's recipe default, a chain's own lr). `lr: find`
+    stays: trainlab.train runs the lr finder and sets the lr before it builds the run."""
     MODELS.get(cfg.model)
     check_needs(cfg)
     check_loss(cfg.loss)
@@ -61,11 +62,32 @@ def check_config(cfg: Config) -> Config:
                             "loss: cross_entropy with tta, or remove tta")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
-    opt, _ = make_optimizer(cfg, probe, steps_per_epoch=1)
+    opt, _ = make_optimizer(cfg.model_copy(update={"lr": 1.0}) if cfg.lr == "find" else cfg, probe, steps_per_epoch=1)
     if cfg.ema and opt.has_evaluation_point:
         raise TrainlabError(f"ema: {cfg.ema} with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own "
                             "and is evaluated at it (schedule-free); remove ema")
+    if cfg.swa is not None:
+        check_swa(cfg, opt.has_evaluation_point)
     return cfg
+
+
+def check_swa(cfg: Config, optimizer_averages: bool) -> None:
+    """swa must be able to act: an average to take (start_epoch within the run), a schedule it can
+    hold at swa.lr, and no other average of the weights scored in its place."""
+    swa = cfg.swa
+    if swa.start_epoch > cfg.epochs:
+        raise TrainlabError(f"swa.start_epoch: {swa.start_epoch} is after the last epoch (epochs: {cfg.epochs}), so "
+                            f"nothing would be averaged; use a start_epoch from 1 to {cfg.epochs}")
+    if cfg.ema:
+        raise TrainlabError(f"swa with ema: {cfg.ema}: both replace the weights that are scored, saved and tested by "
+                            "an average of their own (ema: exponential, after every step; swa: equal weights, once an "
+                            "epoch from start_epoch), and only one can be the answer; remove ema or swa")
+    if optimizer_averages:
+        raise TrainlabError(f"swa with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own and is "
+                            "evaluated at it (schedule-free); remove swa or use another optimizer")
+    if cfg.early_stopping:
+        raise TrainlabError("swa with early_stopping: SWA's answer is its average at the end of the run, which "
+                            "stopping early would cut short; remove early_stopping (or swa)")
 
 
 def resolve_optimizer(cfg: Config) -> Config:
@@ -84,6 +106,9 @@ def resolve_optimizer(cfg: Config) -> Config:
                                 "clipping and decay in the chain (clip_by_global_norm, clip_by_value, add_l2, "
                                 "add_decayed_weights) and link options in the links")
         own_lr = [link for link in cfg.optimizer if isinstance(link, dict) and "lr" in (link.get("scale_by_lr") or {})]
+        if own_lr and cfg.swa is not None:
+            raise TrainlabError("swa.lr would be ignored: the chain's scale_by_lr gives its own lr, which no "
+                                "schedule drives; drop lr from scale_by_lr to use the config's lr, schedule and swa")
         if own_lr and (cfg.schedule != "constant" or cfg.warmup_epochs or cfg.schedule_options):
             raise TrainlabError("the chain's scale_by_lr gives its own lr, so schedule, schedule_options and "
                                 "warmup_epochs would be ignored; drop lr from scale_by_lr to use them")
@@ -129,8 +154,14 @@ def run_config(run: rf.Run) -> Config:
 
 
 def check_task(cfg: Config, data: Dataset) -> None:
-    """The model, the loss and the monitored metric must fit the data's task: one line with the fix when not."""
+    """The model, the loss, the monitored metric and mixing augmentations (mixup, cutmix: classification
+    only) must fit the data's task: one line with the fix when not."""
     m, task = cfg.monitor, data.task
+    mixing = [op.name for op in build_augmentation(cfg.augment).ops if op.mixes]
+    if mixing and task != "classification":
+        raise TrainlabError(f"augment: {mixing[0]} mixes images and their class labels; {cfg.dataset!r} is a {task} "
+                            f"task, whose {'masks' if task == 'segmentation' else 'targets'} are not class labels: "
+                            f"remove {mixing[0]}")
     if task == "detection" or is_detector(cfg.model):
         return check_detection(cfg, data)
     check_loss_fits(cfg.loss, data.task, cfg.dataset)

@@ -13,6 +13,10 @@ point and resumed ends with the same weights, bit for bit, on CPU.
 The weights scored and kept are the live ones, `ema`'s average, or a schedule-free optimizer's
 average x (`optimizer.evaluation_weights`, with batch-norm statistics recomputed for x): x is then
 also what the checkpoints' weights files hold, and the live weights it trains at go in the state.
+With `swa`, the live weights are scored until the last evaluation, which scores SWA's average
+(batch-norm statistics recomputed on the training set) and alone writes best.safetensors, so the
+test score is the average's; the checkpoints hold the live weights, the average is in the state
+(trainlab.training.swa).
 """
 from __future__ import annotations
 
@@ -25,10 +29,10 @@ import torch
 from .. import distributed
 from .. import runs as rf
 from ..config import Config
-from ..data import to_float
 from ..models import load_weights
 from ..nn.layers import batch_norms, recompute_bn_stats
 from ..report.progress import Progress
+from .batch import answers, hits, train_batch
 from .build import Training
 from .diagnostics import Diagnostics
 from .evaluation import autocast, batches, evaluate_split, loss_fn
@@ -65,16 +69,25 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
     message = ""
     averaged = opt.has_evaluation_point  # schedule-free: trained at y, scored, kept and saved at its average x
     fit_bn = (lambda m: recompute_bn_stats(m, batches(p, bn_sample(train_x), bsz))) if batch_norms(model) else None
+    fit_bn_all = (lambda m: recompute_bn_stats(m, batches(p, train_x, bsz))) if batch_norms(model) else None
 
-    def scored_weights():  # `ema`'s average, the optimizer's evaluation point (x, with its own BN statistics), or the live weights
+    def scored_weights(last: bool):
+        """`ema`'s average, the optimizer's evaluation point (x, with its own BN statistics), SWA's average
+        at the last evaluation (BN statistics of the whole training set), or the live weights."""
+        if st.swa is not None:
+            return st.swa.applied(model, fit_bn_all) if last else nullcontext(model)
         return st.ema.applied(model) if st.ema is not None else opt.evaluation_weights(model, fit_bn)
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
         nonlocal message
-        with scored_weights():
+        last = row["step"] == total_steps
+        with scored_weights(last):
             row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world,
                                                                      tta=cfg.tta).items()})
-            if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
+            if st.swa is not None and last:
+                row["swa_models"] = st.swa.n  # this row scores the average of that many epochs' weights
+            candidate = row["step"] > 0 and (st.swa is None or last)  # with swa, its final average is the answer
+            if candidate and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
                 rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
         if diag is not None:
             diag.record(row["step"], row["epoch"])
@@ -112,13 +125,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             if st.batch_in_epoch == 0:
                 perm = st.next_order(n, dev)
             idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
-            x, y = to_float(train_x[idx]), train_y[idx]
-            if p.augment:  # a segmentation mask or detection boxes move with the pixels
-                x, moved = p.augment(x, st.aug_gen, mask=y if p.segmentation else None, boxes=y if detect else None)
-                y = moved if moved is not None else y
-            x = p.preprocess(x)
-            if cfg.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x, y = train_batch(p, train_x, train_y, idx, st.aug_gen)  # y: (B, K) class probabilities after mixup
 
             # ---- forward, loss + penalty, backward, step
             with autocast(p):
@@ -150,6 +157,8 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             st.step += 1
             if st.ema is not None:
                 st.ema.update(model, st.step)
+            if st.swa is not None and st.step % spe == 0:  # the end of an epoch: SWA averages from start_epoch on
+                st.swa.update(model, st.step // spe)
             st.batch_in_epoch = 0 if st.batch_in_epoch + 1 == spe else st.batch_in_epoch + 1
 
             # ---- running train metrics, kept on the device until a row is logged
@@ -157,12 +166,12 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             with torch.no_grad():
                 s["loss"] += loss.detach().double() * len(y)
                 if classify:
-                    s["correct"] += (out.argmax(1) == y).sum()
+                    s["correct"] += hits(out, y)  # a mixed example counts its target's weight on the prediction
                 if detect:  # (P,) the named losses, summed like the loss
                     s["parts"] = s["parts"] + torch.stack([v.detach().double() for v in out.values()]) * len(y)
                 if gnorm is not None:
                     s["gnorm"] += gnorm.double()
-            s["count"] += y.numel()
+            s["count"] += answers(out, y) if classify else y.numel()
             s["examples"] += len(y)
             s["steps"] += gnorm is not None
             s["skipped"] += gnorm is None
@@ -256,13 +265,15 @@ def finish(p: Training, run: rf.Run, log: rf.MetricsLog, st: TrainState, message
         load_weights(p.model, rf.load_tensors(best_path), str(best_path))
     last = log.rows[-1] if log.rows else {}
     summary: dict[str, Any] = {
-        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags")},
+        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags", "lr_find")},
         "status": st.status, "message": message, "monitor": cfg.monitor,
         "best": {"epoch": es.best_epoch, "step": es.best_step, cfg.monitor: es.best},
         "epochs_run": last.get("epoch", 0), "train_time_s": last.get("elapsed", 0.0),
         "parameters": sum(t.numel() for t in p.model.parameters()), "last": last,
         "classes": p.data.num_classes if p.data.task == "classification" else None,  # chance level: 1 / classes
     }
+    if st.swa is not None:  # best and test are the average of this many epochs' weights
+        summary["swa"] = {"start_epoch": st.swa.start_epoch, "lr": cfg.swa.lr, "models": st.swa.n}
     if best_path.is_file():
         best_row = next((r for r in log.rows if r["step"] == es.best_step), {})
         summary["best"].update({k: v for k, v in best_row.items() if k.startswith("val_")})
