@@ -39,7 +39,7 @@ from .space import Dim, grid_values, parse_space, suggest
 
 SAMPLERS = ("grid", "random", "tpe", "gp")
 PRUNERS = ("median", "halving", "none")
-OBJECTIVES = ("val_acc", "val_loss", "val_miou")
+OBJECTIVES = ("val_acc", "val_loss", "val_miou", "val_map50", "val_map")
 
 
 @dataclass

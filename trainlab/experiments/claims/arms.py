@@ -12,8 +12,11 @@ from typing import Any, Callable
 
 import torch
 
+from ...data import to_float
 from ...runs import Run, load_run
 from ...runs.files import load_tensors
+from ...training.evaluation import inference_time
+from ...training.saved import load_saved
 from ..compare import compare
 from .base import Claim, Context, paired_rule, swap_arms
 from .plots import dots_and_curves
@@ -86,6 +89,21 @@ def configured(base: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]
     so a run gives the same numbers with 1 or 2 jobs and on AVX2 or AVX-512 CPUs alike (`precision:
     auto` would pick bf16 on some machines)."""
     return {**base, **settings.get("set", {}), "threads": 1, "precision": "fp32"}
+
+
+def inference_ms(batch: int, images: int = 128, repeats: int = 3) -> Quantity:
+    """Milliseconds per image of the run's best model on its first `images` validation images, `batch` at a
+    time, on one thread (the fastest of `repeats` passes: trainlab.training.evaluation.inference_time)."""
+    def get(run: Run) -> float:
+        p = load_saved(run)
+        x = p.preprocess(to_float(p.data.val.x[:images]))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return 1e3 * inference_time(p.model, x, batch, repeats)
+        finally:
+            torch.set_num_threads(threads)
+    return get
 
 
 def arms_run(base: dict[str, Any], arms: dict[str, dict[str, Any]], quantities: dict[str, Quantity],

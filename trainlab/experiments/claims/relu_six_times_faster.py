@@ -54,7 +54,9 @@ def judge(data) -> Verdict:
                + (f"; {censored} tanh run(s) never got there: their ratio is a lower bound" if censored else "") + ")")
     test = (f"t-interval of log(steps tanh / steps ReLU) to {TARGET:.0%} training accuracy over seeds; supported if "
             "the ratio's 95% CI lies above 1, refuted if below 1")
-    nums = {"ratio": ratio, "ci": [lo, hi], "n": len(logs), "six_inside": six == "inside", "censored_tanh": censored}
+    p = stats.paired(logs, [0.0] * len(logs))["p_t"] if len(logs) > 1 else math.nan  # the same t, as a p-value
+    nums = {"ratio": ratio, "ci": [lo, hi], "p": p, "n": len(logs), "six_inside": six == "inside",
+            "censored_tanh": censored}
     if len(logs) < stats.MIN_SEEDS:
         return Verdict(INCONCLUSIVE, because + ": too few seeds", test, nums)
     return Verdict(SUPPORTED if lo > 1 else REFUTED if hi < 1 else INCONCLUSIVE, because, test, nums)
