@@ -33,6 +33,13 @@ def _one_thread():
 
 
 @pytest.fixture(autouse=True)
+def _no_columns(monkeypatch):
+    """No COLUMNS from outside: pytest-xdist's workers inherit COLUMNS=80, which makes every console
+    wrap at 80 as on a terminal; tests that want a width set it themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """The user cache goes to a per-session temporary folder (datasets cache decoded arrays there)."""
     cache = tmp_path_factory.getbasetemp() / "cache"

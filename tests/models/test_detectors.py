@@ -250,7 +250,9 @@ def test_short_yolo_training_beats_an_untrained_model():
     aug, g = build_augmentation(["hflip"]), torch.Generator().manual_seed(0)
     y = train.targets.to_tensor()
     start = time.perf_counter()
-    for _ in range(750):  # about 35 s on one core; a fixed count, so every machine runs the same training
+    # a fixed count, so every machine runs the same training: about 18 s on one core (mAP@0.5 0.67 at
+    # 350 steps, 0.76 at 500)
+    for _ in range(400):
         idx = torch.randint(0, len(train), (32,), generator=g)
         x, t = aug(train.images[idx].float() / 255, g, boxes=y[idx])
         loss = sum(net(x, t).values())
