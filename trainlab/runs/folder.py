@@ -12,7 +12,7 @@
 
 Runs of one experiment share a `group` (a folder, may be nested: `compare-x/dropout`), and
 every run records the hash of the settings that define its arm (everything but seed, name,
-runs_dir, group, tags and threads), so "same arm, another seed" needs no config diff. Every file is
+runs_dir, group, tags, threads and loggers), so "same arm, another seed" needs no config diff. Every file is
 written atomically (see `trainlab.files`).
 
     >>> rows = trainlab.load_runs("runs", group="sweep", status="finished")   # doctest: +SKIP
@@ -33,15 +33,15 @@ from ..values import load_yaml
 from .files import load_tensors, read_json_object, read_jsonl, save_state, save_tensors, write_json
 
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
-# keys that never change what an arm is: identity, place, and how many threads ran it
-NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads")
+# keys that never change what an arm is: identity, place, how many threads ran it, where copies of its rows went
+NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads", "loggers")
 # keys added later, at the value every run had before they existed: left out of the hash, so the
 # runs made before a key existed still count as the same arm
 IMPLIED = {"loss": "cross_entropy", "ema": 0.0, "ema_every": 1, "ema_warmup": False, "tta": []}
 
 
 def arm_hash(resolved: dict[str, Any]) -> str:
-    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags, threads.
+    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags, threads, loggers.
 
     >>> arm_hash({"lr": 0.1, "seed": 0}) == arm_hash({"lr": 0.1, "seed": 7})
     True
