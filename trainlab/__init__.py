@@ -35,6 +35,7 @@ _API = {
     "Comparison": "trainlab.experiments.compare",
     "ensemble": "trainlab.experiments.ensemble",
     "search": "trainlab.experiments.search",
+    "run_claims": "trainlab.experiments.claims.engine",
     "finetune": "trainlab.training.transfer",
     "stylize": "trainlab.style",
     "Run": "trainlab.runs",

@@ -9,6 +9,7 @@ rule is applied again to cached numbers every time, so a corrected rule needs no
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import math
 import time
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import TrainlabError
+from ...report.plots import plt
+from ...runs.figures import shown
 from ...runs.files import write_json
 from . import get, ordered
 from .base import Claim, Context
@@ -96,10 +99,52 @@ def run_claim(claim: Claim, mode: str, folder: Path, jobs: int | None = None, st
     return {**clean(res), "cached": False}
 
 
+COLOURS = {"supported": "#2e7d32", "refuted": "#c62828", "inconclusive": "#ef6c00"}
+
+
+class ClaimResults(list):
+    """Claims' results (a list of result dicts, as result.json holds them), with the folder they are in:
+    a notebook shows them as a table of verdicts, and `.plot()` draws their pictures."""
+
+    def __init__(self, results: list[dict[str, Any]], folder: str | Path):
+        super().__init__(results)
+        self.folder = Path(folder)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><b>{html.escape(r['id'])}</b></td><td>{html.escape(str(r.get('deck', '')))}</td>"
+            f"<td style='text-align:left'>{html.escape(str(r.get('text', '')))}</td>"
+            f"<td style='color:{COLOURS.get(r['verdict'], '#555')};font-weight:bold'>{html.escape(r['verdict'])}</td>"
+            f"<td style='text-align:left'>{html.escape(str(r.get('because', '')))}</td></tr>" for r in self)
+        return ("<table><tr><th>claim</th><th>deck</th><th>the deck says</th><th>verdict</th><th>because</th></tr>"
+                + rows + "</table>")
+
+    def plot(self):
+        """Each claim's picture (its plot.png), one under another, titled with its verdict."""
+        pictures = [(r, self.folder / r["id"] / r["plot"]) for r in self if r.get("plot")]
+        pictures = [(r, p) for r, p in pictures if p.is_file()]
+        if not pictures:
+            raise TrainlabError(f"no claim picture in {str(self.folder)!r}; run the claims first")
+        images = [plt.imread(p) for _, p in pictures]
+        width = 9.0
+        heights = [width * im.shape[0] / im.shape[1] for im in images]
+        fig, axes = plt.subplots(len(images), 1, figsize=(width, sum(heights) + 0.4 * len(images)),
+                                 gridspec_kw={"height_ratios": heights}, squeeze=False)
+        for ax, (r, _), im in zip(axes[:, 0], pictures, images):
+            ax.imshow(im)
+            ax.set_axis_off()
+            ax.set_title(f"{r['id']}: {r['verdict']}", fontsize=10, color=COLOURS.get(r["verdict"], "#555"))
+        return shown(fig)
+
+
 def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = "runs/claims",
                jobs: int | None = None, quiet: bool = False, storage: str | None = None,
-               enqueue_only: bool = False) -> list[dict[str, Any]]:
-    """Run the chosen claims (all when `ids` is empty) in catalogue order; one line per claim."""
+               enqueue_only: bool = False) -> ClaimResults:
+    """Run the chosen claims (all when `ids` is empty) in catalogue order; one line per claim. The
+    results (a list of dicts) show as a table in a notebook and draw their pictures with `.plot()`.
+
+    >>> trainlab.run_claims(["sigmoid-saturation"], folder="runs/claims")  # doctest: +SKIP
+    """
     if mode not in ("quick", "full"):
         raise TrainlabError(f"mode {mode!r} must be quick or full")
     claims = [get(i) for i in ids] if ids else ordered()
@@ -125,10 +170,10 @@ def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = 
                 print(f"queued ({took})", flush=True)
                 continue
             print(f"{res['verdict']} ({took}; {spent / 60:.1f} min so far)", flush=True)
-    return results
+    return ClaimResults(results, folder)
 
 
-def load_results(folder: str | Path) -> list[dict[str, Any]]:
+def load_results(folder: str | Path) -> ClaimResults:
     """Every registered claim's newest result in `folder` (claims not run yet are left out)."""
     out = []
     for claim in ordered():
@@ -138,4 +183,4 @@ def load_results(folder: str | Path) -> list[dict[str, Any]]:
                 out.append(json.loads(f.read_text()))
             except json.JSONDecodeError:
                 continue
-    return out
+    return ClaimResults(out, folder)
