@@ -127,7 +127,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)  # on a shared machine 1 thread can beat 2: no OpenMP barrier waits
-    names = args.models or [n for n in list_models() if n not in aliases()]
+    names = args.models or [n for n in list_models("classification") if n not in aliases()]  # detectors aside
 
     t_start, rows = time.perf_counter(), []
     for name in names:

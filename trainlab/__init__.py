@@ -28,6 +28,7 @@ _API = {
     "trajectory": "trainlab.optim.trajectory",
     "descend": "trainlab.optim.trajectory",
     "train": "trainlab.training.run",
+    "lr_find": "trainlab.training.lr_find",
     "resume": "trainlab.training.run",
     "evaluate": "trainlab.training.saved",
     "load_runs": "trainlab.runs.table",

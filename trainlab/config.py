@@ -16,17 +16,43 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import re
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator
 
 from .errors import TrainlabError
 from .values import load_yaml, split_pair
 
-METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou")  # what `monitor` can watch
+METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou",  # what `monitor` can watch
+           "val_map50", "val_map")  # detection: mAP@0.5 and COCO's mAP@[.5:.95] of the validation boxes
 OpSpec = Union[str, dict[str, Any]]
+
+
+def _lr(v: Any) -> float | str:
+    """`lr`: a number > 0, or "find" (the lr finder chooses it before the run is built)."""
+    if v == "find":
+        return v
+    try:
+        lr = float(v) if not isinstance(v, bool) else math.nan
+    except (TypeError, ValueError):
+        lr = math.nan
+    if math.isnan(lr):
+        raise ValueError("input should be a valid number greater than 0, or find (the lr finder chooses it)")
+    if not 0 < lr < math.inf:
+        raise ValueError("input should be greater than 0 and finite")
+    return lr
+
+
+class SWA(BaseModel):
+    """`swa: {start_epoch: E, lr: L}`: stochastic weight averaging (trainlab.training.swa)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_epoch: int = Field(ge=1)  # the first epoch (1-based, metrics' epoch column) run at lr and averaged at its end
+    lr: float = Field(gt=0)  # the learning rate held from the start of start_epoch to the end
 
 
 class Config(BaseModel):
@@ -60,7 +86,7 @@ class Config(BaseModel):
     train_per_class: int | None = Field(None, gt=0)  # keep this many training examples per class (few-label runs)
     preprocessing: str = "standardize"  # none | minmax | standardize | standardize_channel | gcn | lcn | zca
     preprocessing_options: dict[str, Any] = {}
-    augment: list[OpSpec] = []  # e.g. ["hflip", "crop:magnitude=2", {"name": "rotate", "p": 0.5, "magnitude": 10}]
+    augment: list[OpSpec] = []  # e.g. ["hflip", "crop:magnitude=2", {"name": "rotate", "p": 0.5, "magnitude": 10}]; mixup and cutmix also mix the labels (classification only)
 
     # --- model ---
     model: str = "convnet"  # see `trainlab list models`
@@ -84,7 +110,7 @@ class Config(BaseModel):
     # --- optimizer ---
     optimizer: str | list[OpSpec] = "momentum"  # a recipe name or a chain of links (see `trainlab list transforms`)
     optimizer_options: dict[str, Any] = {}  # recipe hyperparameters, e.g. {momentum: 0.9} or {betas: [0.9, 0.999]}
-    lr: float = Field(0.05, gt=0)  # base learning rate (peak for onecycle)
+    lr: Annotated[Union[float, Literal["find"]], PlainValidator(_lr)] = 0.05  # base learning rate (peak for onecycle); find = run the lr finder first and train at its valley suggestion (trainlab.training.lr_find), the value written into the saved config
     weight_decay: float | None = Field(None, ge=0)  # coupled L2 or decoupled, as the recipe defines (`trainlab list optimizers`); None = the recipe's default (adamw 0.01, else 0)
     clip_norm: float | None = Field(None, gt=0)  # clip the global gradient norm to this
     clip_value: float | None = Field(None, gt=0)  # clip each gradient entry to [-v, v]
@@ -94,6 +120,7 @@ class Config(BaseModel):
     ema: float = Field(0.0, ge=0, lt=1)  # weight EMA decay per update (e.g. 0.99); evaluation, best weights and test use the average; 0 = off
     ema_every: int = Field(1, ge=1, json_schema_extra={"needs": "ema"})  # optimizer steps between EMA updates
     ema_warmup: bool = Field(False, json_schema_extra={"needs": "ema"})  # the n-th EMA update uses min(ema, (1 + n) / (10 + n)): short runs forget the initial weights
+    swa: SWA | None = None  # {start_epoch: E, lr: L}: from epoch E the lr is L and the weights at each epoch's end are averaged (equal weights); the last validation row, best.safetensors and test score are the average's, batch-norm statistics recomputed on the training set; None = off
     tta: list[str] = []  # test-time augmentation for validation and test scores, e.g. [hflip, shift]; see `trainlab list tta`
 
     # --- loop ---

@@ -25,6 +25,7 @@ class Entry:
     name: str
     fn: Callable[..., Any]
     description: str  # one line: a formula or definition, shown by `trainlab list KIND`
+    tags: tuple[str, ...] = ()  # what sets an entry apart within its kind, e.g. ("detection",) for a detector
 
 
 class Registry:
@@ -32,15 +33,17 @@ class Registry:
         self.kind = kind  # singular noun used in messages, e.g. "model"
         self._entries: dict[str, Entry] = {}
 
-    def register(self, name: str | None = None, *, description: str = "", fn: Callable | None = None):
-        """Register `fn` under `name`; usable as a decorator or called with `fn=`."""
+    def register(self, name: str | None = None, *, description: str = "", fn: Callable | None = None,
+                 tags: Iterable[str] = ()):
+        """Register `fn` under `name`; usable as a decorator or called with `fn=`. `tags` mark a
+        group of entries that `list(tag=...)` picks out (the models' detectors)."""
 
         def add(f: Callable) -> Callable:
             key = name or f.__name__
             if key in self._entries:
                 raise KeyError(f"{self.kind} {key!r} registered twice")
             doc = description or (f.__doc__ or "").strip().splitlines()[0:1]
-            self._entries[key] = Entry(key, f, doc if isinstance(doc, str) else (doc[0] if doc else ""))
+            self._entries[key] = Entry(key, f, doc if isinstance(doc, str) else (doc[0] if doc else ""), tuple(tags))
             return f
 
         return add(fn) if fn is not None else add
@@ -59,8 +62,9 @@ class Registry:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return f"unknown {self.kind} {name!r}{hint}; choose one of: {', '.join(self.list())}"
 
-    def list(self) -> list[str]:
-        return sorted(self._entries)
+    def list(self, tag: str | None = None) -> list[str]:
+        """Every name, sorted; with `tag`, the names of the entries that carry it."""
+        return sorted(k for k, e in self._entries.items() if tag is None or tag in e.tags)
 
     def entries(self) -> list[Entry]:
         return [self._entries[k] for k in self.list()]

@@ -70,6 +70,7 @@ def test_every_technique_names_a_key_that_a_config_or_model_takes():
     import inspect
 
     from trainlab.config import Config
+    from trainlab.data.augment import build_augmentation
     from trainlab.models.convnet import convnet
     from trainlab.optim.transforms import TRANSFORMS
     from trainlab.training.techniques import TECHNIQUES
@@ -83,6 +84,9 @@ def test_every_technique_names_a_key_that_a_config_or_model_takes():
             assert name in model_options and name in key, name
         elif first == "optimizer":
             assert name in TRANSFORMS.list() and name in key, name
+        elif first == "augment":  # an augmentation op: the spec shown builds
+            spec = key.split("'")[1]
+            assert spec.split(":")[0] == name and build_augmentation([spec]).ops[0].name == name
         else:
             assert first in Config.model_fields, name
         assert callable(entry.fn)

@@ -14,7 +14,8 @@ from trainlab.errors import TrainlabError
 
 OPS = AUGMENTATIONS.list()
 GEOMETRIC = [n for n in OPS if AUGMENTATIONS.get(n).geometric]
-PHOTOMETRIC = [n for n in OPS if not AUGMENTATIONS.get(n).geometric]
+MIXING = [n for n in OPS if AUGMENTATIONS.get(n).mixes]  # tested against their definitions in test_augment_mixing.py
+PHOTOMETRIC = [n for n in OPS if not AUGMENTATIONS.get(n).geometric and n not in MIXING]
 
 
 def batch(b=6, c=3, h=12, w=10, seed=0):
@@ -28,9 +29,17 @@ def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 
 
+def apply(aug, x, g, mask):
+    """aug(x, g, mask=mask); a pipeline that mixes (mixup, cutmix) refuses masks: it gets one-hot
+    targets instead, and the mask comes back as it went in."""
+    if aug.mixes:
+        return aug(x, g, targets=torch.eye(len(x)))[0], mask
+    return aug(x, g, mask=mask)
+
+
 def test_registry_complete_and_described():
     expected = {"hflip", "vflip", "crop", "resized_crop", "translate", "rotate", "shear", "brightness", "contrast",
-                "color_jitter", "noise", "blur", "sobel", "cutout"}
+                "color_jitter", "noise", "blur", "sobel", "cutout", "mixup", "cutmix", "random_erasing"}
     assert set(OPS) == expected
     for e in AUGMENTATIONS.entries():
         assert len(e.description) > 30 and "\n" not in e.description
@@ -40,9 +49,9 @@ def test_registry_complete_and_described():
 def test_shape_dtype_kept_and_seeded(name):
     x, mask = batch()
     aug = build_augmentation([f"{name}:p=1"])
-    y1, m1 = aug(x, gen(3), mask=mask)
-    y2, m2 = aug(x, gen(3), mask=mask)
-    y3, _ = aug(x, gen(4), mask=mask)
+    y1, m1 = apply(aug, x, gen(3), mask)
+    y2, m2 = apply(aug, x, gen(3), mask)
+    y3, _ = apply(aug, x, gen(4), mask)
     assert y1.shape == x.shape and y1.dtype == x.dtype and m1.shape == mask.shape and m1.dtype == torch.int64
     assert torch.equal(y1, y2) and torch.equal(m1, m2)  # same seed -> same numbers
     assert not torch.equal(y1, x)  # p=1 with the default magnitude changes something
@@ -50,7 +59,7 @@ def test_shape_dtype_kept_and_seeded(name):
         assert not torch.equal(y1, y3)
     assert float(y1.min()) >= 0 and float(y1.max()) <= 1
     x64 = x.double()
-    assert aug(x64, gen(3))[0].dtype == torch.float64
+    assert apply(aug, x64, gen(3), None)[0].dtype == torch.float64
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -58,9 +67,9 @@ def test_identity_at_zero(name):
     x, mask = batch()
     cls = AUGMENTATIONS.get(name)
     spec = f"{name}:p=1:magnitude=0" if cls.has_magnitude else f"{name}:p=0"
-    y, m = build_augmentation([spec])(x, gen(), mask=mask)
+    y, m = apply(build_augmentation([spec]), x, gen(), mask)
     assert torch.equal(y, x) and torch.equal(m, mask)
-    y, m = build_augmentation([f"{name}:p=0"])(x, gen(), mask=mask)
+    y, m = apply(build_augmentation([f"{name}:p=0"]), x, gen(), mask)
     assert torch.equal(y, x) and torch.equal(m, mask)
 
 
@@ -290,7 +299,7 @@ def test_augmentation_object():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_matches_cpu():
     x, mask = batch()
-    aug = build_augmentation([f"{n}:p=0.7" for n in OPS if n != "color_jitter"] + ["color_jitter:p=0.7"])
+    aug = build_augmentation([f"{n}:p=0.7" for n in OPS if n not in ["color_jitter", *MIXING]] + ["color_jitter:p=0.7"])
     yc, mc = aug(x, gen(9), mask=mask)
     yg, mg = aug(x.cuda(), gen(9), mask=mask.cuda())
     assert yg.device.type == "cuda" and torch.allclose(yg.cpu(), yc, atol=1e-4)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from trainlab.cli import main
-from trainlab.report.previews import pick_examples
+from trainlab.report.previews import mix_title, pick_examples
 from trainlab.values import parse_pairs
 
 
@@ -14,6 +14,7 @@ from trainlab.values import parse_pairs
     ["--dataset", "digits", "--ops", "rotate:p=1:magnitude=30,noise", "--n", "5", "--versions", "2"],
     ["--dataset", "shapes", "--op", "rotate:p=1", "--op", "shear:p=1", "--n", "4", "--versions", "2",
      "--option", "n=50"],
+    ["--dataset", "digits", "--ops", "mixup:magnitude=0.4,cutmix,random_erasing", "--n", "5", "--versions", "2"],
 ])
 def test_augment_writes_a_png(tmp_path, capsys, argv):
     out = tmp_path / "grid.png"
@@ -31,12 +32,21 @@ def test_augment_writes_a_png(tmp_path, capsys, argv):
     (["--dataset", "digits", "--ops", "hflip", "--n", "0"], "--n 0"),
     (["--dataset", "shapes", "--ops", "hflip", "--option", "channels"], "key=value"),
     (["--dataset", "shapes", "--ops", "color_jitter", "--option", "n=20"], "RGB"),
+    (["--dataset", "shapes", "--ops", "cutmix", "--option", "n=20"], "mix class labels, which its masks are not"),
 ])
 def test_augment_bad_arguments(tmp_path, capsys, argv, match):
     assert main(["augment", *argv, "--out", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
     assert not (tmp_path / "g.png").exists()
+
+
+def test_mixed_images_are_titled_with_their_label_weights():
+    import torch
+
+    classes = ["T-shirt/top", "Trouser", "Pullover"]
+    assert mix_title(torch.tensor([0.25, 0.0, 0.75]), classes) == "0.75 Pullover\n0.25 T-shirt/t"
+    assert mix_title(torch.tensor([0.998, 0.002, 0.0]), classes) == "1.00 T-shirt/t"  # 0.00 is left out
 
 
 def test_pick_cycles_through_classes():

@@ -60,6 +60,16 @@ def test_search_in_process_then_continues(tmp_path):
     assert len(again.trials()) == 6  # two more, not six more: the study continued
 
 
+def test_a_grid_search_tries_exactly_its_grid(tmp_path):
+    """4 trials over two ranges are the 2 x 2 grid of their ends, each point once (a worker once
+    rebuilt the grid for the default budget of 50 and drew 4 of its 49 points)."""
+    space = {"lr": {"log_uniform": [0.01, 0.1]}, "dropout": {"uniform": [0.0, 0.2]}}
+    r = search({**BASE, "runs_dir": str(tmp_path), "threads": 1}, space, sampler="grid", trials=4, name="g",
+               pruner="none")
+    tried = sorted((round(t["params"]["lr"], 6), round(t["params"]["dropout"], 6)) for t in r.trials())
+    assert tried == [(0.01, 0.0), (0.01, 0.2), (0.1, 0.0), (0.1, 0.2)]
+
+
 def test_four_workers_on_one_postgres_study(tmp_path, postgres):
     r = search({**BASE, "runs_dir": str(tmp_path)}, SPACE, sampler="random", trials=8, jobs=4, name="pg4",
                storage=postgres.url)

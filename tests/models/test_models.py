@@ -12,13 +12,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainlab.errors import TrainlabError
-from trainlab.models import MODELS, create_model, layer_names, list_models, replace_head
+from trainlab.models import MODELS, create_model, is_detector, layer_names, list_models, replace_head
 from trainlab.models.blocks import ConvNormAct, Dense
 from trainlab.models.resnet import PadShortcut
 from trainlab.models.summary import count_parameters
 from trainlab.registry import accepted_kwargs
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]  # Fashion-MNIST, CIFAR, digits
+# the zoo of scores per class (per pixel): detectors, with their own contract, are tested in test_detectors.py
+ZOO = [n for n in list_models() if not is_detector(n)]
 K = 5  # classes
 B = 3  # batch; > 1 so batch norm has statistics even at 1x1 spatial size
 
@@ -46,7 +48,7 @@ def loss_of(out):
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", ZOO)
 def test_forward_backward(name, shape):
     try:
         model = build(name, shape)
@@ -65,11 +67,11 @@ def test_forward_backward(name, shape):
 
 def taking(option):
     """The registered models that take `option` (polyfit, a linear model on powers, takes neither norm nor dropout)."""
-    return [n for n in list_models() if option in accepted_kwargs(MODELS.get(n))]
+    return [n for n in ZOO if option in accepted_kwargs(MODELS.get(n))]
 
 
 def test_every_model_takes_norm_and_dropout_but_polyfit():
-    assert set(list_models()) - set(taking("norm")) == set(list_models()) - set(taking("dropout")) == {"polyfit"}
+    assert set(ZOO) - set(taking("norm")) == set(ZOO) - set(taking("dropout")) == {"polyfit"}
     for option in ("norm", "dropout"):  # refused in one line, naming what it accepts
         with pytest.raises(TrainlabError, match=rf"^unknown hyperparameter '{option}' for model 'polyfit'; accepted: degree$"):
             build("polyfit", (1,), **{option: "batch" if option == "norm" else 0.5})
@@ -106,7 +108,7 @@ def test_dropout_train_vs_eval(name):
         assert not torch.equal(model(x), model(x)), "dropout=0.3 must make training forwards random"
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", ZOO)
 def test_children_run_in_listed_order_and_head_is_last(name):
     model = build(name, (1, 28, 28))
     called = []
@@ -117,7 +119,7 @@ def test_children_run_in_listed_order_and_head_is_last(name):
     assert layer_names(model)[-1] == "head" and isinstance(model.head, (nn.Linear, nn.Conv2d))
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", ZOO)
 def test_replace_head(name):
     model = build(name, (1, 28, 28))
     names, old_head = layer_names(model), model.head
@@ -220,7 +222,7 @@ def test_resnet_cifar_count(depth):
 
 
 def test_plain_has_identical_layers():
-    for name in [n for n in list_models() if n.startswith("resnet")]:
+    for name in [n for n in ZOO if n.startswith("resnet")]:
         res = build(name, (3, 32, 32), shortcut="pad")
         plain = build(name, (3, 32, 32), shortcut="pad", residual=False)
         assert count_parameters(res) == count_parameters(plain), name

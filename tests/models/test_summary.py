@@ -63,7 +63,7 @@ def test_linear_and_transposed_conv_macs():
     assert summarize(up, (4, 3, 3)).macs == (6 * 6 * 6) * 4
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", list_models("classification"))  # scores per class or pixel: detectors aside
 def test_rows_add_up_and_match_torch(name):
     shape = (3, 32, 32) if name != "mlp" else (20,)
     model = create_model(name, in_shape=shape, num_classes=4)

@@ -11,12 +11,59 @@ import trainlab
 from trainlab.config import load_config
 from trainlab.data import Dataset, Split
 from trainlab.errors import TrainlabError
+from trainlab.training.batch import answers, hits
 from trainlab.training.build import Inference
 from trainlab.training.evaluation import evaluate_split, in_top_k, loss_fn
 from trainlab.training.losses import LOSSES, TASKS, cross_entropy, hinge, mse
 
 
 # ---------------------------------------------------------------- losses
+def test_soft_cross_entropy_with_label_smoothing_matches_a_hand_computation():
+    # mixed targets t (class probabilities), smoothing eps: q = (1 - eps) t + eps / K, L = -sum_c q_c log p_c
+    out = [[2.0, -1.0, 0.5], [0.0, 1.5, -0.5]]
+    t = [[0.7, 0.3, 0.0], [0.0, 0.25, 0.75]]
+    eps, k = 0.1, 3
+    want = []
+    for f, tt in zip(out, t):
+        z = math.log(sum(math.exp(v) for v in f))
+        want.append(-sum(((1 - eps) * tc + eps / k) * (fc - z) for fc, tc in zip(f, tt)))
+    got = loss_fn(torch.tensor(out), torch.tensor(t), eps, "cross_entropy", reduction="none")
+    assert got.tolist() == pytest.approx(want, abs=1e-6)
+    assert float(loss_fn(torch.tensor(out), torch.tensor(t), eps)) == pytest.approx(sum(want) / 2, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "hinge"])
+def test_one_hot_probabilities_give_the_loss_of_class_ids(name):
+    g = torch.Generator().manual_seed(0)
+    out, y = torch.randn(16, 5, generator=g), torch.randint(0, 5, (16,), generator=g)
+    for eps in ([0.0, 0.2] if name == "cross_entropy" else [0.0]):
+        hard = loss_fn(out, y, eps, name, reduction="none")
+        torch.testing.assert_close(loss_fn(out, F.one_hot(y, 5).float(), eps, name, reduction="none"), hard)
+
+
+def test_soft_hinge_is_the_mix_of_the_two_labels_hinge_losses():
+    # deck 001's cat example f = (3.2, 5.1, -1.7): hinge for class 0 is 2.9, for class 1
+    # max(0, 3.2 - 5.1 + 1) + max(0, -1.7 - 5.1 + 1) = 0; mixed half and half: 1.45
+    f = torch.tensor([[3.2, 5.1, -1.7]])
+    assert float(hinge(f, torch.tensor([[0.5, 0.5, 0.0]]))) == pytest.approx(1.45, abs=1e-5)
+    g = torch.Generator().manual_seed(2)
+    out = torch.randn(32, 6, generator=g, dtype=torch.float64)
+    a, b, lam = torch.randint(0, 6, (32,), generator=g), torch.randint(0, 6, (32,), generator=g), torch.rand(32)
+    t = lam[:, None] * F.one_hot(a, 6) + (1 - lam[:, None]) * F.one_hot(b, 6)
+    want = lam * hinge(out, a, "none") + (1 - lam) * hinge(out, b, "none")  # the mixup paper's loss of a pair
+    torch.testing.assert_close(hinge(out, t, "none"), want.float(), rtol=1e-5, atol=1e-5)
+
+
+def test_hits_of_a_mixed_batch_count_the_targets_weight_on_the_prediction():
+    out = torch.tensor([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0], [0.0, 0.0, 5.0], [1.0, 0.0, 0.0]])  # predicts 0, 1, 2, 0
+    t = torch.tensor([[0.7, 0.3, 0.0], [0.6, 0.4, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert float(hits(out, t)) == pytest.approx(0.7 + 0.4 + 1.0 + 0.0) and answers(out, t) == 4
+    y = torch.tensor([0, 0, 2, 1])  # class ids: plain argmax hits
+    assert float(hits(out, y)) == 2.0 and answers(out, y) == 4
+    seg_out, seg_y = torch.randn(2, 3, 4, 5), torch.randint(0, 3, (2, 4, 5))
+    assert answers(seg_out, seg_y) == 40 and float(hits(seg_out, seg_y)) == float((seg_out.argmax(1) == seg_y).sum())
+
+
 def test_hinge_matches_a_hand_computation():
     # deck 001's multiclass SVM loss, three examples, three classes, scores by hand:
     # 0: y=0, f=(3.2, 5.1, -1.7): max(0, 5.1-3.2+1) + max(0, -1.7-3.2+1) = 2.9 + 0   = 2.9
@@ -158,6 +205,11 @@ BASE = {"model": "mlp", "epochs": 1, "threads": 1}
     ({"dataset": "digits", "classes": [1, 2, 3, 4, 5], "monitor": "val_top5"}, "'digits' has 5 classes"),
     ({"dataset": "poly", "loss": "mse", "monitor": "val_miou"},
      "val_miou needs a segmentation dataset; 'poly' is regression: use val_loss$"),
+    ({"dataset": "shapes", "model": "unet", "augment": ["hflip", "mixup"]},
+     "augment: mixup mixes images and their class labels; 'shapes' is a segmentation task, whose masks are not "
+     "class labels: remove mixup"),
+    ({"dataset": "poly", "loss": "mse", "augment": ["cutmix"]},
+     "augment: cutmix mixes images and their class labels; 'poly' is a regression task, whose targets are not"),
 ])
 def test_loss_and_monitor_that_cannot_act_are_refused_before_any_run_folder(tmp_path, kw, words):
     with pytest.raises(TrainlabError, match=words.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")) as e:

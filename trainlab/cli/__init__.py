@@ -35,13 +35,15 @@ COMMANDS = {  # name: its one line in `trainlab --help`, in the order listed the
     "summary": "show a model's layers, output shapes, parameters (trainable / non-trainable), MACs and receptive "
                "fields",
     "list": "list the kinds, or one kind's names with their formulas: models, optimizers, dropouts, ...",
+    "lr-find": "find a learning rate: loss against an exponentially growing lr, with suggestions and a plot",
     "schedule": "plot a learning-rate schedule (lr against epoch) as a run with these settings would use it",
     "trajectories": "draw optimizers' paths on a 2-D loss surface's contours (sgd vs momentum vs adam, ...) to a PNG",
     "augment": "preview augmentations on a dataset as a PNG grid (originals on top, augmented below)",
 }
 
-MODULES = {"list": "listing", "queue": "queue_status"}  # a module named `list` (or `queue`, a stdlib name) would
-# shadow the builtin (or confuse readers) in this package's namespace
+# a module named `list` (or `queue`, a stdlib name) would shadow the builtin (or confuse readers) in this
+# package's namespace; a module name cannot have a dash
+MODULES = {"list": "listing", "queue": "queue_status", "lr-find": "lr_find"}
 
 
 class Parser(argparse.ArgumentParser):

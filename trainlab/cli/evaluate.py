@@ -20,7 +20,8 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     tta = None if args.tta is None else [op.strip() for op in args.tta.split(",") if op.strip() not in ("", "none")]
     res = evaluate(args.run, split=args.split, device=args.device, bn_stats=args.bn_stats, tta=tta)
-    names = (("acc", "accuracy"), ("top5", "top-5 accuracy"), ("miou", "mean IoU"))
+    names = (("acc", "accuracy"), ("top5", "top-5 accuracy"), ("miou", "mean IoU"), ("map50", "mAP@0.5"),
+             ("map", "mAP@[.5:.95]"))
     bn = "  (batch norm: training-set statistics)" if args.bn_stats == "full" else ""
     source = "the run's tta" if args.tta is None else "--tta"
     bn += f"  (test-time augmentation: {', '.join(res['tta'])}, from {source})" if res["tta"] else (
@@ -28,4 +29,10 @@ def run(args) -> int:
     print(f"{args.split}: loss {res['loss']:.4f}" + "".join(f"  {n} {res[k]:.4f}" for k, n in names if k in res) + bn)
     if "confusion_png" in res:
         print(f"confusion matrix: {res['confusion_png']}")
+    if "ap50" in res:  # detection: AP of each class (nan: no object of the class in the split)
+        width = max(map(len, res["ap50"]))
+        print(f"  {'class':<{width}}  AP@0.5  AP@[.5:.95]")
+        for name, ap in res["ap50"].items():
+            print(f"  {name:<{width}}  {ap:6.4f}  {res['ap'][name]:11.4f}")
+        print(f"boxes: {res['boxes_png']}")
     return 0

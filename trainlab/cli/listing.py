@@ -36,7 +36,8 @@ KINDS = {
     "losses": ("trainlab.training.losses", ("LOSSES",), "data losses, per task (loss:)"),
     "tta": ("trainlab.training.tta", ("TTA",), "test-time augmentation ops (trainlab evaluate --tta hflip,shift)"),
     "techniques": ("trainlab.training.techniques", ("TECHNIQUES",),
-                   "speed-run techniques, each a config key (ema:, tta:, model_options: whiten / pool_first)"),
+                   "training techniques, each a config key (ema:, swa:, lr: find, tta:, augment: mixup / cutmix, "
+                   "model_options: whiten / pool_first)"),
     "functions": ("trainlab.optim.trajectory", ("FUNCTIONS",),
                   "2-D test functions for optimizer paths (trainlab trajectories --function)"),
 }

@@ -40,6 +40,7 @@ def run(args) -> int:
         return 0
     seg = any("test_miou" in r for r in rows)
     kind = "accuracy" if any("val_acc" in r or "test_acc" in r for r in rows) else "loss"  # loss: regression runs
+    kind = "mAP@0.5" if kind == "loss" and any("val_map50" in r for r in rows) else kind  # detection runs
     # model and dataset: a column only when they differ between the rows, else said once in the title
     same = {k: {str(r.get(k)) for r in rows if r.get("status") != "unreadable"} for k in ("model", "dataset")}
     shared = ", ".join(f"{k} {next(iter(v))}" for k, v in same.items() if len(v) == 1)
@@ -49,7 +50,9 @@ def run(args) -> int:
                   f"the weights it kept; test: test {kind} of those weights" + ("; IoU: test mean IoU" if seg else ""))
     table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
     varying = [k for k, v in same.items() if len(v) > 1]
-    scores = (["val_acc", "test_acc"] if kind == "accuracy" else ["val_loss", "test_loss"]) + (["test_miou"] if seg else [])
+    scores = {"accuracy": ["val_acc", "test_acc"], "mAP@0.5": ["val_map50", "test_map50"]}.get(
+        kind, ["val_loss", "test_loss"])
+    scores += ["test_miou"] if seg else []
     heads = ["run", "status", "ep", "val", "test"] + (["IoU"] if seg else []) + ["time"]
     for i, h in enumerate(heads):
         table.add_column(h, justify="left" if i < 2 else "right", no_wrap=True)

@@ -26,7 +26,7 @@ def add_arguments(p) -> None:
     p.add_argument("--sampler", default="tpe", help="grid | random | tpe | gp (default tpe)")
     p.add_argument("--trials", type=int, default=30, help="trial budget: complete + pruned (default 30)")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
-    p.add_argument("--objective", default="val_acc", help="val_acc | val_loss | val_miou (direction inferred)")
+    p.add_argument("--objective", default="val_acc", help="val_acc | val_loss | val_miou | val_map50 | val_map (direction inferred)")
     p.add_argument("--pruner", default="median", help="median | halving | none (default median)")
     p.add_argument("--storage", help="an RDB URL shared by workers, e.g. postgresql://... (default: SQLite file)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")

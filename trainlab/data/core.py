@@ -16,7 +16,8 @@ DATASETS = Registry("dataset")
 @dataclass
 class Split:
     x: torch.Tensor  # images: uint8 (N, C, H, W); tabular: float32 (N, D)
-    y: torch.Tensor  # int64 (N,) class labels; segmentation: int64 (N, H, W) masks; regression: float32 (N, T)
+    y: torch.Tensor  # int64 (N,) class labels; segmentation: int64 (N, H, W) masks; regression: float32 (N, T);
+    # detection: float32 (N, M, 5) rows (x1, y1, x2, y2, class), class -1 in empty slots (data/detection.py)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -29,7 +30,7 @@ class Dataset:
     val: Split
     test: Split
     classes: list[str]  # class names; regression: target names (the model's T outputs)
-    task: str  # "classification", "segmentation" or "regression"
+    task: str  # "classification", "segmentation", "regression" or "detection"
 
     @property
     def input_shape(self) -> tuple:

@@ -2,12 +2,14 @@
 
 Images are uint8 (N, C, H, W) (convert batches with `to_float`), tabular features float32
 (N, D); labels int64 (N,), or (N, H, W) masks for segmentation; regression targets float32
-(N, T), with one name per target in `classes` (T model outputs).
+(N, T), with one name per target in `classes` (T model outputs); detection targets float32
+(N, M, 5), each image's objects as rows (x1, y1, x2, y2, class) padded with class -1
+(trainlab.data.detection).
 
 Splits:
   * validation: a stratified `val_fraction` of the train split, drawn with the run's `seed`;
   * test: the official test split when the dataset has one (fashion-mnist, mnist, cifar10);
-    otherwise (digits, spirals, moons, shapes, npz, csv, folder) a stratified `test_fraction`
+    otherwise (digits, spirals, moons, shapes, shapes-boxes, npz, csv, folder, coco, yolo) a stratified `test_fraction`
     (default 0.2) of all samples, carved with the fixed seed TEST_SEED so the test split
     never changes with the run's seed.
 
@@ -29,11 +31,11 @@ import numpy as np
 import torch
 
 from ..errors import TrainlabError
-from . import download, formats, regression, synthetic, textures  # noqa: F401  (regression, textures: their loaders register)
+from . import detection, detection_files, download, formats, regression, synthetic, textures  # noqa: F401  (loaders register)
 from .core import DATASETS, Dataset, Split
 
 TEST_SEED = 1234  # fixed: carved-out test splits are the same for every run seed
-USER_PREFIXES = ("npz", "csv", "folder")
+USER_PREFIXES = ("npz", "csv", "folder", "coco", "yolo")
 
 
 def list_datasets() -> list[str]:
@@ -127,7 +129,8 @@ def _resolve(name: str, kw: dict) -> tuple[str, dict]:
     if ":" in name:
         prefix, path = name.split(":", 1)
         if prefix not in USER_PREFIXES or not path:
-            raise TrainlabError(f"unknown dataset {name!r}: user data is npz:PATH, csv:PATH or folder:PATH")
+            raise TrainlabError(f"unknown dataset {name!r}: user data is npz:PATH, csv:PATH or folder:PATH, and "
+                                "for detection coco:PATH (a COCO JSON file) or yolo:PATH (an image folder)")
         key, kw = f"{prefix}:PATH", {**kw, "path": Path(path).expanduser()}
     fn = DATASETS.get(key)
     params = inspect.signature(fn).parameters
@@ -324,6 +327,7 @@ DATASET_SYMMETRIES: dict[str, Symmetry | None] = {
     "cifar10": Symmetry(frozenset({"hflip"}), {  # a mirrored cat is a cat
         "vflip": f"{_PHOTOS}: sky above, ground below", "rotation": _PHOTOS}),
     "shapes": Symmetry(frozenset(SYMMETRIES), {}),  # circles, squares, triangles at random angles; masks move too
+    "shapes-boxes": Symmetry(frozenset(SYMMETRIES), {}),  # the same shapes; boxes move with flips and crops
     "textures": Symmetry(frozenset(SYMMETRIES), {}),  # patterns at random angles, centres and phases
     "spirals": None,
     "moons": None,

@@ -117,6 +117,9 @@ def check(cfg, world_size: int) -> str | None:
                             "(or auto, which picks gloo on CPU)")
     if backend == "nccl" and cfg.device == "cpu":
         raise TrainlabError("dist_backend: nccl cannot move CPU tensors; with device: cpu use dist_backend: gloo")
+    if cfg.lr == "find" and world_size > 1:
+        raise TrainlabError("lr: find runs the lr finder in one process before training; for a distributed run, run "
+                            "`trainlab lr-find CONFIG` first and set lr to its suggestion")
     if cfg.batch_size % world_size:
         up = -(-cfg.batch_size // world_size) * world_size
         raise TrainlabError(f"batch_size {cfg.batch_size} does not divide among {world_size} processes "

@@ -30,7 +30,8 @@ from .progress import Tally
 from .report import results_html, write_compare_report
 from .spec import Experiment, arm_overrides
 
-METRICS = ("val_acc", "val_loss", "val_miou", "test_acc", "test_loss", "test_miou")
+METRICS = ("val_acc", "val_loss", "val_miou", "val_map50", "val_map", "test_acc", "test_loss", "test_miou",
+           "test_map50", "test_map")  # map50, map: a detection run's mAP@0.5 and mAP@[.5:.95]
 
 
 def read_spec(meta: Path) -> dict[str, Any]:
@@ -84,7 +85,8 @@ class Comparison:
             datasets.add(str(cfg.get("dataset")))
             c.runs[arm][int(cfg["seed"])] = {"path": run.path, "status": s.get("status"), "metrics": run_metrics(s),
                                              "summary": s,
-                                             "curve": [(r["epoch"], r.get("val_acc"), r.get("val_loss"))
+                                             "curve": [(r["epoch"], r.get("val_acc", r.get("val_map50")),
+                                                        r.get("val_loss"))
                                                        for r in run.metrics if "val_loss" in r]}
         if len(datasets) > 1:
             raise TrainlabError(f"{str(folder)!r} holds runs on different datasets ({', '.join(sorted(datasets))}); "
@@ -259,7 +261,7 @@ class Progress:
 
     def done(self, job: Job, status: str) -> None:
         best = load_run(job.path).summary.get("best") or {}
-        score = best.get("val_acc", best.get("val_miou"))
+        score = best.get("val_acc", best.get("val_miou", best.get("val_map50")))
         if isinstance(score, (int, float)):
             self.scores.setdefault(job.arm, []).append(score)
         means = {a: sum(v) / len(v) for a, v in self.scores.items()}

@@ -51,7 +51,9 @@ def curves_figure(c):
     acc = any(p[1] is not None for runs in c.runs.values() for r in runs.values() for p in r["curve"] or ())
     fig, axes = plt.subplots(1, 1 + acc, figsize=(5.2 * (1 + acc), 3.8), squeeze=False)
     axes = axes[0]
-    panels = ((axes[0], 2, "val_loss"),) + (((axes[1], 1, "val_acc"),) if acc else ())
+    detection = any("val_map50" in r["metrics"] for runs in c.runs.values() for r in runs.values())
+    score = "val_map50" if detection else "val_acc"  # the curve's score: accuracy, or a detector's mAP@0.5
+    panels = ((axes[0], 2, "val_loss"),) + (((axes[1], 1, score),) if acc else ())
     drew = False
     for i, (arm, runs) in enumerate(c.runs.items()):
         for ax, col, name in panels:
@@ -77,7 +79,8 @@ def curves_figure(c):
         ax.legend(fontsize=8)
     axes[0].set_title("validation loss: mean over seeds, band = +-1 std", fontsize=9)
     if acc:
-        axes[1].set_title("validation accuracy: mean over seeds, band = +-1 std", fontsize=9)
+        axes[1].set_title(f"validation {'mAP@0.5' if detection else 'accuracy'}: mean over seeds, band = +-1 std",
+                          fontsize=9)
     return fig
 
 

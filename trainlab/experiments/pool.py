@@ -208,7 +208,8 @@ def run_summary(run: Any) -> dict[str, Any]:
             "seed": run.config.get("seed"), "best": s.get("best") or {}, "test": s.get("test") or {},
             "epochs_run": s.get("epochs_run"), "train_time_s": s.get("train_time_s"), "host": worker_id(),
             "path": str(run.path),
-            "curve": [[r["epoch"], r.get("val_acc"), r.get("val_loss")] for r in run.metrics if "val_loss" in r]}
+            "curve": [[r["epoch"], r.get("val_acc", r.get("val_map50")), r.get("val_loss")]  # detection: mAP@0.5
+                      for r in run.metrics if "val_loss" in r]}
 
 
 def run_queued(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: str | None) -> None:

@@ -39,7 +39,7 @@ from .space import Dim, grid_values, parse_space, suggest
 
 SAMPLERS = ("grid", "random", "tpe", "gp")
 PRUNERS = ("median", "halving", "none")
-OBJECTIVES = ("val_acc", "val_loss", "val_miou")
+OBJECTIVES = ("val_acc", "val_loss", "val_miou", "val_map50", "val_map")
 
 
 @dataclass
@@ -72,12 +72,14 @@ class Settings:
         """What defines the study's trials, stored with it: a worker rebuilds the settings from it, and
         the same name with another spec is refused."""
         return {"base": self.base, "space": [asdict(d) for d in self.dims], "objective": self.objective,
-                "sampler": self.sampler, "pruner": self.pruner, "seed": self.seed}
+                "sampler": self.sampler, "pruner": self.pruner, "seed": self.seed,
+                **({"trials": self.trials} if self.sampler == "grid" else {})}  # a grid's points follow its budget
 
     @classmethod
     def from_spec(cls, name: str, spec: dict[str, Any], storage: str) -> "Settings":
         return cls(name=name, base=spec["base"], dims=[Dim(**d) for d in spec["space"]], sampler=spec["sampler"],
-                   objective=spec["objective"], pruner=spec["pruner"], seed=spec["seed"], storage=storage)
+                   objective=spec["objective"], pruner=spec["pruner"], seed=spec["seed"], storage=storage,
+                   **({"trials": spec["trials"]} if "trials" in spec else {}))
 
 
 def trial_seed(seed: int, number: int) -> int:

@@ -130,3 +130,29 @@ def verdict(p: dict[str, Any], metric: str, alpha: float = ALPHA) -> str:
         tail = (f"; 80% power would need {few} to {many} seeds" if many else
                 f"; 80% power would need at least {few} seeds (the CI reaches 0: maybe no number is enough)")
     return f"{head}: no significant difference at {alpha:.0%}{tail}"
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test (binomial, p = 1/2) of `wins` against `losses`; ties left out by
+    the caller. Robust where a t-test is not: only each pair's direction counts, so a value that
+    explodes on one seed weighs what any other seed weighs."""
+    n = wins + losses
+    return float(stats.binomtest(wins, n, 0.5).pvalue) if n else 1.0
+
+
+def holm(p: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error): sorted ascending, the i-th (from 0)
+    is multiplied by (m - i), made non-decreasing, capped at 1."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    out, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
+
+
+def benjamini_hochberg(p: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values; false discovery rate), scipy's
+    `false_discovery_control`."""
+    return [float(q) for q in stats.false_discovery_control(np.asarray(p, dtype=float), method="bh")] if len(p) else []

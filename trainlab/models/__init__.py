@@ -23,10 +23,11 @@ from torch import nn
 
 from ..errors import TrainlabError, check
 from ..registry import check_kwargs
-from . import alexnet, convnet, densenet, inception, mlp, polyfit, resnet, segmentation, vgg  # noqa: F401  (register)
+from . import alexnet, convnet, densenet, inception, mlp, polyfit, rcnn, resnet, segmentation, vgg, yolo  # noqa: F401
 from .common import MODELS, InputTooSmall, ShapeError, load_weights
+from .detector import DETECTION
 
-__all__ = ["MODELS", "create_model", "list_models", "load_weights", "replace_head", "layer_names"]
+__all__ = ["MODELS", "create_model", "list_models", "is_detector", "load_weights", "replace_head", "layer_names"]
 
 
 def _check_in_shape(in_shape: Any) -> tuple[int, ...]:
@@ -49,7 +50,7 @@ def _models_that_fit(in_shape: tuple[int, ...], like: str) -> list[str]:
         except TrainlabError:
             return False
 
-    family = [n for n in MODELS.list() if n[:3] == like[:3] and n != like]  # vgg16 -> vgg, vgg11
+    family = [n for n in list_models("detection" if is_detector(like) else None) if n[:3] == like[:3] and n != like]
     candidates = dict.fromkeys(family + ["convnet", "resnet20", "mlp"])
     return [n for n in candidates if n in MODELS and fits(n)][:3]
 
@@ -80,9 +81,25 @@ def create_model(name: str, *, in_shape: Sequence[int], num_classes: int, **kw: 
         raise TrainlabError(f"model {name!r} {e}") from None
 
 
-def list_models() -> list[str]:
-    """Names of all registered models, sorted."""
-    return MODELS.list()
+def list_models(task: str | None = None) -> list[str]:
+    """Names of the registered models, sorted. task="detection": the detectors (forward(images, targets)
+    gives named losses, forward(images) boxes; see trainlab.models.detector); any other task
+    ("classification", "segmentation", "regression"): the rest of the zoo, whose output is scores
+    per class (per pixel for fcn and unet) or values; None: all.
+
+    Example:
+        >>> list_models("detection")
+        ['faster_rcnn', 'mask_rcnn', 'yolo']
+    """
+    if task is None:
+        return MODELS.list()
+    detectors = MODELS.list(DETECTION)
+    return detectors if task == "detection" else [n for n in MODELS.list() if n not in detectors]
+
+
+def is_detector(name: str) -> bool:
+    """Whether registered model `name` is a detector (tagged "detection" in MODELS)."""
+    return name in MODELS.list(DETECTION)
 
 
 def layer_names(model: nn.Module) -> list[str]:

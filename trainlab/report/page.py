@@ -83,8 +83,8 @@ def run_page(run: Run, images: list[Path]) -> Path:
     head += [(f"test {k}", v) for k, v in test.items()]
     head += [("epochs run", s.get("epochs_run")), ("training time (s)", s.get("train_time_s")),
              ("parameters", s.get("parameters"))]
-    cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou", "lr", "grad_norm",
-            "images_per_s"]
+    cols = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou", "val_map50", "val_map",
+            "lr", "grad_norm", "images_per_s"]
     cols = [c for c in cols if any(c in r for r in rows)]
     metric_rows = "".join("<tr>" + "".join(f'<td class="num">{fmt(r.get(c))}</td>' for c in cols) + "</tr>"
                           for r in rows)

@@ -11,14 +11,16 @@ from typing import Sequence
 import numpy as np
 
 from ..runs import Run
-from ..runs.figures import curves_figure, plt, save_figure, series
+from ..runs.figures import TRAIN_C, curves_figure, plt, save_figure, series
 
-__all__ = ["plot_confusion", "plot_curves", "plot_diagnostics", "plot_masks", "plot_schedule", "plt", "save_figure"]
+__all__ = ["plot_boxes", "plot_confusion", "plot_curves", "plot_diagnostics", "plot_lr_find", "plot_masks", "plot_schedule",
+           "plt", "save_figure"]
 
 
 def plot_curves(run: Run) -> list[Path]:
     """Loss and accuracy (train against validation; no accuracy panel for a regression run, which
-    logs losses alone), learning rate, gradient norm."""
+    logs losses alone; a detection run has mAP@0.5 and mAP@[.5:.95] instead, and its named training
+    losses beside the total), learning rate, gradient norm."""
     rows = run.metrics
     if not rows:
         return []
@@ -134,6 +136,34 @@ def plot_schedule(f, cfg, path: Path, t: Sequence[float], unit: str = "epoch", l
     return lr
 
 
+def plot_lr_find(lrs: Sequence[float], losses: Sequence[float], smoothed: Sequence[float],
+                 suggestions: dict[str, float], chosen: str, used: tuple[int, int], path: Path,
+                 title: str = "") -> Path:
+    """The lr finder's curve: training loss (raw, faint; smoothed, solid) against lr on a log axis,
+    the stretch the suggestions read (`used`: first and past-the-last index) solid, each suggestion
+    a marked point on the smoothed curve with its value, `chosen` named as the one `lr: find` uses."""
+    lrs, losses, smoothed = (np.asarray(v, dtype=float) for v in (lrs, losses, smoothed))
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    ax.plot(lrs, losses, c="#aaaaaa", lw=0.8, label="loss of each step")
+    ax.plot(lrs, smoothed, c=TRAIN_C, lw=1, ls=":")
+    lo, hi = used
+    ax.plot(lrs[lo:hi], smoothed[lo:hi], c=TRAIN_C, lw=2, label="smoothed (the part the suggestions read)")
+    for (name, lr), c in zip(suggestions.items(), ("#d62728", "#2ca02c", "#9467bd")):
+        i = int(np.argmin(np.abs(np.log(lrs) - np.log(lr))))
+        tag = " (lr: find uses it)" if name == chosen else ""
+        ax.plot([lr], [smoothed[i]], "o", ms=8, c=c, label=f"{name} {lr:.3g}{tag}", zorder=3)
+        ax.axvline(lr, c=c, lw=1, ls="--", alpha=0.6)
+    top = max(smoothed[: max(lo, 1)].max(), smoothed[lo:hi].max()) if hi > lo else smoothed.max()
+    ax.set_ylim(min(losses.min(), smoothed.min()) * 0.95, top * 1.25)  # the blow-up at the end would flatten the rest
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, Path(path))
+
+
 def plot_confusion(conf, classes: Sequence[str], path: Path, title: str = "") -> Path:
     conf = np.asarray(conf, dtype=float)
     norm = conf / np.maximum(conf.sum(1, keepdims=True), 1)
@@ -171,4 +201,49 @@ def plot_masks(images, true_masks, pred_masks, num_classes: int, path: Path) -> 
             axes[i, j].set_yticks([])
     for i, t in enumerate(("image", "true mask", "predicted")):
         axes[i, 0].set_ylabel(t)
+    return save_figure(fig, Path(path))
+
+
+BOX_COLOURS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive",
+               "tab:cyan", "tab:gray")  # class k: BOX_COLOURS[k % 10]
+
+
+def plot_boxes(images, truths: Sequence[dict], detections: Sequence[dict], classes: Sequence[str], path: Path,
+               title: str = "", min_score: float = 0.3, cols: int = 8) -> Path:
+    """A grid of images (N, C, H, W) in [0, 1] with their true boxes (dashed white) and the detections
+    scoring at least `min_score` (solid, one colour per class, labelled with class and score; instance
+    masks shaded where the detections carry them). truths: per image {"boxes" (n, 4), "labels" (n,)}."""
+    from matplotlib.colors import to_rgba  # lazy: matplotlib loads with pyplot, at first drawing
+    from matplotlib.patches import Rectangle  # lazy: as above
+
+    n = len(images)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols, 2.1 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, ax in enumerate(axes.flat[:n]):
+        img = np.asarray(images[i], dtype=float)
+        h, w = img.shape[-2:]
+        ax.imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap="gray" if img.shape[0] == 1 else None,
+                  extent=(0, w, h, 0), vmin=0, vmax=1)
+        for b in np.asarray(truths[i]["boxes"], dtype=float).reshape(-1, 4):
+            ax.add_patch(Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, ls="--", ec="white", lw=1))
+        det = detections[i]
+        for j, (b, s, k) in enumerate(zip(np.asarray(det["boxes"], dtype=float).reshape(-1, 4),
+                                          np.asarray(det["scores"], dtype=float), np.asarray(det["labels"]))):
+            if s < min_score:
+                continue
+            colour = BOX_COLOURS[int(k) % len(BOX_COLOURS)]
+            if "masks" in det:  # the instance mask as a translucent layer of the class colour
+                layer = np.zeros((h, w, 4))
+                layer[np.asarray(det["masks"][j], dtype=bool)] = to_rgba(colour, 0.45)
+                ax.imshow(layer, extent=(0, w, h, 0))
+            ax.add_patch(Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, ec=colour, lw=1.5))
+            ax.text(b[0], b[1] - 1, f"{str(classes[int(k)])[:8]} {s:.2f}", color=colour, fontsize=6,
+                    bbox=dict(facecolor="white", alpha=0.6, pad=0.5, lw=0))
+        ax.set_xlim(0, w)
+        ax.set_ylim(h, 0)
+    key = ", ".join(f"{c} {BOX_COLOURS[k % len(BOX_COLOURS)].removeprefix('tab:')}" for k, c in enumerate(classes[:10]))
+    fig.suptitle((title + "\n" if title else "") + f"dashed white: true boxes; solid: detections with score >= "
+                 f"{min_score:g} ({key})", fontsize=9)
     return save_figure(fig, Path(path))

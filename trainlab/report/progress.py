@@ -69,7 +69,7 @@ class Progress:
         if self.quiet:
             return
         parts = [f"epoch {row['epoch']:g}/{epochs}"]
-        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou"):
+        for k in ("train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou", "val_map50", "val_map"):
             if k in row:
                 parts.append(f"{k} {row[k]:.4f}")
         parts.append(f"lr {row['lr']:.3g}")

@@ -20,6 +20,7 @@ import numpy as np
 from .files import write_bytes
 
 TRAIN_C, VAL_C = "#1f77b4", "#d62728"
+NAMES = {"map50": "mAP@0.5"}  # metric keys shown under another name
 
 
 def in_notebook() -> bool:
@@ -78,24 +79,31 @@ def series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray
 
 
 def curves_figure(name: str, rows: list[dict[str, Any]], best_epoch: float | None = None):
-    """Loss and accuracy (or mean IoU) against epochs, train against validation, with the best
+    """Loss and accuracy (or mean IoU, or a detector's mAP@0.5 and mAP@[.5:.95] with its named
+    training losses beside the total) against epochs, train against validation, with the best
     evaluation marked; a regression run, which logs losses alone, gets the loss panel alone."""
-    acc_keys = [k for k in ("acc", "miou") if any(f"val_{k}" in r for r in rows)]
+    acc_keys = [k for k in ("acc", "miou", "map50") if any(f"val_{k}" in r for r in rows)]
+    parts = sorted({k for r in rows for k in r if k.startswith("train_loss_")})  # a detector's named losses
     fig, axes = plt.subplots(1, 1 + len(acc_keys), figsize=(5.2 * (1 + len(acc_keys)), 3.8))
     axes = np.atleast_1d(axes)
     for ax, key in zip(axes, ["loss"] + acc_keys):
         if any(f"train_{key}" in r for r in rows):
             ax.plot(*series(rows, f"train_{key}"), "-o", ms=3, c=TRAIN_C, label=f"train {key}")
-        ax.plot(*series(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {key}")
+        ax.plot(*series(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {NAMES.get(key, key)}")
         if key == "acc" and any("val_top5" in r for r in rows):  # more than 5 classes: top-5 beside top-1
             ax.plot(*series(rows, "val_top5"), "--o", ms=3, c=VAL_C, alpha=0.6, label="validation top-5")
+        if key == "map50":  # COCO's mAP@[.5:.95] beside mAP@0.5
+            ax.plot(*series(rows, "val_map"), "--o", ms=3, c=VAL_C, alpha=0.6, label="validation mAP@[.5:.95]")
+        if key == "loss":
+            for j, part in enumerate(parts):
+                ax.plot(*series(rows, part), ":", lw=1.2, c=plt.get_cmap("tab10")(2 + j), label=part.replace("_", " "))
         if best_epoch is not None:
             ax.axvline(best_epoch, ls="--", c="gray", lw=1, label=f"best (epoch {best_epoch:g})")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
+        ax.set_ylabel("mAP" if key == "map50" else key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_title(f"{name}: loss")
     if len(axes) > 1:
-        axes[1].set_title("accuracy" if acc_keys[0] == "acc" else "mean IoU")
+        axes[1].set_title({"acc": "accuracy", "miou": "mean IoU", "map50": "mean average precision"}[acc_keys[0]])
     return fig

@@ -40,7 +40,7 @@ CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
 NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads", "loggers")
 # keys added later, at the value every run had before they existed: left out of the hash, so the
 # runs made before a key existed still count as the same arm
-IMPLIED = {"loss": "cross_entropy", "ema": 0.0, "ema_every": 1, "ema_warmup": False, "tta": []}
+IMPLIED = {"loss": "cross_entropy", "ema": 0.0, "ema_every": 1, "ema_warmup": False, "tta": [], "swa": None}
 
 
 def arm_hash(resolved: dict[str, Any]) -> str:

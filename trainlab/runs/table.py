@@ -19,7 +19,7 @@ from ..errors import TrainlabError
 from ..values import parse_value
 from .folder import Run, iter_runs
 
-HIGHER_IS_BETTER = ("acc", "top5", "miou")
+HIGHER_IS_BETTER = ("acc", "top5", "miou", "map50", "map")  # map50, map: detection's mAP@0.5, mAP@[.5:.95]
 
 
 def run_row(run: Run, root: Path) -> dict[str, Any]:

@@ -47,6 +47,10 @@ class Inference:
     def segmentation(self) -> bool:
         return self.data.task == "segmentation"
 
+    @property
+    def detection(self) -> bool:
+        return self.data.task == "detection"
+
 
 @dataclass
 class Training(Inference):
@@ -115,10 +119,14 @@ def select(cfg: Config, data: Dataset) -> Dataset:
 
 
 # ============================================================== build
-def build(cfg: Config, data: Dataset | None = None, world: World | None = None) -> Training:
+def build(cfg: Config, data: Dataset | None = None, world: World | None = None, warn: bool = True) -> Training:
     """Check the config, load and select data, fit preprocessing, build model and optimizer.
-    world: this process's place in a distributed run (trainlab.distributed.setup), None for one process."""
+    world: this process's place in a distributed run (trainlab.distributed.setup), None for one process.
+    warn=False: no label-risk warnings (the lr finder's build; the run's own build says them)."""
     cfg = check_config(cfg)
+    if cfg.lr == "find":
+        raise TrainlabError("lr: find is set by trainlab.train, which runs the lr finder before it builds the run; "
+                            "call trainlab.lr_find(config) and set lr to its suggestion")
     world = world or SINGLE
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -127,12 +135,16 @@ def build(cfg: Config, data: Dataset | None = None, world: World | None = None) 
         data, cfg = load_data_or_fallback(cfg)
     data = select(cfg, data)
     check_task(cfg, data)
+    if data.task == "detection" and world.distributed:
+        raise TrainlabError("detection trains in one process: its mAP ranks the boxes of the whole validation split "
+                            "together; remove --nproc")
     if cfg.tta and (data.task != "classification" or not data.is_image):
         raise TrainlabError(f"tta: {cfg.tta} averages class probabilities over views of whole images; {cfg.dataset!r} "
                             f"is {data.task}{'' if data.is_image else ' without (C, H, W) images'}: remove tta")
     augment = build_augmentation(cfg.augment)
     tta_assumes = [(op, ASSUMES[op]) for op in cfg.tta if op in ASSUMES]
-    for line in label_risk_warnings(augment, cfg.dataset, data.classes, tta_assumes) if world.main else ():  # deck 000
+    # deck 000: augmentations (and tta views) that can change labels, one warning line each
+    for line in label_risk_warnings(augment, cfg.dataset, data.classes, tta_assumes) if world.main and warn else ():
         print(f"trainlab: {line}", file=sys.stderr, flush=True)
     preprocess = make_preprocessing(cfg, lambda: to_float(data.train.x))
 

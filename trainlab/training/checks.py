@@ -17,9 +17,10 @@ from torch import nn
 from .. import runs as rf
 from ..config import METRICS, Config, check_needs, make_config
 from ..data import Dataset, Preprocessor, build_augmentation, to_float
+from ..data.augment import check_box_ops
 from ..data.preprocess import PREPROCESSING
 from ..errors import TrainlabError
-from ..models import MODELS
+from ..models import MODELS, is_detector, list_models
 from ..nn.activations import check_activation
 from ..nn.init import INITS
 from ..nn.layers import NORMS
@@ -38,7 +39,8 @@ PEAK_KEYS = ("lr", "lr0", "lr_max")  # the rate a schedule starts from or peaks 
 # ============================================================== checks before anything loads
 def check_config(cfg: Config) -> Config:
     """Refuse unknown names, bad hyperparameters and options that would do nothing; return the
-    config resolved to what will run (weight_decay's recipe default, a chain's own lr)."""
+    config resolved to what will run (weight_decay's recipe default, a chain's own lr). `lr: find`
+    stays: trainlab.train runs the lr finder and sets the lr before it builds the run."""
     MODELS.get(cfg.model)
     check_needs(cfg)
     check_loggers(cfg.loggers)
@@ -63,10 +65,12 @@ def check_config(cfg: Config) -> Config:
                             "loss: cross_entropy with tta, or remove tta")
     cfg = resolve_optimizer(cfg)
     probe = [nn.Parameter(torch.zeros(2, 2))]  # a throwaway parameter checks the optimizer and schedule
-    opt, _ = make_optimizer(cfg, probe, steps_per_epoch=1)
+    opt, _ = make_optimizer(cfg.model_copy(update={"lr": 1.0}) if cfg.lr == "find" else cfg, probe, steps_per_epoch=1)
     if cfg.ema and opt.has_evaluation_point:
         raise TrainlabError(f"ema: {cfg.ema} with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own "
                             "and is evaluated at it (schedule-free); remove ema")
+    if cfg.swa is not None:
+        check_swa(cfg, opt.has_evaluation_point)
     return cfg
 
 
@@ -76,6 +80,25 @@ def check_loggers(loggers: list[str]) -> None:
         if importlib.util.find_spec(PACKAGES[name]) is None:
             raise TrainlabError(f"loggers: [{name}] needs the {PACKAGES[name]} package, which is not installed: "
                                 f"pip install -e '.[{name}]' in the trainlab folder (or pip install {PACKAGES[name]})")
+
+
+def check_swa(cfg: Config, optimizer_averages: bool) -> None:
+    """swa must be able to act: an average to take (start_epoch within the run), a schedule it can
+    hold at swa.lr, and no other average of the weights scored in its place."""
+    swa = cfg.swa
+    if swa.start_epoch > cfg.epochs:
+        raise TrainlabError(f"swa.start_epoch: {swa.start_epoch} is after the last epoch (epochs: {cfg.epochs}), so "
+                            f"nothing would be averaged; use a start_epoch from 1 to {cfg.epochs}")
+    if cfg.ema:
+        raise TrainlabError(f"swa with ema: {cfg.ema}: both replace the weights that are scored, saved and tested by "
+                            "an average of their own (ema: exponential, after every step; swa: equal weights, once an "
+                            "epoch from start_epoch), and only one can be the answer; remove ema or swa")
+    if optimizer_averages:
+        raise TrainlabError(f"swa with optimizer {cfg.optimizer!r}: the optimizer keeps an average of its own and is "
+                            "evaluated at it (schedule-free); remove swa or use another optimizer")
+    if cfg.early_stopping:
+        raise TrainlabError("swa with early_stopping: SWA's answer is its average at the end of the run, which "
+                            "stopping early would cut short; remove early_stopping (or swa)")
 
 
 def resolve_optimizer(cfg: Config) -> Config:
@@ -94,6 +117,9 @@ def resolve_optimizer(cfg: Config) -> Config:
                                 "clipping and decay in the chain (clip_by_global_norm, clip_by_value, add_l2, "
                                 "add_decayed_weights) and link options in the links")
         own_lr = [link for link in cfg.optimizer if isinstance(link, dict) and "lr" in (link.get("scale_by_lr") or {})]
+        if own_lr and cfg.swa is not None:
+            raise TrainlabError("swa.lr would be ignored: the chain's scale_by_lr gives its own lr, which no "
+                                "schedule drives; drop lr from scale_by_lr to use the config's lr, schedule and swa")
         if own_lr and (cfg.schedule != "constant" or cfg.warmup_epochs or cfg.schedule_options):
             raise TrainlabError("the chain's scale_by_lr gives its own lr, so schedule, schedule_options and "
                                 "warmup_epochs would be ignored; drop lr from scale_by_lr to use them")
@@ -139,9 +165,20 @@ def run_config(run: rf.Run) -> Config:
 
 
 def check_task(cfg: Config, data: Dataset) -> None:
-    """The loss and the monitored metric must fit the data's task: one line with the fix when not."""
-    check_loss_fits(cfg.loss, data.task, cfg.dataset)
+    """The model, the loss, the monitored metric and mixing augmentations (mixup, cutmix: classification
+    only) must fit the data's task: one line with the fix when not."""
     m, task = cfg.monitor, data.task
+    mixing = [op.name for op in build_augmentation(cfg.augment).ops if op.mixes]
+    if mixing and task != "classification":
+        raise TrainlabError(f"augment: {mixing[0]} mixes images and their class labels; {cfg.dataset!r} is a {task} "
+                            f"task, whose {'masks' if task == 'segmentation' else 'targets'} are not class labels: "
+                            f"remove {mixing[0]}")
+    if task == "detection" or is_detector(cfg.model):
+        return check_detection(cfg, data)
+    check_loss_fits(cfg.loss, data.task, cfg.dataset)
+    if m in ("val_map50", "val_map"):
+        raise TrainlabError(f"monitor {m} needs a detection dataset (shapes-boxes, coco:PATH, yolo:PATH) and "
+                            f"model; {cfg.dataset!r} is {task}: use val_loss")
     if m == "val_miou" and task != "segmentation":
         raise TrainlabError(f"monitor val_miou needs a segmentation dataset; {cfg.dataset!r} is {task}: "
                             f"use val_loss{' or val_acc' if task == 'classification' else ''}")
@@ -152,6 +189,35 @@ def check_task(cfg: Config, data: Dataset) -> None:
         what = f"has {data.num_classes} classes" if task == "classification" else f"is {task}"
         raise TrainlabError(f"monitor val_top5 needs a classification dataset with more than 5 classes; "
                             f"{cfg.dataset!r} {what}: use val_acc or val_loss")
+
+
+def check_detection(cfg: Config, data: Dataset) -> None:
+    """A detection run: a detector on detection data, its own losses (loss and label_smoothing would do
+    nothing), a monitor it logs, augmentation that keeps boxes valid, instance masks for mask_rcnn."""
+    detectors = ", ".join(list_models("detection"))
+    if data.task != "detection":
+        raise TrainlabError(f"model {cfg.model!r} is a detector, but dataset {cfg.dataset!r} is {data.task}; train "
+                            f"it on detection data (shapes-boxes, coco:PATH, yolo:PATH) or pick another model")
+    if not is_detector(cfg.model):
+        raise TrainlabError(f"dataset {cfg.dataset!r} is a detection task (boxes); model {cfg.model!r} outputs "
+                            f"class scores: use a detector ({detectors})")
+    if cfg.loss != "cross_entropy" or cfg.label_smoothing:
+        key = "loss" if cfg.loss != "cross_entropy" else "label_smoothing"
+        raise TrainlabError(f"{key}: {getattr(cfg, key)} does nothing for detection: {cfg.model} computes its own "
+                            f"named losses; remove {key}")
+    if cfg.monitor in ("train_acc", "val_acc", "val_top5", "val_miou"):
+        raise TrainlabError(f"monitor {cfg.monitor} is not logged by a detection run; use val_map50 (mAP@0.5), "
+                            "val_map (mAP@[.5:.95]) or val_loss")
+    check_box_ops(build_augmentation(cfg.augment))
+    if cfg.model == "mask_rcnn" and data.train.y.shape[-1] <= 5:
+        raise TrainlabError(f"mask_rcnn needs instance masks, which {cfg.dataset!r} does not carry here; use "
+                            "dataset shapes-boxes with dataset_options: {masks: true}, or faster_rcnn")
+    if cfg.model != "mask_rcnn" and data.train.y.shape[-1] > 5:
+        raise TrainlabError(f"dataset_options masks: true does nothing for {cfg.model}: only mask_rcnn reads instance "
+                            "masks (and they take 4 bytes a pixel); remove masks or use mask_rcnn")
+    if cfg.backbone_lr_mult != 1 and cfg.model != "yolo":
+        raise TrainlabError(f"backbone_lr_mult: {cfg.backbone_lr_mult} scales every layer but the `head`, and "
+                            f"{cfg.model} has no single head (RPN and box head); remove backbone_lr_mult")
 
 
 def check_periods(cfg: Config, steps_per_epoch: int) -> None:
@@ -182,6 +248,8 @@ def check_fits(model: nn.Module, data: Dataset, preprocess: Preprocessor, device
                             "this input, see `trainlab list models`") from None
     finally:
         model.train(was)
+    if data.task == "detection":  # a list of per-image detections (check_detection matched model and data)
+        return
     # classes: (B, K) scores; segmentation: (B, K, H, W); regression: (B, T) predictions, T targets (`classes`)
     want = (2, data.num_classes) + (tuple(data.input_shape[1:]) if data.task == "segmentation" else ())
     if tuple(out.shape) != want:

@@ -1,16 +1,21 @@
 """Scoring: the loss, and a split's mean loss, accuracy, top-5 accuracy (more than 5 classes)
-and (segmentation) mean IoU; a regression split is scored by its loss alone.
+and (segmentation) mean IoU; a regression split is scored by its loss alone; a detection split by
+the detector's losses and mAP@0.5 and COCO's mAP@[.5:.95] of its boxes (`evaluate_detection`).
 
 The validation loss uses the training loss function (`loss`, label smoothing included), so
 the training and validation curves compare.
 """
 from __future__ import annotations
 
+import math
+import time
 from typing import Any, Sequence
 
 import torch
 
 from ..data import to_float
+from ..data.detection import Targets
+from .average_precision import evaluate_detections
 from .losses import LOSSES
 from .tta import predict as tta_predict
 
@@ -69,6 +74,8 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
     all-reduced (the same batches as one process, so the same numbers up to summation order).
     tta: test-time augmentation ops (trainlab.tta): the mean softmax over the views is scored.
     """
+    if p.data.task == "detection":  # boxes: mAP over the whole split (no distributed share, no tta: both refused)
+        return evaluate_detection(p, x_all, y_all, collect)
     model, cfg = p.model, p.cfg
     was = model.training
     model.eval()
@@ -122,3 +129,62 @@ def evaluate_split(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = 
             res["confusion"] = conf.cpu()
         res["pred"] = torch.cat(preds) if preds else torch.empty(0)
     return res
+
+
+@torch.no_grad()
+def evaluate_detection(p, x_all: torch.Tensor, y_all: torch.Tensor, collect: bool = False) -> dict[str, Any]:
+    """A detector on a split: its mean loss and each named part (`loss_<name>`, the losses of training,
+    computed in eval mode), mAP@0.5 (`map50`) and mAP@[.5:.95] (`map`, COCO's 10 IoU thresholds), over
+    the images of the split (trainlab.training.average_precision). collect=True adds the AP@0.5 and
+    AP@[.5:.95] of each class ({name: AP}, NaN for a class without objects) and the detections.
+
+    The two-stage detectors sample anchors and RoIs for their loss: the draws come from a fixed seed in
+    a forked generator, so the validation loss does not depend on when it is measured and training's
+    random streams are left where they were."""
+    model, cfg = p.model, p.cfg
+    was = model.training
+    model.eval()
+    names = tuple(model.loss_names)
+    parts = torch.zeros(len(names), dtype=torch.float64)
+    detections: list[dict[str, torch.Tensor]] = []
+    with torch.random.fork_rng(devices=[p.device] if p.device.type == "cuda" else []):
+        torch.manual_seed(0)
+        for x, sl in batches(p, x_all, cfg.eval_batch_size):
+            y = y_all[sl].to(p.device)
+            with autocast(p):
+                losses = model(x, y)
+                found = model(x)
+            parts += torch.stack([v.detach().double().cpu() for v in losses.values()]) * len(y)
+            detections += [{k: v.detach().float().cpu() if v.is_floating_point() else v.cpu() for k, v in d.items()}
+                           for d in found]
+    model.train(was)
+    n = max(1, len(y_all))
+    scores = evaluate_detections(detections, Targets.from_tensor(y_all, tuple(x_all.shape[-2:])), p.data.num_classes)
+    res: dict[str, Any] = {"loss": float(parts.sum()) / n, **{f"loss_{k}": float(v) / n for k, v in zip(names, parts)},
+                           "map50": scores.map50, "map": scores.map}
+    if collect:
+        res["ap50"] = dict(zip(p.data.classes, scores.per_class(0.5)))
+        res["ap"] = dict(zip(p.data.classes, scores.ap.mean(0).tolist()))  # NaN at every threshold, or at none
+        res["detections"] = detections
+    return res
+
+
+@torch.no_grad()
+def inference_time(model: torch.nn.Module, x: torch.Tensor, batch: int, repeats: int = 3) -> float:
+    """Seconds per image of `model` (eval mode, no gradient) on the prepared images x, `batch` at a time:
+    the fastest of `repeats` passes over x, after one warm-up batch (other processes on the machine can
+    only slow a pass down, so the fastest is the truest). Threads: whatever torch has; set them first.
+
+    >>> 1e3 * inference_time(model, x[:128], batch=1)   # milliseconds per image   # doctest: +SKIP
+    """
+    was = model.training
+    model.eval()
+    model(x[:batch])
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(0, len(x), batch):
+            model(x[i:i + batch])
+        best = min(best, time.perf_counter() - start)
+    model.train(was)
+    return best / max(1, len(x))

@@ -3,12 +3,20 @@ runs forward, loss + penalty, backward and the optimizer step, then logs, evalua
 stopping and writes a checkpoint, with plain `if`s; `finish` restores the best weights, scores the
 test split once and writes the summary (and the report).
 
+Detection differs in three places, each a plain `if`: the augmentation moves the boxes with the
+pixels, the detector is called with the targets and returns its named losses (their sum is the
+training loss; each is logged as train_loss_<name>), and evaluation scores mAP (evaluation.py).
+
 Everything a resumed run needs is the `TrainState` in each checkpoint, so a run killed at any
 point and resumed ends with the same weights, bit for bit, on CPU.
 
 The weights scored and kept are the live ones, `ema`'s average, or a schedule-free optimizer's
 average x (`optimizer.evaluation_weights`, with batch-norm statistics recomputed for x): x is then
 also what the checkpoints' weights files hold, and the live weights it trains at go in the state.
+With `swa`, the live weights are scored until the last evaluation, which scores SWA's average
+(batch-norm statistics recomputed on the training set) and alone writes best.safetensors, so the
+test score is the average's; the checkpoints hold the live weights, the average is in the state
+(trainlab.training.swa).
 """
 from __future__ import annotations
 
@@ -21,10 +29,10 @@ import torch
 from .. import distributed
 from .. import runs as rf
 from ..config import Config
-from ..data import to_float
 from ..models import load_weights
 from ..nn.layers import batch_norms, recompute_bn_stats
 from ..report.progress import Progress
+from .batch import answers, hits, train_batch
 from .build import Training
 from .diagnostics import Diagnostics
 from .evaluation import autocast, batches, evaluate_split, loss_fn
@@ -40,7 +48,9 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
     """The loop. In a distributed run every rank runs it on its slice of each batch; rank 0 alone
     (run is None elsewhere) writes rows, checkpoints and the summary, and gets the Run back."""
     cfg, model, net, opt, dev = p.cfg, p.model, p.net, p.optimizer, p.device
-    classify = p.data.task != "regression"  # class scores: train accuracy too; regression: the loss alone
+    classify = p.data.task in ("classification", "segmentation")  # class scores: train accuracy too
+    detect = p.data.task == "detection"  # the detector takes the targets and returns its named losses
+    parts = tuple(model.loss_names) if detect else ()
     world = p.world
     main, scaler = world.main, st.scaler
     train_x, train_y = p.data.train.x.to(dev), p.data.train.y.to(dev)  # uint8 images stay small in memory
@@ -62,16 +72,25 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
     message = ""
     averaged = opt.has_evaluation_point  # schedule-free: trained at y, scored, kept and saved at its average x
     fit_bn = (lambda m: recompute_bn_stats(m, batches(p, bn_sample(train_x), bsz))) if batch_norms(model) else None
+    fit_bn_all = (lambda m: recompute_bn_stats(m, batches(p, train_x, bsz))) if batch_norms(model) else None
 
-    def scored_weights():  # `ema`'s average, the optimizer's evaluation point (x, with its own BN statistics), or the live weights
+    def scored_weights(last: bool):
+        """`ema`'s average, the optimizer's evaluation point (x, with its own BN statistics), SWA's average
+        at the last evaluation (BN statistics of the whole training set), or the live weights."""
+        if st.swa is not None:
+            return st.swa.applied(model, fit_bn_all) if last else nullcontext(model)
         return st.ema.applied(model) if st.ema is not None else opt.evaluation_weights(model, fit_bn)
 
     def evaluate(row: dict[str, Any]) -> None:  # validation metrics, diagnostics, best weights, stop checks
         nonlocal message
-        with scored_weights():
+        last = row["step"] == total_steps
+        with scored_weights(last):
             row.update({f"val_{k}": v for k, v in evaluate_split(p, p.data.val.x, p.data.val.y, world=world,
                                                                      tta=cfg.tta).items()})
-            if row["step"] > 0 and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
+            if st.swa is not None and last:
+                row["swa_models"] = st.swa.n  # this row scores the average of that many epochs' weights
+            candidate = row["step"] > 0 and (st.swa is None or last)  # with swa, its final average is the answer
+            if candidate and st.early.update(row[cfg.monitor], row["epoch"], row["step"]) and main:
                 rf.save_tensors(run.ckpt_dir / "best.safetensors", model.state_dict(), {"step": str(row["step"])})
         if diag is not None:
             diag.record(row["step"], row["epoch"])
@@ -110,18 +129,12 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             if st.batch_in_epoch == 0:
                 perm = st.next_order(n, dev)
             idx = world.shard(perm[st.batch_in_epoch * bsz:(st.batch_in_epoch + 1) * bsz])
-            x, y = to_float(train_x[idx]), train_y[idx]
-            if p.augment:
-                x, m = p.augment(x, st.aug_gen, mask=y if p.segmentation else None)
-                y = m if p.segmentation else y
-            x = p.preprocess(x)
-            if cfg.channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x, y = train_batch(p, train_x, train_y, idx, st.aug_gen)  # y: (B, K) class probabilities after mixup
 
             # ---- forward, loss + penalty, backward, step
             with autocast(p):
-                out = net(x)
-            loss = loss_fn(out, y, cfg.label_smoothing, cfg.loss)
+                out = net(x, y) if detect else net(x)  # detection: {name: loss} from the detector itself
+            loss = sum(out.values()) if detect else loss_fn(out, y, cfg.label_smoothing, cfg.loss)
             total = loss + p.penalty(model) if p.penalty is not None else loss
             # (in a distributed run a bad loss shows in every rank's all-reduced gradient norm below)
             if not sync_free and not world.distributed and not torch.isfinite(total):
@@ -148,6 +161,8 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             st.step += 1
             if st.ema is not None:
                 st.ema.update(model, st.step)
+            if st.swa is not None and st.step % spe == 0:  # the end of an epoch: SWA averages from start_epoch on
+                st.swa.update(model, st.step // spe)
             st.batch_in_epoch = 0 if st.batch_in_epoch + 1 == spe else st.batch_in_epoch + 1
 
             # ---- running train metrics, kept on the device until a row is logged
@@ -155,10 +170,12 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
             with torch.no_grad():
                 s["loss"] += loss.detach().double() * len(y)
                 if classify:
-                    s["correct"] += (out.argmax(1) == y).sum()
+                    s["correct"] += hits(out, y)  # a mixed example counts its target's weight on the prediction
+                if detect:  # (P,) the named losses, summed like the loss
+                    s["parts"] = s["parts"] + torch.stack([v.detach().double() for v in out.values()]) * len(y)
                 if gnorm is not None:
                     s["gnorm"] += gnorm.double()
-            s["count"] += y.numel()
+            s["count"] += answers(out, y) if classify else y.numel()
             s["examples"] += len(y)
             s["steps"] += gnorm is not None
             s["skipped"] += gnorm is None
@@ -170,7 +187,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
                 now = time.perf_counter()
                 s["time"] += now - tick
                 st.elapsed += now - tick
-                row = train_row(st, spe, opt, world, classify)
+                row = train_row(st, spe, opt, world, classify, parts)
                 if scaler:
                     row["fp16_skipped_steps"], row["fp16_scale"] = s["skipped"], scaler.get_scale()
                 if sync_free and not all(map(torch.isfinite, (s["loss"], s["gnorm"]))):
@@ -223,13 +240,16 @@ def running(s: dict[str, Any], classify: bool = True) -> dict[str, float]:
     return {**loss, "acc": float(s["correct"]) / max(1, s["count"])} if classify else loss
 
 
-def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE, classify: bool = True) -> dict[str, Any]:
+def train_row(st: TrainState, spe: int, opt, world=distributed.SINGLE, classify: bool = True,
+              parts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The train metrics of the log period; `parts`, a detector's loss names, adds train_loss_<name> each."""
     s = st.sums
     if world.distributed:  # every rank's share of the period: the row one process would log
         keys = ("loss", "correct", "count", "examples")
         s = {**s, **dict(zip(keys, world.sum([s[k] for k in keys], st.device)))}
     return {"epoch": round(st.step / spe, 4), "step": st.step,
             **{f"train_{k}": v for k, v in running(s, classify).items()},
+            **{f"train_loss_{k}": float(v) / max(1, s["examples"]) for k, v in zip(parts, s["parts"].reshape(-1))},
             "lr": float(opt.stats["lr"]), "grad_norm": float(s["gnorm"]) / max(1, s["steps"]),
             "time": s["time"], "images_per_s": s["examples"] / max(s["time"], 1e-9), "elapsed": st.elapsed}
 
@@ -251,13 +271,15 @@ def finish(p: Training, run: rf.Run, log: rf.MetricsLog, st: TrainState, message
         load_weights(p.model, rf.load_tensors(best_path), str(best_path))
     last = log.rows[-1] if log.rows else {}
     summary: dict[str, Any] = {
-        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags")},
+        **{k: v for k, v in run.summary.items() if k in ("arm", "group", "tags", "lr_find")},
         "status": st.status, "message": message, "monitor": cfg.monitor,
         "best": {"epoch": es.best_epoch, "step": es.best_step, cfg.monitor: es.best},
         "epochs_run": last.get("epoch", 0), "train_time_s": last.get("elapsed", 0.0),
         "parameters": sum(t.numel() for t in p.model.parameters()), "last": last,
         "classes": p.data.num_classes if p.data.task == "classification" else None,  # chance level: 1 / classes
     }
+    if st.swa is not None:  # best and test are the average of this many epochs' weights
+        summary["swa"] = {"start_epoch": st.swa.start_epoch, "lr": cfg.swa.lr, "models": st.swa.n}
     if best_path.is_file():
         best_row = next((r for r in log.rows if r["step"] == es.best_step), {})
         summary["best"].update({k: v for k, v in best_row.items() if k.startswith("val_")})
@@ -285,6 +307,8 @@ def final_line(summary: dict[str, Any], monitor: str) -> str:
         line += f"  test top-5 {t['top5']:.4f}"
     if "miou" in t:
         line += f"  test mean IoU {t['miou']:.4f}"
+    if "map50" in t:
+        line += f"  test mAP@0.5 {t['map50']:.4f}  mAP@[.5:.95] {t['map']:.4f}"
     if best.get(monitor) is not None:
         line += f"  (best {monitor} {best[monitor]:.4f} at epoch {best['epoch']:g})"
     return f"{summary['status']}: {line}"

@@ -25,16 +25,18 @@ def candidates(device: torch.device) -> list[str]:
 
 
 def time_precision(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                   precision: str, steps: int = 5, warmup: int = 2, loss: str = "cross_entropy") -> float:
-    """Median seconds of one forward + backward pass of `model` (a copy) on (x, y) with the run's `loss`."""
+                   precision: str, steps: int = 5, warmup: int = 2, loss: str = "cross_entropy",
+                   detect: bool = False) -> float:
+    """Median seconds of one forward + backward pass of `model` (a copy) on (x, y) with the run's `loss`
+    (detect: a detector, called with its targets, whose named losses are summed, as the loop does)."""
     times = []
     for i in range(warmup + steps):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         t0 = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = model(x)
-        loss_fn(out, y, loss=loss).backward()
+            out = model(x, y) if detect else model(x)
+        (sum(out.values()) if detect else loss_fn(out, y, loss=loss)).backward()
         model.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -54,7 +56,8 @@ def choose(parts, steps: int = 5) -> tuple[str, dict[str, Any]]:
     # a copy: the run's weights and batch-norm statistics stay as built (its random streams are
     # seeded afresh when the loop starts, so the probe's dropout draws do not reach them either)
     probe = copy.deepcopy(parts.model).train()
-    ms = {p: 1e3 * time_precision(probe, x, y, dev, p, steps, loss=cfg.loss) for p in candidates(dev)}
+    ms = {p: 1e3 * time_precision(probe, x, y, dev, p, steps, loss=cfg.loss, detect=parts.detection)
+          for p in candidates(dev)}
     chosen = min(ms, key=ms.get)
     return chosen, {"chosen": chosen, "ms_per_step": {k: round(v, 3) for k, v in ms.items()},
                     "measured": f"median of {steps} forward+backward passes, batch {b}, after 2 warm-up passes"}

@@ -30,8 +30,10 @@ from .build import Training, build
 from .checks import run_config
 from .ema import make_ema
 from .loop import OnEval, fit
+from .lr_find import RULE, LRFind, draw, lr_find
 from .precision import choose
 from .state import EarlyStopping, TrainState
+from .swa import make_swa
 
 
 def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides: list[str] | None = None,
@@ -53,20 +55,29 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
     else:
         cfg = load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
     with distributed.joined(cfg) as world:  # one process, or this rank's place in a torchrun job
+        found = None
+        if cfg.lr == "find":  # the range test first, from its own copy of the initial weights: the valley is the lr
+            found = lr_find(cfg, data=data, quiet=quiet)
+            cfg = cfg.model_copy(update={"lr": found.lr})
+            if not quiet:
+                print(f"lr: find -> {found.lr:.4g} (the {RULE} suggestion; steepest {found.steepest:.4g})", flush=True)
         parts = build(cfg, data=data, world=world)
-        arm = rf.arm_hash(parts.cfg.resolved())  # of what was asked for: `precision: auto` stays one arm
+        asked = {"lr": "find"} if found is not None else {}  # of what was asked for: `lr: find` and
+        arm = rf.arm_hash({**parts.cfg.resolved(), **asked})  # `precision: auto` stay one arm
         measured = None
         if parts.cfg.precision == "auto":  # measured here, on this machine: the saved config says what ran
             chosen, measured = world.agree(choose(parts))  # every rank runs what rank 0 measured
             parts.cfg = parts.cfg.model_copy(update={"precision": chosen})
         cfg = parts.cfg  # resolved: the dataset may have fallen back, recipe defaults are filled in
-        run = new_run(parts, arm, measured) if world.main else None  # only rank 0 writes
+        run = new_run(parts, arm, measured, found) if world.main else None  # only rank 0 writes
         return fit(parts, run, new_state(parts), resumed=False, quiet=quiet or not world.main, on_eval=on_eval,
                    report=report, score_test=score_test)
 
 
-def new_run(parts: Training, arm: str, measured: dict[str, Any] | None) -> rf.Run:
-    """The run folder, with the resolved config, the environment and the fitted preprocessing."""
+def new_run(parts: Training, arm: str, measured: dict[str, Any] | None, found: LRFind | None = None) -> rf.Run:
+    """The run folder, with the resolved config, the environment and the fitted preprocessing; with
+    `lr: find`, the range test too (lr_find.json, plots/lr_find.png, and its suggestions in
+    summary.json), while config.yaml holds the lr it chose: the saved config runs the same run."""
     cfg, world = parts.cfg, parts.world
     name = cfg.name or f"{cfg.model}-{cfg.dataset.split(':')[-1].split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = rf.new_run_dir(cfg.runs_dir, name, cfg.group)
@@ -79,8 +90,12 @@ def new_run(parts: Training, arm: str, measured: dict[str, Any] | None) -> rf.Ru
     env["distributed"] = {"world_size": world.size, "backend": world.backend}
     rf.write_json(run_dir / "env.json", {**env, "precision": measured or {"chosen": cfg.precision}})
     rf.save_tensors(run_dir / "checkpoints" / "preprocess.safetensors", parts.preprocess.state_dict())
-    rf.write_json(run_dir / "summary.json", {"status": "running", "arm": arm,
-                                            "group": cfg.group, "tags": cfg.tags})
+    summary = {"status": "running", "arm": arm, "group": cfg.group, "tags": cfg.tags}
+    if found is not None:
+        rf.write_json(run_dir / "lr_find.json", found.to_dict())
+        draw(found, run_dir / "plots" / "lr_find.png", title=f"lr: find for {run_dir.name}")
+        summary["lr_find"] = found.summary()
+    rf.write_json(run_dir / "summary.json", summary)
     return rf.Run(run_dir)
 
 
@@ -125,4 +140,5 @@ def new_state(p: Training) -> TrainState:
     scaler = torch.amp.GradScaler(p.device.type) if p.cfg.precision == "fp16" else None
     return TrainState(seed=p.cfg.seed, optimizer=p.optimizer, device=p.device, early=es,
                       rank=p.world.rank, scaler=scaler,
-                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every, p.cfg.ema_warmup))
+                      ema=make_ema(p.model, p.cfg.ema, p.cfg.ema_every, p.cfg.ema_warmup),
+                      swa=make_swa(p.model, p.cfg.swa))

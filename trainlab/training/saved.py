@@ -12,11 +12,12 @@ import torch
 
 from .. import runs as rf
 from ..data import create_preprocessing, to_float
+from ..data.detection import Targets
 from ..errors import TrainlabError
-from ..models import load_weights
+from ..models import is_detector, load_weights
 from ..nn.layers import batch_norms, recompute_bn_stats
 from ..report import write_report
-from ..report.plots import plot_confusion, plot_masks
+from ..report.plots import plot_boxes, plot_confusion, plot_masks
 from .build import Inference, load_data, make_model, resolve_device, select
 from .checks import run_config
 from .evaluation import batches, evaluate_split
@@ -85,6 +86,12 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
             raise TrainlabError(f"--tta: run {run.name!r} is {p.data.task}; test-time augmentation here averages "
                                 "class probabilities of whole images: use it on a classification run")
     res = evaluate_split(p, s.x, s.y, collect=True, tta=tuple(tta))
+    if p.detection:  # per-class AP in res; the boxes of the split's first images as a picture
+        out = run.path / "plots" / f"boxes_{split}.png"
+        plot_boxes(to_float(s.x[:16]), Targets.from_tensor(s.y[:16], tuple(s.x.shape[-2:])).per_image(),
+                   res.pop("detections")[:16], p.data.classes, out,
+                   title=f"{run.name}: {split} (mAP@0.5 {res['map50']:.3f}, mAP@[.5:.95] {res['map']:.3f})")
+        res["boxes_png"] = str(out)
     if "confusion" in res:  # class labels; a regression run has its loss alone
         out = run.path / "plots" / f"confusion_{split}{'_bn-full' if bn_stats == 'full' else ''}.png"
         title = f"{run.name}: {split}{', BN over the training set' if bn_stats == 'full' else ''} (acc {res['acc']:.4f})"
@@ -97,10 +104,16 @@ def evaluate(run_path: str | Path, split: str = "test", device: str = "auto",
 
 def write_run_report(run: rf.Run, parts: Inference | None = None) -> Path:
     """Every plot of a run and its report.html, from the run folder. A segmentation run also gets
-    predicted masks, from `parts` when the caller has the model at hand, else reloaded."""
-    if run.config.get("model") in ("fcn", "unet") or (parts is not None and parts.segmentation):
-        if (run.ckpt_dir / "best.safetensors").is_file() or (run.ckpt_dir / "latest.json").is_file():
-            plot_predicted_masks(parts or load_saved(run), run.path / "plots" / "masks.png")
+    predicted masks, a detection run predicted boxes on validation images, from `parts` when the
+    caller has the model at hand, else reloaded."""
+    model = run.config.get("model")
+    dense = model in ("fcn", "unet") or is_detector(model) or (parts is not None and parts.data.task != "classification")
+    if dense and ((run.ckpt_dir / "best.safetensors").is_file() or (run.ckpt_dir / "latest.json").is_file()):
+        p = parts or load_saved(run)
+        if p.detection:
+            plot_predicted_boxes(p, run.path / "plots" / "boxes.png", run.name)
+        else:
+            plot_predicted_masks(p, run.path / "plots" / "masks.png")
     return write_report(run)
 
 
@@ -114,3 +127,16 @@ def plot_predicted_masks(p: Inference, path: Path, n: int = 8) -> None:
     pred = p.model(p.preprocess(x.to(p.device))).argmax(1).cpu()
     p.model.train(was)
     plot_masks(x, p.data.val.y[:n], pred, p.data.num_classes, path)
+
+
+@torch.no_grad()
+def plot_predicted_boxes(p: Inference, path: Path, name: str = "", n: int = 16) -> None:
+    """The first n validation images with the model's detections over the true boxes."""
+    x = to_float(p.data.val.x[:n])
+    was = p.model.training
+    p.model.eval()
+    found = p.model(p.preprocess(x.to(p.device)))
+    p.model.train(was)
+    truths = Targets.from_tensor(p.data.val.y[:n], tuple(x.shape[-2:])).per_image()
+    plot_boxes(x, truths, [{k: v.cpu() for k, v in d.items()} for d in found], p.data.classes, path,
+               title=f"{name}: validation images, best weights")

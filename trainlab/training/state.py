@@ -4,8 +4,8 @@ Model weights go to their own safetensors file; everything else a resumed run ne
 continue bit for bit is here: the step, the position in the epoch's permutation (through
 the data-order generator's state at the epoch's start), the augmentation generator, the
 torch RNG (dropout masks), the optimizer, early stopping, the running train sums of the
-current log period, the weight EMA (when on), the elapsed training time, how many metric and diagnostic rows
-belong to the run so far, and the status once the loop has ended.
+current log period, the weight EMA and the SWA average (when on), the elapsed training time, how
+many metric and diagnostic rows belong to the run so far, and the status once the loop has ended.
 """
 from __future__ import annotations
 
@@ -57,9 +57,11 @@ class EarlyStopping:
 def new_sums(device: torch.device) -> dict[str, Any]:
     """Running train metrics of one log period. Loss, hits and gradient norms stay tensors on the
     device (read only when a row is logged: no host synchronisation per step); float64 sums
-    give the same numbers as adding Python floats."""
+    give the same numbers as adding Python floats. "correct" is float64 too: a mixed example
+    (mixup, cutmix) counts a fraction (trainlab.training.batch.hits); whole counts stay exact."""
     z = lambda dtype: torch.zeros((), dtype=dtype, device=device)  # noqa: E731
-    return {"loss": z(torch.float64), "correct": z(torch.int64), "gnorm": z(torch.float64),
+    return {"loss": z(torch.float64), "correct": z(torch.float64), "gnorm": z(torch.float64),
+            "parts": z(torch.float64),  # a detector's named losses: becomes (P,) at the first step
             "count": 0, "examples": 0, "steps": 0, "time": 0.0, "skipped": 0}
 
 
@@ -89,6 +91,7 @@ class TrainState:
     rank: int = 0  # this process's rank in a distributed run
     scaler: Any = None  # torch.amp.GradScaler of `precision: fp16`
     ema: Any = None  # trainlab.ema.WeightEMA of `ema > 0`
+    swa: Any = None  # trainlab.training.swa.WeightAverage of `swa`
 
     def __post_init__(self) -> None:
         self.order_gen = torch.Generator().manual_seed(self.seed)  # data order: one stream for every rank
@@ -126,6 +129,8 @@ class TrainState:
             s["scaler"] = self.scaler.state_dict()
         if self.ema is not None:
             s["ema"] = self.ema.state_dict()
+        if self.swa is not None:
+            s["swa"] = self.swa.state_dict()
         return s
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
@@ -150,9 +155,12 @@ class TrainState:
         self.optimizer.load_state_dict(s["optimizer"])
         if self.ema is not None:
             self.ema.load_state_dict(s["ema"])  # a KeyError: the checkpoint was written without ema
+        if self.swa is not None:
+            self.swa.load_state_dict(s["swa"])
         self.early.load_state_dict(s["early_stopping"])
-        fresh = new_sums(self.device)  # older checkpoints hold Python numbers: same keys, same values
-        self.sums = {k: torch.as_tensor(s["sums"][k], dtype=v.dtype).to(self.device) if isinstance(v, torch.Tensor)
+        fresh = new_sums(self.device)  # older checkpoints hold Python numbers (and may lack "parts": zero)
+        self.sums = {k: torch.as_tensor(s["sums"].get(k, v), dtype=v.dtype).to(self.device)
+                     if isinstance(v, torch.Tensor)
                      else type(v)(s["sums"].get(k, v)) for k, v in fresh.items()}
         self.elapsed = float(s["elapsed"])
         self.metrics_rows = int(s["metrics_rows"])

@@ -1,5 +1,7 @@
 """Batched data augmentation on float images (B, C, H, W) in [0, 1], with optional
-segmentation masks (B, H, W) int64 moved by the same geometric transform.
+segmentation masks (B, H, W) int64 or detection targets (B, M, 5) (boxes.py) moved by the same
+geometric transform, or (mixup, cutmix) targets (B, K) class probabilities mixed as the images are
+(see `mixing`).
 
 Every op has a per-sample probability `p` and a `magnitude` in a documented unit; magnitude 0
 is the identity. Random numbers come from the CPU `torch.Generator` you pass (so its state
@@ -21,16 +23,19 @@ from __future__ import annotations
 
 import torch  # noqa: F401  (the example above uses it)
 
+from .boxes import box_safe_ops, check_box_ops, move_targets
 from .geometric import Crop, HFlip, ResizedCrop, Rotate, Shear, Translate, VFlip, warp
-from .ops import AUGMENTATIONS, GeometricOp, Op, PhotometricOp
+from .mixing import CutMix, Mixup, RandomErasing
+from .ops import AUGMENTATIONS, GeometricOp, MixingOp, Op, PhotometricOp
 from .photometric import Blur, Brightness, ColorJitter, Contrast, Cutout, Noise, Sobel, gaussian_blur, sobel_magnitude
 from .pipeline import Augmentation, build_augmentation, parse_op_spec
 from .symmetry import label_risk_warnings
 
 __all__ = [
-    "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "Augmentation", "build_augmentation", "parse_op_spec",
-    "label_risk_warnings",
+    "AUGMENTATIONS", "Op", "GeometricOp", "PhotometricOp", "MixingOp", "Augmentation", "build_augmentation",
+    "parse_op_spec", "label_risk_warnings", "box_safe_ops", "check_box_ops", "move_targets",
     "warp", "gaussian_blur", "sobel_magnitude",
     "HFlip", "VFlip", "Crop", "ResizedCrop", "Translate", "Rotate", "Shear",
     "Brightness", "Contrast", "ColorJitter", "Noise", "Blur", "Sobel", "Cutout",
+    "Mixup", "CutMix", "RandomErasing",
 ]

@@ -80,6 +80,7 @@ class Rotate(GeometricOp):
     max_magnitude = 180.0
     assumes = "rotation"
     assumes_above = 15.0  # degrees: small tilts keep even digits readable
+    breaks_boxes = "a rotated object's box is not the rotated box's corners, and their enclosing box is loose"
 
     def matrices(self, g, b, h, w):
         a = torch.deg2rad(_rand(g, b) * self.magnitude)
@@ -93,6 +94,7 @@ class Shear(GeometricOp):
     magnitude: float = 10.0
     unit = "degrees"
     max_magnitude = 60.0
+    breaks_boxes = "a sheared box is a parallelogram; its enclosing box is loose"
 
     def matrices(self, g, b, h, w):
         t = torch.tan(torch.deg2rad(_rand(g, 2, b) * self.magnitude))

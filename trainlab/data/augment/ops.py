@@ -2,7 +2,9 @@
 
 An op is a dataclass with a per-sample probability `p` and a `magnitude` in its documented
 `unit`; magnitude 0 is the identity. Geometric ops return per-sample affine maps (composed and
-applied once, see `geometric.warp`); photometric ops change pixel values and leave masks alone.
+applied once, see `geometric.warp`); photometric ops change pixel values and leave masks alone;
+mixing ops (mixup, cutmix) blend each chosen image with another of the batch and blend the two
+targets, (B, K) class probabilities, by the same weight.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class Op:
     name: ClassVar[str] = ""
     unit: ClassVar[str] = ""  # what magnitude measures, for messages and the CLI
     geometric: ClassVar[bool] = False
+    mixes: ClassVar[bool] = False  # mixes images and their labels (needs targets, refuses masks)
     has_magnitude: ClassVar[bool] = True
     max_magnitude: ClassVar[float] = math.inf
     # The symmetry of the CLASSES this op relies on to keep labels: "hflip", "vflip" or "rotation" (a key of
@@ -34,6 +37,9 @@ class Op:
     # `assumes_above`, only magnitudes above it assume it (rotate: up to 15 degrees is safe even for digits).
     assumes: ClassVar[str | None] = None
     assumes_above: ClassVar[float | None] = None
+    # Why this op cannot keep detection boxes valid (rotate, shear: the axes tilt); "" for the ops that can
+    # (flips, crops, shifts, zooms move a box's corners to the new box's corners; photometric ops move nothing).
+    breaks_boxes: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -93,6 +99,23 @@ class PhotometricOp(Op):
     """Changes pixel values only; masks are left alone."""
 
     def apply(self, x: torch.Tensor, g: torch.Generator, on: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class MixingOp(Op):
+    """Blends each chosen sample with a partner from the same batch, images and targets alike.
+
+    `mix(x, t, g, on)` takes images (B, C, H, W) and targets t (B, K), class probabilities whose
+    rows sum to 1 (one-hot before any mixing), and returns both mixed: sample i becomes
+    lam_i x_i + (1 - lam_i) x_j in its pixels (mixup) or in area (cutmix), and its target
+    lam_i t_i + (1 - lam_i) t_j, where j = partner[i] is a seeded permutation of the batch.
+    Unchosen samples keep lam = 1: their image and target stay exactly as they were.
+    """
+
+    mixes = True
+
+    def mix(self, x: torch.Tensor, t: torch.Tensor, g: torch.Generator,
+            on: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
 

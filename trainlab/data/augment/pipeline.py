@@ -8,6 +8,7 @@ import torch
 
 from ...errors import TrainlabError
 from ...values import parse_value
+from .boxes import move_targets
 from .geometric import warp
 from .ops import AUGMENTATIONS, Op
 
@@ -39,9 +40,26 @@ class Augmentation:
         """The ops as plain dicts (for configs); `build_augmentation(aug.specs())` rebuilds it."""
         return [op.spec() for op in self.ops]
 
-    def __call__(self, x: torch.Tensor, generator: torch.Generator,
-                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        _check_inputs(x, generator, mask)
+    @property
+    def mixes(self) -> bool:
+        """True when an op mixes images and labels (mixup, cutmix): the batch's targets must come along."""
+        return any(op.mixes for op in self.ops)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator, mask: torch.Tensor | None = None,
+                 boxes: torch.Tensor | None = None,
+                 targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The batch x (B, C, H, W) augmented, with what goes with it: (x, the moved `mask` or `boxes`, or
+        the mixed `targets`; None when none is given). A segmentation mask (B, H, W) int64, or detection
+        targets (B, M, 5 [+ H W]) float (trainlab.data.detection), move with the pixels (boxes.py; the ops
+        must keep boxes valid: boxes.check_box_ops). With `targets`, (B, K) class probabilities (one-hot
+        rows of the class ids), mixing ops blend them as they blend the images; a pipeline that mixes
+        needs them."""
+        _check_inputs(x, generator, mask, boxes)
+        if sum(t is not None for t in (mask, boxes, targets)) > 1:
+            raise TrainlabError("augmentation takes segmentation masks, detection boxes or class targets, "
+                                "one of them, not several")
+        if self.mixes:
+            _check_targets(self, x, mask, targets)
         b, _, h, w = x.shape
         pending = None  # composed geometric maps (B, 3, 3) not yet applied
         for op in self.ops:
@@ -52,14 +70,19 @@ class Augmentation:
                 continue
             if pending is not None:
                 x, mask = warp(x, mask, pending)
+                boxes = move_targets(boxes, pending, (h, w)) if boxes is not None else None
                 pending = None
-            x = op.apply(x, generator, on.to(x.device))
+            if op.mixes:
+                x, targets = op.mix(x, targets, generator, on.to(x.device))
+            else:
+                x = op.apply(x, generator, on.to(x.device))
         if pending is not None:
             x, mask = warp(x, mask, pending)
-        return x, mask
+            boxes = move_targets(boxes, pending, (h, w)) if boxes is not None else None
+        return x, next((t for t in (boxes, targets, mask) if t is not None), None)
 
 
-def _check_inputs(x, g, mask) -> None:
+def _check_inputs(x, g, mask, boxes=None) -> None:
     if not (isinstance(x, torch.Tensor) and x.dim() == 4 and x.is_floating_point()):
         got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise TrainlabError(f"augmentation needs float images (B, C, H, W) in [0, 1], got {got}; "
@@ -69,6 +92,21 @@ def _check_inputs(x, g, mask) -> None:
     if mask is not None and (mask.shape != (x.shape[0], *x.shape[2:]) or mask.dtype != torch.int64):
         raise TrainlabError(f"augmentation mask must be int64 (B, H, W) = {(x.shape[0], *x.shape[2:])}, "
                             f"got {mask.dtype} {tuple(mask.shape)}")
+    if boxes is not None and (mask is not None or boxes.dim() != 3 or len(boxes) != len(x) or boxes.shape[-1] < 5
+                              or not boxes.is_floating_point()):
+        raise TrainlabError(f"augmentation boxes must be float detection targets (B, M, 5) with B = {len(x)} (and no "
+                            f"mask), got {boxes.dtype} {tuple(boxes.shape)}")
+
+
+def _check_targets(aug: Augmentation, x, mask, targets) -> None:
+    name = next(op.name for op in aug.ops if op.mixes)
+    if mask is not None:
+        raise TrainlabError(f"augmentation {name!r} mixes whole images and their class labels; segmentation masks "
+                            f"cannot be mixed: remove {name}")
+    if targets is None or targets.dim() != 2 or len(targets) != len(x) or not targets.is_floating_point():
+        got = f"{targets.dtype} {tuple(targets.shape)}" if isinstance(targets, torch.Tensor) else "none"
+        raise TrainlabError(f"augmentation {name!r} mixes labels too: pass targets=(B, K) class probabilities "
+                            f"(e.g. F.one_hot(y, K).float()), got {got}")
 
 
 def parse_op_spec(s: str) -> dict:

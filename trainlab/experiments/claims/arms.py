@@ -12,13 +12,17 @@ from typing import Any, Callable
 
 import torch
 
+from ...data import to_float
 from ...runs import Run, load_run
 from ...runs.files import load_tensors
+from ...training.evaluation import inference_time
+from ...training.saved import load_saved
 from ..compare import compare
 from .base import Claim, Context, paired_rule, swap_arms
 from .plots import dots_and_curves
 
 Quantity = Callable[[Run], float]
+FASHION = {"dataset": "fashion-mnist", "fallback_dataset": None}  # full mode: the real data, never a stand-in
 
 
 def best(key: str) -> Quantity:
@@ -80,17 +84,41 @@ def diverged() -> Quantity:
     return lambda run: float(run.summary.get("status") == "diverged")
 
 
+def configured(base: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A claim's training config: its base, the mode's overrides (settings["set"]), one thread and fp32,
+    so a run gives the same numbers with 1 or 2 jobs and on AVX2 or AVX-512 CPUs alike (`precision:
+    auto` would pick bf16 on some machines)."""
+    return {**base, **settings.get("set", {}), "threads": 1, "precision": "fp32"}
+
+
+def inference_ms(batch: int, images: int = 128, repeats: int = 3) -> Quantity:
+    """Milliseconds per image of the run's best model on its first `images` validation images, `batch` at a
+    time, on one thread (the fastest of `repeats` passes: trainlab.training.evaluation.inference_time)."""
+    def get(run: Run) -> float:
+        p = load_saved(run)
+        x = p.preprocess(to_float(p.data.val.x[:images]))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return 1e3 * inference_time(p.model, x, batch, repeats)
+        finally:
+            torch.set_num_threads(threads)
+    return get
+
+
 def arms_run(base: dict[str, Any], arms: dict[str, dict[str, Any]], quantities: dict[str, Quantity],
              curve: str | None = None) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
     """A claim's experiment: `base` plus settings["set"], each arm's overrides, settings["seeds"] seeds;
     returns {"arms": {arm: {quantity: [per seed]}}, "curves": {arm: [[epoch, value], ...] per seed}}."""
-    def run(settings: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        values = {**base, **settings.get("set", {}), "threads": 1}
+    def run(settings: dict[str, Any], ctx: Context, paths: bool = False) -> dict[str, Any]:
+        values = configured(base, settings)
         c = compare(values, arms, seeds=int(settings["seeds"]), jobs=ctx.jobs, name=ctx.experiment(),
                     runs_dir=str(ctx.folder), quiet=ctx.quiet, storage=ctx.storage, enqueue_only=ctx.enqueue_only)
         if c is None:  # enqueued only: the numbers come when workers have run them
             return None
         data: dict[str, Any] = {"arms": {}, "curves": {}, "curve": curve}
+        if paths:  # for claims that load the trained models themselves
+            data["paths"] = {arm: [str(r["path"]) for _, r in sorted(seeds.items())] for arm, seeds in c.runs.items()}
         for arm, seeds in c.runs.items():
             runs = [load_run(r["path"]) for _, r in sorted(seeds.items())]
             data["arms"][arm] = {q: [_finite(fn(r)) for r in runs] for q, fn in quantities.items()}
@@ -114,12 +142,14 @@ def paired_claim(*, id: str, deck: str, topic: str, text: str, measures: str, wh
                  base: dict[str, Any], arms: dict[str, dict[str, Any]], quantities: dict[str, Quantity],
                  arm: str, against: str, quantity: str, direction: str, curve: str | None = "val_acc",
                  title: str = "", qlabel: str | None = None, log: bool = False, min_effect: float = 0.0,
-                 quick: dict[str, Any] | None = None, full: dict[str, Any] | None = None, version: int = 1):
+                 quick: dict[str, Any] | None = None, full: dict[str, Any] | None = None, version: int = 1,
+                 worst: float | None = None, **notes: str):
     """The common claim: `arm` beats `against` on `quantity` in `direction`, paired by seed; the
-    picture is seeds as dots beside the curves; the swap exchanges the two arms."""
+    picture is seeds as dots beside the curves; the swap exchanges the two arms. `worst` is what a
+    diverged seed counts as (see paired_rule); `notes` are full_why, quick_note, disagreement."""
     return Claim(id=id, deck=deck, topic=topic, text=text, measures=measures, why=why, caveat=caveat,
                  run=arms_run(base, arms, quantities, curve=curve),
-                 judge=lambda d: paired_rule(d, arm, against, quantity, direction, min_effect),
+                 judge=lambda d: paired_rule(d, arm, against, quantity, direction, min_effect, worst=worst),  # log: the picture only
                  plot=lambda d, p: dots_and_curves(d, quantity, p, title or id, qlabel=qlabel, log=log),
                  swap=swap_arms(arm, against), quick=quick or {"seeds": 5}, full=full or {"seeds": 10},
-                 version=version)
+                 version=version, **notes)

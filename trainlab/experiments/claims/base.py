@@ -56,6 +56,9 @@ class Claim:
     quick: dict[str, Any] = field(default_factory=dict)  # settings: seeds, epochs, ...
     full: dict[str, Any] = field(default_factory=dict)
     version: int = 1  # bump when the experiment or rule changes: cached results are then redone
+    full_why: str = ""  # why the full settings meet the lecture's conditions (written before the full run)
+    quick_note: str = ""  # where quick settings cannot show the effect: why (the page says it beside the verdict)
+    disagreement: str = ""  # where quick and full verdicts differ: what is going on (written after both ran)
     source: str = ""  # the claim's module file (set by `register`); its text is part of the cache key
 
     def settings(self, mode: str) -> dict[str, Any]:
@@ -80,13 +83,22 @@ class Context:
 
 # ============================================================== verdict rules
 def paired_rule(data: dict[str, Any], arm: str, base: str, quantity: str, direction: str,
-                min_effect: float = 0.0, log: bool = False) -> Verdict:
+                min_effect: float = 0.0, log: bool = False, worst: float | None = None) -> Verdict:
     """Supported when `arm` minus `base` on `quantity` is significantly (paired t, 5%) in `direction`
     ("higher" or "lower") by more than `min_effect`; refuted when it is significant the other way;
     inconclusive otherwise (no significant difference, or one too small to matter). log=True compares
-    the logarithms (for losses whose spread across seeds spans orders of magnitude: ratios compare)."""
-    pairs = [(x, y) for x, y in zip(data["arms"][arm][quantity], data["arms"][base][quantity])
-             if _finite(x) and _finite(y)]  # a seed without a number in either arm (diverged early) drops out
+    the logarithms (for losses whose spread across seeds spans orders of magnitude: ratios compare).
+
+    A seed with no number (its run diverged before measuring it) takes `worst`, the quantity's worst
+    value (chance accuracy, every unit dead), so an arm that diverges more is not flattered; with
+    worst=None the seed drops out of both arms, and the sentence says how many did."""
+    raw = list(zip(data["arms"][arm][quantity], data["arms"][base][quantity]))
+    if worst is not None:
+        raw = [(x if _finite(x) else worst, y if _finite(y) else worst) for x, y in raw]
+    pairs = [(x, y) for x, y in raw if _finite(x) and _finite(y)]
+    missing = len(raw) - len(pairs)
+    filled = {side: sum(not _finite(v) for v in data["arms"][side][quantity]) for side in (arm, base)} \
+        if worst is not None else {}
     if log:
         pairs = [(math.log(x), math.log(y)) for x, y in pairs if x > 0 and y > 0]
     a, b = [x for x, _ in pairs], [y for _, y in pairs]
@@ -98,14 +110,54 @@ def paired_rule(data: dict[str, Any], arm: str, base: str, quantity: str, direct
     test = (f"paired t-test over {n} seeds at 5%: {arm} against {base} on {'log ' if log else ''}{quantity}; supported if "
             f"{direction} by more than {min_effect:g}, refuted if significantly {'lower' if sign > 0 else 'higher'}")
     nums = {"arm": arm, "base": base, "quantity": quantity, "direction": direction, "log": log, "mean_arm": _mean(a),
-            "mean_base": _mean(b), "mean_diff": diff, "ci": [lo, hi], "p": p["p_t"], "n": n}
+            "mean_base": _mean(b), "mean_diff": diff, "ci": [lo, hi], "p": p["p_t"], "n": n, "dropped": missing,
+            **({"worst": worst, f"diverged_{arm}": filled[arm], f"diverged_{base}": filled[base]} if filled else {})}
+    note = f", {missing} seed(s) without a number left out" if missing else ""
+    if filled and (filled[arm] or filled[base]):
+        note += f", diverged runs counted as {worst:g}: {arm} {filled[arm]}, {base} {filled[base]}"
     head = (f"{'log ' if log else ''}{quantity}: {arm} {_mean(a):.4g} vs {base} {_mean(b):.4g}, difference {diff:+.4g} "
-            f"(95% CI {lo:+.4g} to {hi:+.4g}, p={p['p_t']:.3g}, n={n})")
+            f"(95% CI {lo:+.4g} to {hi:+.4g}, p={p['p_t']:.3g}, n={n}{note})")
     if p["significant"] and sign * diff > min_effect:
         return Verdict(SUPPORTED, head, test, nums)
     if p["significant"] and sign * diff < 0:
         return Verdict(REFUTED, head + ": significantly the other way", test, nums)
     return Verdict(INCONCLUSIVE, head + ": not a significant difference in the claimed direction", test, nums)
+
+
+def rises_rule(data: dict[str, Any], high: str, low: str, quantity: str, by: float) -> Verdict:
+    """A robust rule for a quantity that can explode on some seeds: per seed, does `high` exceed
+    `low` by more than the factor (1 + by)? Supported when significantly more than half the seeds
+    say yes (exact two-sided sign test, 5%); refuted when significantly fewer do; a seed whose value
+    is missing or non-finite in `high` (it exploded) counts as a yes, one missing in `low` as a no.
+    Only each seed's direction counts, so one seed at e^16 weighs what any other seed weighs."""
+    pairs = list(zip(data["arms"][high][quantity], data["arms"][low][quantity]))
+    yes = sum(1 for h, lo in pairs if (not _finite(h)) or (_finite(lo) and h > lo * (1 + by)))
+    no = len(pairs) - yes
+    p = stats.sign_test(yes, no)
+    ratios = sorted(h / lo for h, lo in pairs if _finite(h) and _finite(lo) and lo > 0)
+    median = ratios[len(ratios) // 2] if len(ratios) % 2 else (sum(ratios[len(ratios) // 2 - 1:len(ratios) // 2 + 1]) / 2
+                                                               if ratios else math.nan)
+    test = (f"exact sign test over {len(pairs)} seeds at 5%: on how many is {high} above {low} by more than "
+            f"{by:.0%} on {quantity}; supported if significantly more than half, refuted if significantly fewer")
+    nums = {"high": high, "low": low, "quantity": quantity, "by": by, "yes": yes, "no": no, "n": len(pairs), "p": p,
+            "median_ratio": median}
+    head = (f"{quantity}: {high} above {low} by more than {by:.0%} on {yes} of {len(pairs)} seeds "
+            f"(median ratio {median:.3g}, sign test p={p:.3g})")
+    if len(pairs) >= stats.MIN_SEEDS and p < ALPHA:
+        return Verdict(SUPPORTED if yes > no else REFUTED, head, test, nums)
+    return Verdict(INCONCLUSIVE, head + ": not a significant majority either way", test, nums)
+
+
+def p_value(numbers: dict[str, Any]) -> float | None:
+    """The p-value behind a verdict, for the catalogue's multiple-comparison adjustment: a rule's own
+    p; for several parts that must all hold (all_of), the largest part's (intersection-union test);
+    None for a rule with no test (a threshold on a computed number)."""
+    parts = [n for k, n in numbers.items() if k.startswith("part") and isinstance(n, dict)]
+    if parts:  # parts without a test (a computed criterion) do not enter
+        ps = [p for p in (p_value(n) for n in parts) if p is not None]
+        return max(ps) if ps else None
+    p = numbers.get("p")
+    return float(p) if isinstance(p, (int, float)) and math.isfinite(p) else None
 
 
 def threshold_rule(value: float, op: str, threshold: float, what: str, numbers: dict[str, Any] | None = None,

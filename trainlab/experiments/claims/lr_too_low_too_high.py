@@ -5,7 +5,7 @@ Momentum SGD on an MLP for 3 epochs at lr 1e-4, 0.05 and 5.0; judged on the best
 accuracy (a diverged run scores chance, 0.1): the good rate must beat both the low and the high one.
 Swapped: the good and the low arm exchange their numbers.
 """
-from .arms import arms_run, diverged, score
+from .arms import FASHION, arms_run, diverged, score
 from .base import Claim, all_of, paired_rule, register, swap_arms
 from .plots import dots_and_curves
 
@@ -25,4 +25,6 @@ register(__file__, Claim(
                            "the good rate beats the low one and the high one (paired t-tests at 5%)"),
     plot=lambda d, p: dots_and_curves(d, "score", p, "learning rate: too low, good, too high",
                                       qlabel="best val acc (diverged = 0.1)"),
-    swap=swap_arms("good", "low"), quick={"seeds": 5}, full={"seeds": 10}))
+    swap=swap_arms("good", "low"), quick={"seeds": 5},
+    full={"seeds": 10, "set": {**FASHION, "train_subset": 10000}},
+    full_why="10,000 Fashion-MNIST images, the same three rates: the U shape on a real image task"))

@@ -3,7 +3,7 @@
 The same MLP and optimizer on digits, inputs scaled to [0, 1] only ("none") against standardized
 per feature; judged on the validation accuracy after the first epoch.
 """
-from .arms import at_epoch, paired_claim
+from .arms import FASHION, at_epoch, paired_claim
 from .base import register
 
 register(__file__, paired_claim(
@@ -17,4 +17,6 @@ register(__file__, paired_claim(
           "dropout": 0.0, "eval_every": 10},
     arms={"none": {"preprocessing": "none"}, "standardize": {"preprocessing": "standardize"}},
     quantities={"val_acc_1": at_epoch("val_acc", 1.0)}, arm="standardize", against="none", quantity="val_acc_1",
-    direction="higher", title="standardized inputs converge faster", qlabel="val acc after 1 epoch"))
+    direction="higher", title="standardized inputs converge faster", qlabel="val acc after 1 epoch",
+    full={"seeds": 10, "set": {**FASHION, "train_subset": 10000}},
+    full_why="28x28 Fashion-MNIST pixels in [0, 1] against standardized, one epoch of plain SGD on 10,000 images"))

@@ -36,7 +36,7 @@ def train(act: str, steps: int) -> dict:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     return {"moved": float((first.detach() - w0).norm() / w0.norm()), "losses": losses}
 
 
