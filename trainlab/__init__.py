@@ -37,7 +37,7 @@ _API = {
     "ensemble": "trainlab.experiments.ensemble",
     "search": "trainlab.experiments.search",
     "run_claims": "trainlab.experiments.claims.engine",
-    "finetune": "trainlab.training.transfer",
+    "finetune": "trainlab.training.finetune",
     "stylize": "trainlab.style",
     "Run": "trainlab.runs",
     "load_run": "trainlab.runs",
