@@ -178,6 +178,9 @@ def create_optimizer(name_or_chain: Any, params: Iterable, **hp) -> ChainOptimiz
         >>> w = torch.nn.Parameter(torch.zeros(2))
         >>> opt = create_optimizer("nesterov", [w], lr=0.1, weight_decay=5e-4)
         >>> opt = create_optimizer("sgd", [{"params": [w], "lr_mult": 0.1}], lr=0.1)
+        >>> opt = create_optimizer([{"clip_by_global_norm": {"max_norm": 1.0}}, "scale_by_adam",
+        ...                         {"scale_by_lr": {"lr": 1e-3}}], [w])   # Adam with clipping, as a chain
+        >>> w.grad = torch.ones(2); opt.step(); opt.zero_grad()
     """
     if isinstance(name_or_chain, str):
         recipe = OPTIMIZERS.get(name_or_chain)
