@@ -4,7 +4,9 @@
     .venv/bin/python tests/experiments/make_claims_fixture.py runs/claims
 
 Keeps each claim's measured numbers (what its rule reads) and its verdict; drops what only the
-pictures need (curves, per-step series), so the file stays small.
+pictures need (curves, per-step series), so the file stays small. Claims the folder has no quick
+result for keep their entry from the file as it was (a catalogue run on part of the claims
+updates those alone).
 """
 import json
 import sys
@@ -26,13 +28,15 @@ LONGEST = 1000
 
 
 def main(folder: str) -> None:
-    out = {}
-    for f in sorted(Path(folder).glob("*/result.json")):
+    target = Path(__file__).with_name("claims_quick.json")
+    out = json.loads(target.read_text()) if target.is_file() else {}
+    fresh = 0
+    for f in sorted(Path(folder).glob("*/quick.json")):
         r = json.loads(f.read_text())
         out[r["id"]] = {"verdict": r["verdict"], "mode": r["mode"], "data": strip(r["data"])}
-    target = Path(__file__).with_name("claims_quick.json")
+        fresh += 1
     target.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    print(f"{len(out)} claims -> {target}")
+    print(f"{fresh} claims measured, {len(out)} in all -> {target}")
 
 
 if __name__ == "__main__":

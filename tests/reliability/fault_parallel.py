@@ -311,8 +311,10 @@ def search_many_workers(folder: Path, jobs: int = 4, trials: int = 8) -> Outcome
     if code != 0:
         return Outcome(False, what, f"exit {code}: {err.strip()[-300:]}")
     if "database is locked" in said or "Traceback" in said:
-        return Outcome(False, what, "a worker said: " + next(line for line in said.splitlines()
-                                                             if "locked" in line or "Traceback" in line))
+        lines = said.splitlines()
+        first = next(i for i, line in enumerate(lines) if "locked" in line or "Traceback" in line)
+        end = next((i for i in range(first + 1, len(lines)) if lines[i][:1] not in (" ", "")), first)
+        return Outcome(False, what, "a worker said: " + " | ".join(lines[first:end + 1])[-1500:])
     ts = study_trials(folder, "w")
     numbers, states = [t.number for t in ts], [t.state.name for t in ts]
     ended = [t for t in ts if t.state.name in ("COMPLETE", "PRUNED")]

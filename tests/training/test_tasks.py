@@ -67,7 +67,7 @@ def test_regression_run_logs_losses_alone_and_fits_least_squares(tmp_path, capsy
     assert width < 700, width
     html = run.report.read_text()
     assert "<th>val_loss</th>" in html and "val_acc" not in html
-    row = trainlab.load_runs(tmp_path / "runs", as_frame=False)[0]  # a list of dicts with or without pandas
+    row = trainlab.load_runs(tmp_path / "runs", as_frame=False)[0]
     assert row["test_loss"] == run.summary["test"]["loss"] and "test_acc" not in row
     capsys.readouterr()
     assert main(["runs", str(tmp_path / "runs")]) == 0  # the table shows losses where there is no accuracy

@@ -46,8 +46,9 @@ def preview_augmentation(dataset: str, ops: Sequence[str], *, options: dict[str,
     g = torch.Generator().manual_seed(seed)
     if aug.mixes:  # mixup, cutmix: the shown images are the batch, mixed with each other; titles give the weights
         if ds.task != "classification":
+            what = "masks" if ds.task == "segmentation" else "boxes"
             raise TrainlabError(f"{dataset!r} is a {ds.task} dataset; mixup and cutmix mix class labels, which its "
-                                "targets are not: preview them on a classification dataset")
+                                f"{what} are not: preview them on a classification dataset")
         targets = F.one_hot(ds.train.y[idx], ds.num_classes).to(x.dtype)
         rows = [(x, None, None)]
         for _ in range(versions):
