@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create or reuse .venv/ at the repo root and install trainlab with what it needs.
 #   bash scripts/setup.sh          # for running trainlab
-#   bash scripts/setup.sh --test   # also the test tools (pytest, headless Chromium)
+#   bash scripts/setup.sh --test   # also the test tools (pytest, headless Chromium) and what the tests
+#                                  # exercise: the loggers (TensorBoard, MLflow), the notebooks' kernel, the docs build
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ fi
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || { echo "setup: installing torch 2.13.0 (CPU)"; .venv/bin/pip install -q torch==2.13.0; }
 extras="search"
-[ "$with_tests" = 1 ] && extras="search,test"
+[ "$with_tests" = 1 ] && extras="search,test,tensorboard,mlflow,notebooks,docs"
 echo "setup: installing trainlab[$extras] in .venv"
 .venv/bin/pip install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import trainlab, torch; print(f'setup: ok (trainlab {trainlab.__version__}, torch {torch.__version__})')"

@@ -32,6 +32,27 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
+# Tests that start several training processes of their own (workers, ranks, kills): pytest-xdist
+# (`-n auto`, pyproject.toml) runs them one after another on one of its workers, so at most one of them
+# shares the cores with the rest of the suite at a time, as on a quiet 2-core machine.
+PROCESSES = ("tests/reliability/", "tests/distributed/", "tests/experiments/test_queue.py",
+             "tests/experiments/test_search.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = item.nodeid.replace("\\", "/")
+        if path.startswith(PROCESSES):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch):
+    """No COLUMNS from outside: pytest-xdist's workers inherit COLUMNS=80, which makes every console
+    wrap at 80 as on a terminal; tests that want a width set it themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """The user cache goes to a per-session temporary folder (datasets cache decoded arrays there)."""

@@ -73,6 +73,7 @@ class Config(BaseModel):
     dist_backend: Literal["auto", "gloo", "nccl"] = "auto"  # distributed runs (--nproc/torchrun): auto = nccl on CUDA, gloo on CPU
     sync_bn: bool = False  # distributed runs: batch norm over the global batch instead of each rank's slice
     channels_last: bool = False  # memory format for conv nets
+    loggers: list[Literal["tensorboard", "mlflow"]] = []  # copies of each metrics row for these tools (the run folder is always written): tensorboard = event files in the run's tb/; mlflow = $MLFLOW_TRACKING_URI, default sqlite:///<runs_dir>/mlflow.db
 
     # --- data ---
     dataset: str = "fashion-mnist"  # a registered name, or npz:PATH, csv:PATH, folder:PATH

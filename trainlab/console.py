@@ -12,11 +12,11 @@ from rich.console import Console
 
 
 def make_console(**kw: Any) -> Console:
-    """A rich Console for trainlab's output. On a terminal it wraps at the terminal's width; in a
-    pipe or a file it never wraps (a log line stays one greppable line) and tables take their
+    """A rich Console for trainlab's output. On a terminal it wraps at the terminal's width (in a
+    notebook, at rich's notebook width); in a pipe or a file it never wraps (a log line stays one greppable line) and tables take their
     natural width instead of being cut at 80 columns (unless COLUMNS asks for a width)."""
     console = Console(highlight=False, **kw)
-    if console.is_terminal or os.environ.get("COLUMNS"):  # a width asked for with COLUMNS is kept
+    if console.is_terminal or console.is_jupyter or os.environ.get("COLUMNS"):  # a width asked for with COLUMNS is kept
         return console
     return Console(highlight=False, width=100_000, **kw)
 

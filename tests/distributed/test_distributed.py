@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import trainlab
 from trainlab.runs import load_run
@@ -64,9 +65,11 @@ def max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory) -> Path:
-    """The MLP run on 2 processes through the console script, shared by the tests that compare with it."""
+    """The MLP run on 2 processes through the console script, shared by the tests that compare with it
+    (with TensorBoard's logger, which rank 0 alone writes)."""
     folder = tmp_path_factory.mktemp("two")
-    cli("train", *sets(MLP + [f"runs_dir={folder}"]), "--name", "two", "--nproc", "2", "--quiet", cwd=folder)
+    cli("train", *sets(MLP + [f"runs_dir={folder}", "loggers=[tensorboard]"]), "--name", "two", "--nproc", "2",
+        "--quiet", cwd=folder)
     return folder / "two"
 
 
@@ -80,8 +83,12 @@ def test_two_processes_match_one_process_with_the_global_batch(tmp_path, two):
             assert r2[k] == pytest.approx(r1[k], rel=1e-5, abs=1e-7), k
     env = load_run(two).env
     assert env["distributed"] == {"world_size": 2, "backend": "gloo"}
-    # one run folder, written by rank 0 alone; weights load into a single-process model
+    # one run folder, written by rank 0 alone, and one TensorBoard event file (rank 0's), holding its rows
     assert sorted(p.name for p in two.parent.iterdir() if p.is_dir()) == ["two"]
+    events = list((two / "tb").iterdir())
+    assert len(events) == 1 and events[0].name.startswith("events.out.tfevents."), events
+    assert [e.step for e in EventAccumulator(str(two / "tb")).Reload().Scalars("val_loss")] == [10, 20, 30, 40]
+    # weights load into a single-process model
     assert trainlab.evaluate(two)["acc"] == pytest.approx(load_run(two).summary["test"]["acc"])
 
 

@@ -16,9 +16,14 @@ HEAVY = {"curves", "curve", "steps", "hist", "grid_points", "random_points", "si
          "losses"}
 
 
+def per_seed(x) -> bool:
+    """A short flat list of numbers: one value per seed (relu-6x-faster's "steps"), which a rule reads."""
+    return isinstance(x, list) and len(x) <= 50 and all(isinstance(i, (int, float)) for i in x)
+
+
 def strip(v):
     if isinstance(v, dict):
-        return {k: strip(x) for k, x in v.items() if k not in HEAVY}
+        return {k: strip(x) for k, x in v.items() if k not in HEAVY or per_seed(x)}
     if isinstance(v, list):
         return [strip(x) for x in v[:LONGEST]]  # very long series (per-step records): their start is what a rule reads
     return v

@@ -132,6 +132,32 @@ def test_plan_clears_a_folder_killed_before_its_config_and_keeps_foreign_files(t
     assert (foreign / "notes.txt").read_text() == "mine"
 
 
+def test_plan_trains_again_a_run_killed_between_its_config_and_its_summary(tmp_path):
+    """A worker killed after writing config.yaml (resolved: precision auto measured as fp32) and before
+    summary.json (which records the arm asked for) left nothing trained: the retry trains it afresh
+    instead of refusing the folder as another arm's (seen with a search worker SIGKILLed on a busy
+    machine: the retried trial failed with "holds a run of another config")."""
+    import yaml
+
+    from trainlab.errors import TrainlabError
+    from trainlab.experiments.pool import Job, plan
+
+    asked = {"dataset": "digits", "model": "mlp", "precision": "auto"}
+    half = tmp_path / "a" / "seed-0"
+    half.mkdir(parents=True)
+    (half / "config.yaml").write_text(yaml.safe_dump({**asked, "precision": "fp32"}))
+    (half / "env.json").write_text("{}")
+    assert plan([Job("a", 0, asked, half)])[0].action == "train" and not half.exists()
+    # with a checkpoint there is something to lose: the folder is compared with the arm, and kept
+    half.mkdir(parents=True)
+    (half / "config.yaml").write_text(yaml.safe_dump({**asked, "model": "convnet"}))
+    (half / "checkpoints").mkdir()
+    (half / "checkpoints" / "latest.json").write_text("{}")
+    with pytest.raises(TrainlabError, match="holds a run of another config"):
+        plan([Job("a", 0, asked, half)])
+    assert (half / "checkpoints" / "latest.json").is_file()
+
+
 def test_rerun_with_fewer_seeds_says_the_analysis_uses_every_seed_the_folder_holds(tmp_path, capsys):
     import yaml
 

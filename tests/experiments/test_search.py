@@ -60,6 +60,25 @@ def test_search_in_process_then_continues(tmp_path):
     assert len(again.trials()) == 6  # two more, not six more: the study continued
 
 
+def test_a_retried_trial_takes_its_first_attempts_run_as_the_same_arm(tmp_path):
+    """A trial retried after its worker died rebuilds its config and meets the first attempt's folder:
+    it must count as the same arm (resume, or done), not "another config" (the retry failed so when the
+    killed attempt had a checkpoint: its run recorded the recipe's weight_decay filled in, the retry did not)."""
+    import optuna
+
+    from trainlab.experiments.pool import Job, plan
+    from trainlab.experiments.search import Settings, checked_trial_config
+    from trainlab.experiments.space import parse_space
+
+    base = {**BASE, "runs_dir": str(tmp_path), "threads": 1}
+    search(base, SPACE, sampler="random", trials=1, name="s", pruner="none")
+    first = trainlab.load_run(tmp_path / "s" / "trial-0")
+    settings = Settings(name="s", base=base, dims=parse_space(SPACE, base))
+    retry = optuna.trial.FixedTrial({k: first.config[k] for k in SPACE}, number=1)
+    cfg = checked_trial_config(settings, retry, folder_number=0)
+    assert plan([Job("trial", 1, cfg, first.path)])[0].action == "done"
+
+
 def test_a_grid_search_tries_exactly_its_grid(tmp_path):
     """4 trials over two ranges are the 2 x 2 grid of their ends, each point once (a worker once
     rebuilt the grid for the default budget of 50 and drew 4 of its 49 points)."""

@@ -250,7 +250,10 @@ def test_short_yolo_training_beats_an_untrained_model():
     aug, g = build_augmentation(["hflip"]), torch.Generator().manual_seed(0)
     y = train.targets.to_tensor()
     start = time.perf_counter()
-    for _ in range(750):  # about 35 s on one core; a fixed count, so every machine runs the same training
+    # a fixed count, so every machine runs the same training: about 19 s on one core. mAP@0.5 every 25 steps
+    # from 300 to 600 steps: 0.55 0.62 0.67 0.71 0.47 0.63 0.75 0.78 0.76 0.73 0.75 0.74 0.75 (Adam dips
+    # at 400); from 450 on it stays above 0.73
+    for _ in range(500):
         idx = torch.randint(0, len(train), (32,), generator=g)
         x, t = aug(train.images[idx].float() / 255, g, boxes=y[idx])
         loss = sum(net(x, t).values())

@@ -20,6 +20,7 @@ Example:
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import time
@@ -234,11 +235,20 @@ def cifar10(mirror: str | None = None) -> dict:
 @DATASETS.register("digits", description="scikit-learn 8x8 digits (1797), values 0..16 scaled to 0..255, "
                    "1x8x8, 10 classes; no download; test = fixed 20%")
 def digits() -> dict:
-    from sklearn.datasets import load_digits  # lazy: scikit-learn takes ~1 s to import, for this one loader
+    # scikit-learn's own file (64 pixel values and the label per row), read without importing
+    # scikit-learn: the import takes 1-3 s, paid by every notebook kernel and test process
+    spec = importlib.util.find_spec("sklearn")
+    csv = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if csv is not None and csv.is_file():
+        rows = np.loadtxt(csv, delimiter=",", dtype=np.float64)  # (1797, 65)
+        images, target = rows[:, :64].reshape(-1, 8, 8), rows[:, 64]
+    else:  # another scikit-learn layout: its loader
+        from sklearn.datasets import load_digits  # lazy: scikit-learn takes 1-3 s to import, for this one loader
 
-    d = load_digits()
-    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
-    return {"train": (x, d.target.astype(np.int64)), "test": None, "classes": [str(c) for c in range(10)]}
+        d = load_digits()
+        images, target = d.images, d.target
+    x = np.round(images * (255.0 / 16.0)).astype(np.uint8)[:, None]  # (N, 1, 8, 8)
+    return {"train": (x, target.astype(np.int64)), "test": None, "classes": [str(c) for c in range(10)]}
 
 
 @DATASETS.register("spirals", description="2-D spiral arms (n=1500, classes=3, noise=0.2, data_seed=0); "

@@ -10,6 +10,7 @@ are made on validation metrics (the best epoch's); test metrics are reported, ne
 """
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,13 @@ from ..errors import TrainlabError
 from ..runs import iter_runs, load_run
 from ..runs.files import read_json_object, write_json
 from . import stats
-from .plots import plot_comparison
+from ..runs.figures import shown
+from .plots import FIGURES
 from .pool import ENDED, Job, execute, plan, run_metrics
 from .queue import Queue
 from .queued import check_complete, enqueue, runs_from_queue, work_and_wait
 from .progress import Tally
-from .report import write_compare_report
+from .report import results_html, write_compare_report
 from .spec import Experiment, arm_overrides
 
 METRICS = ("val_acc", "val_loss", "val_miou", "val_map50", "val_map", "test_acc", "test_loss", "test_miou",
@@ -57,7 +59,8 @@ def chance(metric: str, classes: int | None) -> float | None:
 
 @dataclass
 class Comparison:
-    """An experiment's results, read from its folder: `.table()`, `.paired()`, `.plot()`, `.write()`."""
+    """An experiment's results, read from its folder: `.table()`, `.paired()`, `.plot()` (a figure),
+    `.write()` (results.csv, results.json, plots and report.html); a notebook shows it as tables."""
 
     folder: Path
     spec: dict[str, Any]
@@ -159,8 +162,25 @@ class Comparison:
                 out[arm][m] = p
         return out
 
-    def plot(self) -> list[Path]:
-        return plot_comparison(self)
+    def plot(self, kind: str = "dots"):
+        """A matplotlib figure (Jupyter shows it inline): "dots", every seed per arm with the arm's mean and
+        95% interval; "curves", validation curves as a mean with a band; "paired", each arm minus the
+        baseline by seed. `write()` saves all three in the experiment's plots/ folder."""
+        if kind not in FIGURES:
+            raise TrainlabError(f"plot kind {kind!r} is not one of: {', '.join(FIGURES)}")
+        fig = FIGURES[kind](self)
+        if fig is None:
+            raise TrainlabError(f"nothing to draw for {kind!r}: " + ("one arm has no baseline to pair with"
+                                                                    if kind == "paired" else "no run has curves"))
+        return shown(fig)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: each arm's mean, std and 95% interval per metric, and each arm against the baseline."""
+        table, paired = results_html(self)
+        seeds = 1 + max((s for arm in self.runs.values() for s in arm), default=-1)
+        return (f"<p><b>{html.escape(self.spec['name'])}</b>: {len(self.runs)} arms x {seeds} seeds, baseline "
+                f"<b>{html.escape(self.baseline)}</b>; mean &plusmn; std [95% interval] of each final metric "
+                f"(validation at each run's best evaluation, test reported only)</p>{table}{paired}")
 
     def write(self) -> Path:
         """results.csv, results.json, the plots and report.html in the experiment folder."""

@@ -18,7 +18,8 @@ def primary(metrics: list[str], split: str = "val") -> str | None:
     return None
 
 
-def plot_dots(c, path: Path) -> Path:
+def dots_figure(c):
+    """Every seed as a dot per arm, with the arm's mean and 95% CI (validation at the best epoch, and test)."""
     metrics = [m for m in (primary(c.metrics(), "val"), primary(c.metrics(), "test")) if m]
     table = c.table()
     arms = list(c.runs)
@@ -41,10 +42,11 @@ def plot_dots(c, path: Path) -> Path:
         ax.set_title(m + (" (best epoch)" if m.startswith("val_") else " (reported, not chosen on)"), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.set_xlim(-0.5, len(arms) - 0.3)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_curves(c, path: Path) -> Path | None:
+def curves_figure(c):
+    """Validation loss (and accuracy) against epochs: each arm's mean over seeds with a +-1 std band."""
     # a regression run logs no accuracy: then the loss panel alone, not an empty accuracy panel
     acc = any(p[1] is not None for runs in c.runs.values() for r in runs.values() for p in r["curve"] or ())
     fig, axes = plt.subplots(1, 1 + acc, figsize=(5.2 * (1 + acc), 3.8), squeeze=False)
@@ -79,10 +81,11 @@ def plot_curves(c, path: Path) -> Path | None:
     if acc:
         axes[1].set_title(f"validation {'mAP@0.5' if detection else 'accuracy'}: mean over seeds, band = +-1 std",
                           fontsize=9)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_paired(c, path: Path) -> Path | None:
+def paired_figure(c):
+    """Each arm minus the baseline, paired by seed: the differences, their mean and 95% CI, the p-value."""
     m = primary(c.metrics(), "val")
     others = [a for a in c.runs if a != c.baseline]
     if not m or not others:
@@ -108,13 +111,16 @@ def plot_paired(c, path: Path) -> Path | None:
     ax.set_title(f"{m} minus {c.baseline!r}, paired by seed\n(dots: seeds; square: mean, 95% CI; p: paired t)",
                  fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, path)
+    return fig
+
+
+FIGURES = {"dots": dots_figure, "curves": curves_figure, "paired": paired_figure}
 
 
 def plot_comparison(c) -> list[Path]:
-    out = c.folder / "plots"
-    made = [plot_dots(c, out / "dots.png"), plot_curves(c, out / "curves.png"), plot_paired(c, out / "paired.png")]
-    return [p for p in made if p is not None]
+    """The comparison's pictures, as files in its plots/ folder."""
+    made = [(name, fn(c)) for name, fn in FIGURES.items()]
+    return [save_figure(fig, c.folder / "plots" / f"{name}.png") for name, fig in made if fig is not None]
 
 
 def plot_size(res: dict, path: Path) -> Path:

@@ -69,6 +69,14 @@ def plan(jobs: list[Job]) -> list[Job]:
             job.action = "train"
             continue
         run = load_run(job.path)
+        checkpoint = (job.path / "checkpoints" / "latest.json").is_file()
+        if not (job.path / "summary.json").is_file() and not checkpoint:
+            # killed between writing its config and its summary (which records the arm asked for): nothing
+            # trained, nothing to lose; its config.yaml is resolved (precision: auto measured), so it cannot
+            # be compared with the arm
+            shutil.rmtree(job.path)
+            job.action = "train"
+            continue
         try:  # the arm the run recorded (what was asked for, e.g. precision: auto), else its config's
             have = run.summary.get("arm") or arm_hash(run.config)
         except Exception:  # unreadable config: we cannot tell what it is, so do not touch it
@@ -79,7 +87,7 @@ def plan(jobs: list[Job]) -> list[Job]:
         status = run.summary.get("status")
         if status in ENDED:
             job.action = "done"
-        elif (job.path / "checkpoints" / "latest.json").is_file():
+        elif checkpoint:
             job.action = "resume"
         else:  # started but no checkpoint yet: nothing to lose
             shutil.rmtree(job.path)

@@ -140,6 +140,13 @@ def trial_config(s: Settings, trial, folder_number: int | None = None) -> dict[s
     return {**cfg, "group": s.name, "name": f"trial-{number}", "monitor": s.objective}
 
 
+def checked_trial_config(s: Settings, trial, folder_number: int | None = None) -> dict[str, Any]:
+    """A trial's run config checked as `train` checks it (the recipe's weight_decay filled in), so that
+    its arm is the one a run records: a trial retried after a dead worker finds its first attempt's
+    folder as the same arm and resumes it."""
+    return check_config(make_config(trial_config(s, trial, folder_number), source="search trial")).resolved()
+
+
 def run_search_trial(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: str | None) -> None:
     """Run one trial a worker took from the queue: its parameters drawn, its run trained with the
     pruner watching (or resumed: a dead worker's trial comes back with its run folder), its value
@@ -153,7 +160,7 @@ def run_search_trial(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: s
     trial = optuna.trial.Trial(study, trial_id)
     # the trial this one retries, after its worker died
     first = q.patient(lambda: q.storage.get_trial(trial_id), "starting a trial").system_attrs.get("failed_trial")
-    cfg = make_config(trial_config(s, trial, first), source="search trial").resolved()
+    cfg = checked_trial_config(s, trial, first)
     job = Job("trial", trial.number, cfg, Path(cfg["runs_dir"]) / s.name / cfg["name"])
     q.patient(lambda: trial.set_user_attr("run", str(job.path)), "starting a trial")
 

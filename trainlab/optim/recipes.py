@@ -156,12 +156,31 @@ def build_chain(spec: Any) -> GradientTransformation:
 
 
 def create_optimizer(name_or_chain: Any, params: Iterable, **hp) -> ChainOptimizer:
-    """An optimizer from a recipe name (with its hyperparameters) or a chain spec.
+    """An optimizer from a recipe name (with its hyperparameters) or a chain spec, with the
+    `torch.optim.Optimizer` interface (`step`, `zero_grad`, `state_dict`, `load_state_dict`,
+    `param_groups`), so it works in any PyTorch training loop.
+
+    Args:
+        name_or_chain: a recipe (`trainlab list optimizers`: sgd, momentum, nesterov, adagrad,
+            rmsprop, adam, adamw, and newer ones such as lion or schedule_free_adamw), or a chain:
+            a list of links (`trainlab list transforms`), each a name or `{name: {options}}`, e.g.
+            `[{clip_by_global_norm: {max_norm: 1}}, scale_by_adam, scale_by_lr]`.
+        params: the parameters, or parameter groups as torch takes them (a group may carry
+            `lr_mult`, a factor on the learning rate).
+        **hp: the recipe's hyperparameters (`lr`, `momentum`, `betas`, `weight_decay`,
+            `clip_norm`, ...); an unknown one is refused with the list of accepted ones. With a
+            chain, hyperparameters go inside its links instead.
+
+    Returns:
+        A `ChainOptimizer`: the chain's state is a plain dict of tensors, so checkpoints need nothing more.
 
     Example:
         >>> w = torch.nn.Parameter(torch.zeros(2))
         >>> opt = create_optimizer("nesterov", [w], lr=0.1, weight_decay=5e-4)
         >>> opt = create_optimizer("sgd", [{"params": [w], "lr_mult": 0.1}], lr=0.1)
+        >>> opt = create_optimizer([{"clip_by_global_norm": {"max_norm": 1.0}}, "scale_by_adam",
+        ...                         {"scale_by_lr": {"lr": 1e-3}}], [w])   # Adam with clipping, as a chain
+        >>> w.grad = torch.ones(2); opt.step(); opt.zero_grad()
     """
     if isinstance(name_or_chain, str):
         recipe = OPTIMIZERS.get(name_or_chain)

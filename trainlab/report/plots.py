@@ -1,58 +1,20 @@
-"""Plots made from a run folder's files (never from inside the training loop), and `plt`, the
-one way every layer above reaches matplotlib: pyplot imported at first use, on the Agg backend.
+"""Plots made from a run folder's files (never from inside the training loop). `plt` and
+`save_figure`, the way every layer above reaches matplotlib (pyplot imported at first use, on the
+Agg backend outside a notebook), and the figure of a run's curves live in the runs layer
+(trainlab.runs.figures), so that a `Run` can draw itself; they are used from here.
 """
 from __future__ import annotations
 
-import io
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from ..runs import Run
-from ..runs.files import write_bytes
+from ..runs.figures import TRAIN_C, curves_figure, plt, save_figure, series
 
-
-class _Pyplot:
-    """matplotlib.pyplot, imported when a picture is first drawn: importing it costs ~0.8 s, which
-    every worker process of an experiment would pay at start-up although its runs draw nothing."""
-
-    def __getattr__(self, name: str) -> Any:
-        import matplotlib  # lazy: ~0.8 s with pyplot (see the class docstring)
-
-        matplotlib.use("Agg")  # files, never a window
-        import matplotlib.pyplot as pyplot  # lazy: as above
-
-        return getattr(pyplot, name)
-
-
-plt = _Pyplot()
-
-TRAIN_C, VAL_C = "#1f77b4", "#d62728"
-NAMES = {"map50": "mAP@0.5"}  # metric keys shown under another name
-
-
-def save_figure(fig, path: Path, tight: bool = True, dpi: int = 110) -> Path:
-    """Draw `fig` into `path` atomically, like every file of a run folder: a run killed while
-    drawing its report leaves the old picture or the new one, never half a PNG."""
-    if tight:  # not for figures that place their own colorbar axes (Optuna's contour plot)
-        fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png")
-    plt.close(fig)
-    write_bytes(Path(path), buf.getvalue())
-    return path
-
-
-def _col(rows: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([r.get(key, np.nan) if r.get(key) is not None else np.nan for r in rows], dtype=float)
-
-
-def _series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(epochs, values) of the rows that have `key`: train rows (log_every) and validation rows
-    (eval_every, eval_at_start) come at different steps."""
-    have = [r for r in rows if r.get(key) is not None]
-    return _col(have, "epoch"), _col(have, key)
+__all__ = ["plot_boxes", "plot_confusion", "plot_curves", "plot_diagnostics", "plot_lr_find", "plot_masks", "plot_schedule",
+           "plt", "save_figure"]
 
 
 def plot_curves(run: Run) -> list[Path]:
@@ -62,38 +24,13 @@ def plot_curves(run: Run) -> list[Path]:
     rows = run.metrics
     if not rows:
         return []
-    best = run.summary.get("best", {}).get("epoch")
-    out = []
-    acc_keys = [k for k in ("acc", "miou", "map50") if any(f"val_{k}" in r for r in rows)]
-    parts = sorted({k for r in rows for k in r if k.startswith("train_loss_")})  # a detector's named losses
-    fig, axes = plt.subplots(1, 1 + len(acc_keys), figsize=(5.2 * (1 + len(acc_keys)), 3.8))
-    axes = np.atleast_1d(axes)
-    for ax, key in zip(axes, ["loss"] + acc_keys):
-        if any(f"train_{key}" in r for r in rows):
-            ax.plot(*_series(rows, f"train_{key}"), "-o", ms=3, c=TRAIN_C, label=f"train {key}")
-        ax.plot(*_series(rows, f"val_{key}"), "-o", ms=3, c=VAL_C, label=f"validation {NAMES.get(key, key)}")
-        if key == "acc" and any("val_top5" in r for r in rows):  # more than 5 classes: top-5 beside top-1
-            ax.plot(*_series(rows, "val_top5"), "--o", ms=3, c=VAL_C, alpha=0.6, label="validation top-5")
-        if key == "map50":  # COCO's mAP@[.5:.95] beside mAP@0.5
-            ax.plot(*_series(rows, "val_map"), "--o", ms=3, c=VAL_C, alpha=0.6, label="validation mAP@[.5:.95]")
-        if key == "loss":
-            for j, part in enumerate(parts):
-                ax.plot(*_series(rows, part), ":", lw=1.2, c=plt.get_cmap("tab10")(2 + j), label=part.replace("_", " "))
-        if best is not None:
-            ax.axvline(best, ls="--", c="gray", lw=1, label=f"best (epoch {best:g})")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("mAP" if key == "map50" else key)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    axes[0].set_title(f"{run.name}: loss")
-    if len(axes) > 1:
-        axes[1].set_title({"acc": "accuracy", "miou": "mean IoU", "map50": "mean average precision"}[acc_keys[0]])
-    out.append(save_figure(fig, run.path / "plots" / "curves.png"))
+    out = [save_figure(curves_figure(run.name, rows, run.summary.get("best", {}).get("epoch")),
+                       run.path / "plots" / "curves.png")]
 
     fig, axes = plt.subplots(1, 2, figsize=(10.4, 3.4))
-    axes[0].plot(*_series(rows, "lr"), "-o", ms=3, c="#2ca02c")
+    axes[0].plot(*series(rows, "lr"), "-o", ms=3, c="#2ca02c")
     axes[0].set_title("learning rate (at each row)")
-    axes[1].plot(*_series(rows, "grad_norm"), "-o", ms=3, c="#9467bd")
+    axes[1].plot(*series(rows, "grad_norm"), "-o", ms=3, c="#9467bd")
     axes[1].set_title("gradient norm (mean over the period, before clipping)")
     axes[1].set_yscale("log")
     for ax in axes:

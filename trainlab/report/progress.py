@@ -1,10 +1,13 @@
 """A Keras-style progress display: a live bar with loss and accuracy, one line per evaluation.
 
-On a terminal the bar updates in place (rich); in a pipe or a log file only the
-evaluation lines are printed, so logs stay readable. `quiet=True` prints nothing.
+On a terminal the bar updates in place (rich); in a Jupyter notebook too (rich draws it in a
+widget, with ipywidgets installed: the `notebooks` extra), where it stays when the run ends; in a
+pipe or a log file only the evaluation lines are printed, so logs stay readable. `quiet=True`
+prints nothing.
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from typing import Any, Callable
@@ -22,7 +25,9 @@ class Progress:
         self.total, self.spe, self.quiet, self.batch_size = total_steps, steps_per_epoch, quiet, batch_size
         self.accuracy = accuracy
         self.console = make_console(stderr=False)
-        self.live = not quiet and self.console.is_terminal
+        jupyter = self.console.is_jupyter and importlib.util.find_spec("ipywidgets") is not None
+        self.live = not quiet and (self.console.is_terminal or jupyter)
+        self.transient = not self.console.is_jupyter  # a terminal's bar makes way for the final line; a notebook's stays
         self._last = 0.0
         self._bar = None
         self._task = None
@@ -34,7 +39,7 @@ class Progress:
                 TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("loss {task.fields[loss]:.4f}" + ("  acc {task.fields[acc]:.4f}" if self.accuracy else "")),
                 TextColumn("{task.fields[speed]} img/s"), TimeRemainingColumn(), console=self.console,
-                transient=True)
+                transient=self.transient)
             self._bar.__enter__()
             self._task = self._bar.add_task("train", total=self.total, completed=self._start,
                                             epoch=self._start // self.spe + 1, loss=float("nan"), acc=float("nan"),

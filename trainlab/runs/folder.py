@@ -12,7 +12,7 @@
 
 Runs of one experiment share a `group` (a folder, may be nested: `compare-x/dropout`), and
 every run records the hash of the settings that define its arm (everything but seed, name,
-runs_dir, group, tags and threads), so "same arm, another seed" needs no config diff. Every file is
+runs_dir, group, tags, threads and loggers), so "same arm, another seed" needs no config diff. Every file is
 written atomically (see `trainlab.files`).
 
     >>> rows = trainlab.load_runs("runs", group="sweep", status="finished")   # doctest: +SKIP
@@ -20,6 +20,7 @@ written atomically (see `trainlab.files`).
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -28,20 +29,22 @@ from typing import Any, Iterator
 
 import torch
 
+from ..console import fmt_epochs, fmt_score, fmt_time
 from ..errors import TrainlabError
 from ..values import load_yaml
+from .figures import curves_figure, shown
 from .files import load_tensors, read_json_object, read_jsonl, save_state, save_tensors, write_json
 
 CKPT_RE = re.compile(r"ckpt-(\d{8})\.safetensors$")
-# keys that never change what an arm is: identity, place, and how many threads ran it
-NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads")
+# keys that never change what an arm is: identity, place, how many threads ran it, where copies of its rows went
+NOT_ARM = ("seed", "name", "runs_dir", "group", "tags", "threads", "loggers")
 # keys added later, at the value every run had before they existed: left out of the hash, so the
 # runs made before a key existed still count as the same arm
 IMPLIED = {"loss": "cross_entropy", "ema": 0.0, "ema_every": 1, "ema_warmup": False, "tta": [], "swa": None}
 
 
 def arm_hash(resolved: dict[str, Any]) -> str:
-    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags, threads.
+    """12 hex digits identifying an arm: the resolved config minus seed, name, runs_dir, group, tags, threads, loggers.
 
     >>> arm_hash({"lr": 0.1, "seed": 0}) == arm_hash({"lr": 0.1, "seed": 7})
     True
@@ -178,6 +181,57 @@ class Run:
     def latest_checkpoint(self) -> tuple[Path, Path]:
         """(weights, state) of the newest complete checkpoint."""
         return self.checkpoints.latest(self.path)
+
+    def plot(self):
+        """The run's curves as a matplotlib figure: loss and accuracy, train against validation, the best
+        evaluation marked (Jupyter shows it inline; `fig.savefig(path)` saves it).
+
+        >>> trainlab.train({"dataset": "digits", "model": "mlp", "epochs": 3}).plot()  # doctest: +SKIP
+        """
+        rows = self.metrics
+        if not rows:
+            raise TrainlabError(f"run {self.name!r} has no metrics rows yet; train it (or resume it) first")
+        return shown(curves_figure(self.name, rows, (self.summary.get("best") or {}).get("epoch")))
+
+    def _repr_html_(self) -> str:
+        """A run in a notebook: what ran, how it ended, its scores and its evaluations, as tables."""
+        try:
+            return run_html(self)
+        except Exception as e:  # a damaged folder still shows something, and says why
+            return f"<pre>{html.escape(repr(self))}: {html.escape(str(e))}</pre>"
+
+
+COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5", "val_miou", "lr", "elapsed")
+
+
+def run_html(run: Run) -> str:
+    """The run as plain HTML tables (the report layer, above this one, writes the full page)."""
+    s, cfg = run.summary, run.config
+    best = s.get("best") or {}
+    monitor = s.get("monitor", cfg.get("monitor", "val_loss"))
+    facts = [("status", s.get("status", "?") + (f": {s['message']}" if s.get("message") else "")),
+             ("model", f"{cfg.get('model')} on {cfg.get('dataset')}, seed {cfg.get('seed')}"),
+             ("epochs", f"{fmt_epochs(s.get('epochs_run'))} of {cfg.get('epochs')}"
+              + (f" in {fmt_time(s['train_time_s'])}" if s.get("train_time_s") else ""))]
+    if best.get(monitor) is not None:
+        facts.append((f"best {monitor}", f"{fmt_score(best[monitor])} at epoch {fmt_epochs(best.get('epoch'))}"))
+    if s.get("test"):
+        facts.append(("test (once)", ", ".join(f"{k} {fmt_score(v)}" for k, v in s["test"].items()
+                                               if isinstance(v, (int, float)))))
+    facts.append(("folder", str(run.path)))
+    out = [f"<p><b>{html.escape(run.name)}</b> (trainlab run)</p><table>"]
+    out += [f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in facts]
+    out.append("</table>")
+    rows = [r for r in run.metrics if "val_loss" in r][-12:]  # the evaluations, the last 12
+    cols = [c for c in COLUMNS if any(c in r for r in rows)]
+    shown_as = {"epoch": fmt_epochs, "lr": lambda v: f"{v:.3g}", "elapsed": fmt_time}
+    if rows:
+        out.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>")
+        out += ["<tr>" + "".join(f"<td>{html.escape(shown_as.get(c, fmt_score)(r[c])) if c in r else ''}</td>"
+                                 for c in cols) + "</tr>" for r in rows]
+        out.append("</table>")
+    return "".join(out)
 
 
 def load_run(path: str | Path) -> Run:

@@ -7,6 +7,7 @@ chain's own lr), so the saved config is the truth. Checks that need the data or 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import inspect
 
 import torch
@@ -26,6 +27,7 @@ from ..nn.layers import NORMS
 from ..optim.penalties import PENALTIES
 from ..optim.recipes import OPTIMIZERS
 from ..registry import accepted_kwargs
+from .loggers import PACKAGES
 from .losses import check_loss, check_loss_fits
 from .optimizer import make_optimizer
 from .tta import check_tta
@@ -41,6 +43,7 @@ def check_config(cfg: Config) -> Config:
     stays: trainlab.train runs the lr finder and sets the lr before it builds the run."""
     MODELS.get(cfg.model)
     check_needs(cfg)
+    check_loggers(cfg.loggers)
     check_loss(cfg.loss)
     PREPROCESSING.get(cfg.preprocessing)
     INITS.get(cfg.init)
@@ -69,6 +72,14 @@ def check_config(cfg: Config) -> Config:
     if cfg.swa is not None:
         check_swa(cfg, opt.has_evaluation_point)
     return cfg
+
+
+def check_loggers(loggers: list[str]) -> None:
+    """A logger whose package is not installed is refused here, before any data loads, with its install command."""
+    for name in loggers:
+        if importlib.util.find_spec(PACKAGES[name]) is None:
+            raise TrainlabError(f"loggers: [{name}] needs the {PACKAGES[name]} package, which is not installed: "
+                                f"pip install -e '.[{name}]' in the trainlab folder (or pip install {PACKAGES[name]})")
 
 
 def check_swa(cfg: Config, optimizer_averages: bool) -> None:

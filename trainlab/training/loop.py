@@ -36,6 +36,7 @@ from .batch import answers, hits, train_batch
 from .build import Training
 from .diagnostics import Diagnostics
 from .evaluation import autocast, batches, evaluate_split, loss_fn
+from .loggers import Loggers
 from .saved import write_run_report
 from .state import TrainState, new_sums
 
@@ -65,6 +66,8 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
     diag = Diagnostics(model, p, run.path) if cfg.diagnostics and main else None
     if diag is not None:
         diag.truncate(st.diagnostics_rows if resumed else 0)
+    # TensorBoard, MLflow (`loggers`): copies of each row; rank 0 alone, and nothing when none is asked for
+    loggers = Loggers(cfg, run, model, diag, resumed_at=st.step if resumed else None) if main else Loggers()
     perm = st.replay_order(n, dev) if resumed else None
     message = ""
     averaged = opt.has_evaluation_point  # schedule-free: trained at y, scored, kept and saved at its average x
@@ -116,6 +119,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
         row = {"epoch": 0.0, "step": 0, "lr": float(p.lr_at(0.0)), "elapsed": 0.0}
         evaluate(row)
         log.append(row)
+        loggers.log(row)
         progress.log_eval(row, cfg.epochs)
     model.train()
     tick = time.perf_counter()
@@ -193,6 +197,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
                 if evaluating:
                     evaluate(row)
                 log.append(row)
+                loggers.log(row)
                 progress.log_eval(row, cfg.epochs)
                 st.sums = new_sums(dev)
                 tick = time.perf_counter()
@@ -208,7 +213,7 @@ def fit(p: Training, run: rf.Run | None, st: TrainState, *, resumed: bool, quiet
                         ckpts.save(st.step, model.state_dict(), state)
                 tick = time.perf_counter()
 
-    return finish(p, run, log, st, message, quiet, report, score_test) if main else None
+    return finish(p, run, log, st, message, quiet, report, score_test, loggers) if main else None
 
 
 BN_SAMPLE = 10_000  # training examples that set batch-norm statistics for an evaluation point
@@ -257,8 +262,9 @@ def diverged(what: str, value: float, step: int, spe: int, opt, cfg: Config, sin
 
 
 def finish(p: Training, run: rf.Run, log: rf.MetricsLog, st: TrainState, message: str, quiet: bool,
-           report: bool, score_test: bool = True) -> rf.Run:
-    """Restore the best weights, score the test split, write the summary (and plots and report)."""
+           report: bool, score_test: bool = True, loggers: Loggers | None = None) -> rf.Run:
+    """Restore the best weights, score the test split, write the summary (and plots and report), and
+    hand the loggers the final scores and files."""
     cfg, es = p.cfg, st.early
     best_path = run.ckpt_dir / "best.safetensors"
     if best_path.is_file():
@@ -284,6 +290,8 @@ def finish(p: Training, run: rf.Run, log: rf.MetricsLog, st: TrainState, message
         print(f"trainlab: run diverged: {message}")
     if report:
         write_run_report(run, p)
+    if loggers is not None:
+        loggers.finish(run, summary)
     if not quiet:
         print(final_line(summary, cfg.monitor))
         print(f"run folder: {run.path}" + (f"\nreport: {run.report}" if report else ""))

@@ -29,6 +29,7 @@ from ...errors import TrainlabError
 from ...runs.files import write_json
 from . import get, ordered
 from .base import Claim, Context
+from .results import ClaimResults
 
 
 def settings_key(claim: Claim, mode: str) -> str:
@@ -150,9 +151,13 @@ def summarise_stderr(lines: dict[str, list[str]]) -> list[str]:
 
 def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = "runs/claims",
                jobs: int | None = None, quiet: bool = False, storage: str | None = None,
-               enqueue_only: bool = False) -> list[dict[str, Any]]:
+               enqueue_only: bool = False) -> ClaimResults:
     """Run the chosen claims (all when `ids` is empty) in catalogue order; one line per claim, then
-    what the runs wrote to stderr, each distinct line once."""
+    what the runs wrote to stderr, each distinct line once. The results (a list of dicts) show as a
+    table in a notebook and draw their pictures with `.plot()`.
+
+    >>> trainlab.run_claims(["sigmoid-saturation"], folder="runs/claims")  # doctest: +SKIP
+    """
     if mode not in ("quick", "full"):
         raise TrainlabError(f"mode {mode!r} must be quick or full")
     claims = [get(i) for i in ids] if ids else ordered()
@@ -186,10 +191,10 @@ def run_claims(ids: list[str] | None, mode: str = "quick", folder: str | Path = 
     if summary and not quiet:
         print(f"what the runs wrote to stderr, each line once ({sum(len(v) for v in said.values())} lines in all):")
         print("\n".join(summary), flush=True)
-    return results
+    return ClaimResults(results, folder)
 
 
-def load_results(folder: str | Path, mode: str | None = None) -> list[dict[str, Any]]:
+def load_results(folder: str | Path, mode: str | None = None) -> ClaimResults:
     """Every registered claim's result in `folder` for `mode` (quick or full); with mode None, each
     claim's full result where it has one, else its quick one. Claims not run yet are left out."""
     out = []
@@ -202,4 +207,4 @@ def load_results(folder: str | Path, mode: str | None = None) -> list[dict[str, 
                     break
                 except json.JSONDecodeError:
                     continue
-    return out
+    return ClaimResults(out, folder)

@@ -7,14 +7,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ...report.plots import save_figure  # noqa: E402
-from .. import stats  # noqa: E402
+from ...report.plots import plt, save_figure  # pyplot on Agg (in a notebook, the kernel's backend)
+from .. import stats
 
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
