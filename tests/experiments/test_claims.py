@@ -274,3 +274,12 @@ def test_an_arms_claim_measures_the_same_numbers_with_1_or_2_jobs(tmp_path):
     for f in (tmp_path / "two").rglob("config.yaml"):  # the saved config says what ran
         cfg = yaml.safe_load(f.read_text())
         assert cfg["threads"] == 1 and cfg["precision"] == "fp32"
+
+
+def test_every_disagreement_text_names_a_claim():
+    """The texts that explain a quick/full disagreement are keyed by claim id: a typo would leave the
+    page saying "not explained yet"."""
+    from trainlab.experiments.claims.disagreements import DISAGREEMENTS
+
+    assert set(DISAGREEMENTS) <= set(CLAIMS.list())
+    assert all(len(text) > 80 for text in DISAGREEMENTS.values())

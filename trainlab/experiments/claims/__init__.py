@@ -17,7 +17,7 @@ import pkgutil
 from ...errors import TrainlabError
 from .base import CLAIMS, Claim
 
-INFRASTRUCTURE = {"base", "arms", "plots", "engine", "page", "results"}
+INFRASTRUCTURE = {"base", "arms", "plots", "engine", "page", "results", "disagreements"}
 
 
 def get(claim_id: str) -> Claim:

@@ -146,7 +146,7 @@ def paired_claim(*, id: str, deck: str, topic: str, text: str, measures: str, wh
                  worst: float | None = None, **notes: str):
     """The common claim: `arm` beats `against` on `quantity` in `direction`, paired by seed; the
     picture is seeds as dots beside the curves; the swap exchanges the two arms. `worst` is what a
-    diverged seed counts as (see paired_rule); `notes` are full_why, quick_note, disagreement."""
+    diverged seed counts as (see paired_rule); `notes` are full_why and quick_note."""
     return Claim(id=id, deck=deck, topic=topic, text=text, measures=measures, why=why, caveat=caveat,
                  run=arms_run(base, arms, quantities, curve=curve),
                  judge=lambda d: paired_rule(d, arm, against, quantity, direction, min_effect, worst=worst),  # log: the picture only

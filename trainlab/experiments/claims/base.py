@@ -58,7 +58,6 @@ class Claim:
     version: int = 1  # bump when the experiment or rule changes: cached results are then redone
     full_why: str = ""  # why the full settings meet the lecture's conditions (written before the full run)
     quick_note: str = ""  # where quick settings cannot show the effect: why (the page says it beside the verdict)
-    disagreement: str = ""  # where quick and full verdicts differ: what is going on (written after both ran)
     source: str = ""  # the claim's module file (set by `register`); its text is part of the cache key
 
     def settings(self, mode: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from ...runs.files import write_json
 from .. import stats
 from . import ordered
 from .base import CLAIMS, DECKS, p_value
+from .disagreements import DISAGREEMENTS
 from .engine import clean, load_results
 
 MODES = ("quick", "full")
@@ -127,7 +128,7 @@ def section(cid: str, by_mode: dict[str, dict[str, Any]], adj: dict[str, dict], 
         f"<p><b>Measured:</b> {html.escape(claim.measures)}</p>",
         f"<p class='small'><b>Rule, fixed before the runs:</b> {html.escape(any_res.get('test', ''))}.</p>",
         (f"<p class='differ'><b>Quick and full disagree</b> ({verdicts['quick']} / {verdicts['full']}): "
-         f"{html.escape(claim.disagreement or 'not explained yet')}</p>" if differ else ""),
+         f"{html.escape(DISAGREEMENTS.get(cid, 'not explained yet'))}</p>" if differ else ""),
         "<div class='cols'>", *(mode_block(cid, m, by_mode.get(m), adj[m].get(cid), folder) for m in MODES), "</div>",
         f"<p class='small'>{'<br>'.join(notes)}</p></div>"])
 
