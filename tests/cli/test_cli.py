@@ -129,3 +129,12 @@ def test_the_reliability_corpus_imports_without_pytest():
             "import corpus, faultlib, fault_kills, fault_parallel, fault_disk, fault_divergence")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_commands_help_keeps_its_examples_one_per_line(capsys):
+    """The module docstring is the command's --help: its example lines must not be run together."""
+    with pytest.raises(SystemExit):
+        main(["claims", "--help"])
+    out = capsys.readouterr().out
+    assert "\n    trainlab claims list\n" in out
+    assert "\n    trainlab claims report                 # runs/claims/report.html and claims.json\n" in out

@@ -66,7 +66,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             sub.add_parser(name, help=line, description=line)
             continue
         mod = importlib.import_module(f"{__name__}.{MODULES.get(name, name)}")  # only the command asked for
-        p = sub.add_parser(name, help=line, description=(mod.__doc__ or line).strip())
+        p = sub.add_parser(name, help=line, description=(mod.__doc__ or line).strip(),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # the examples keep their lines
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
