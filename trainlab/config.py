@@ -276,6 +276,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return make_config(data, source=str(path) if path is not None else "config", sources=given)
 
 
+def as_config(config: "Config | dict[str, Any] | str | Path", overrides: list[str] | None = None) -> Config:
+    """A Config from what `trainlab.train` and its kin accept: a Config, a dict of values or a YAML
+    path, with `key=value` overrides applied (a Config without overrides comes back as it is)."""
+    if isinstance(config, (str, Path)):
+        return load_config(config, overrides)
+    if isinstance(config, dict):
+        return load_config(None, overrides, **config)
+    return load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
+
+
 def config_help() -> str:
     """One line per key: name, default and the comment from this file (for `--help-config`)."""
     src = inspect.getsource(Config)

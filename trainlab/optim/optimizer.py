@@ -58,6 +58,26 @@ def _check_hyperparameter(key: str, value: Any) -> None:
               f"param group weight_decay={value!r} must be >= 0")
 
 
+@contextmanager
+def weights_at(params: list[Tensor], values: list[Tensor], model: nn.Module | None = None,
+               recompute: Callable[[nn.Module], Any] | None = None) -> Iterator[nn.Module | None]:
+    """`params` set to `values` inside the block, after `recompute(model)` (batch-norm statistics that
+    fit them); the parameters and `model`'s buffers as they were, bit for bit, after. Schedule-Free's
+    evaluation point and SWA's average are both scored this way."""
+    buffers = list(model.buffers()) if model is not None else []
+    with torch.no_grad():
+        live = [t.detach().clone() for t in params + buffers]
+        torch._foreach_copy_(params, values)
+    try:
+        if recompute is not None:
+            recompute(model)
+        yield model
+    finally:
+        with torch.no_grad():
+            for t, saved in zip(params + buffers, live):
+                t.copy_(saved)
+
+
 class ChainOptimizer(torch.optim.Optimizer):
     """Runs a gradient-transformation chain with the torch.optim.Optimizer interface.
 
@@ -296,19 +316,8 @@ class ChainOptimizer(torch.optim.Optimizer):
         if point is None:
             yield model
             return
-        params = self._params()
-        buffers = list(model.buffers()) if model is not None else []
-        with torch.no_grad():
-            live = [t.detach().clone() for t in params + buffers]
-            torch._foreach_copy_(params, point)
-        try:
-            if recompute is not None:
-                recompute(model)
-            yield model
-        finally:
-            with torch.no_grad():
-                for t, saved in zip(params + buffers, live):
-                    t.copy_(saved)
+        with weights_at(self._params(), point, model, recompute) as m:
+            yield m
 
     # -- checkpointing: plain dicts of tensors + ints, loadable with weights_only=True
     def state_dict(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from ..config import Config, load_config
+from ..config import Config, as_config
 from ..errors import TrainlabError
 from ..optim.optimizer import GROUP_KEYS
 from ..report.plots import plot_lr_find
@@ -130,12 +130,7 @@ def lr_find(config: Config | dict | str | Path, *, overrides: list[str] | None =
                             "(100 is usual)")
     if diverge <= 1:
         raise TrainlabError(f"lr finder: diverge {diverge:g} must be > 1 (the ramp stops at diverge x the best loss)")
-    if isinstance(config, (str, Path)):
-        cfg = load_config(config, overrides)
-    elif isinstance(config, dict):
-        cfg = load_config(None, overrides, **config)
-    else:
-        cfg = load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
+    cfg = as_config(config, overrides)
     check_config(cfg)  # refusals name the config as given (`lr: find` with a chain's own lr, ...)
     devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     with torch.random.fork_rng(devices=devices):  # dropout draws here leave the caller's global stream as it was

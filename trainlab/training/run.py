@@ -22,7 +22,7 @@ import yaml
 
 from .. import distributed
 from .. import runs as rf
-from ..config import Config, load_config
+from ..config import Config, as_config
 from ..distributed.launch import RUN_FILE
 from ..errors import TrainlabError
 from ..models import load_weights
@@ -48,12 +48,7 @@ def train(config: Config | dict | str | Path, *, quiet: bool = False, overrides:
 
     >>> run = train({"dataset": "digits", "model": "mlp", "epochs": 2}, quiet=True)  # doctest: +SKIP
     """
-    if isinstance(config, (str, Path)):
-        cfg = load_config(config, overrides)
-    elif isinstance(config, dict):
-        cfg = load_config(None, overrides, **config)
-    else:
-        cfg = load_config(None, overrides, **config.model_dump(exclude_unset=True)) if overrides else config
+    cfg = as_config(config, overrides)
     with distributed.joined(cfg) as world:  # one process, or this rank's place in a torchrun job
         found = None
         if cfg.lr == "find":  # the range test first, from its own copy of the initial weights: the valley is the lr

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from ..config import SWA
+from ..optim.optimizer import weights_at
 from ..optim.schedules import Schedule
 
 
@@ -71,18 +72,8 @@ class WeightAverage:
         """`model` with the averaged parameters inside the block, after `recompute(model)` (the loop
         passes a recompute_bn_stats pass over the training set); its live parameters and buffers,
         bit for bit, after."""
-        params, buffers = list(model.parameters()), list(model.buffers())
-        with torch.no_grad():
-            live = [t.detach().clone() for t in params + buffers]
-            torch._foreach_copy_(params, self.params)
-        try:
-            if recompute is not None:
-                recompute(model)
-            yield model
-        finally:
-            with torch.no_grad():
-                for t, saved in zip(params + buffers, live):
-                    t.copy_(saved)
+        with weights_at(list(model.parameters()), self.params, model, recompute) as m:
+            yield m
 
     def state_dict(self) -> dict[str, Any]:
         return {"start_epoch": self.start_epoch, "n": self.n, "params": [t.cpu() for t in self.params]}
