@@ -15,24 +15,24 @@ DISAGREEMENTS: dict[str, str] = {
     ),
     "augment-helps-small-data": (
         'Quick on 8x8 digits finds no difference; full on 20 Fashion-MNIST images per class finds the augmented '
-        'arm 2 points worse. The full arms train 40 epochs of 10 steps (400 steps): the plain arm fits its 200 '
-        'images within a few epochs and its best validation evaluation comes early, while 10-degree turns and '
-        '1-pixel shifts of 28x28 images, resampled bilinearly, slow fitting and blur fine texture that separates '
-        "shirts from pullovers and coats. The lecture's condition (overfitting on few images) holds; its remedy, "
-        'at these transformations and this budget, did not help. A longer budget or label-safe flips are the '
-        'obvious next settings, which this claim does not try after the fact.'
+        'arm 2 points worse. The curves show why: the plain arm levels off by epoch 15, while the augmented arm '
+        'is still rising at epoch 40, the end of its budget (400 steps). 10-degree turns and 1-pixel shifts of '
+        '28x28 images, resampled bilinearly, slow fitting and blur the fine texture that separates shirts from '
+        "pullovers and coats. The lecture's condition (few images) holds; its remedy did not pay within this "
+        'budget. A longer budget or label-safe flips are the obvious next settings, which this claim does not try '
+        'after the fact.'
     ),
     "lambda-under-over": (
         "Quick draws too few samples for the medium lambda's advantage over lambda 0 to be significant (p = "
         '0.11); full draws 40 and the U shape is decisive on both sides (lambda 1e-3 beats 0 and 0.1, p < 1e-6).'
     ),
     "leaky-relu-stays-alive": (
-        'At full settings (lr high enough that 8 of 40 ReLU networks diverge and the rest lose a third of their '
-        'units), every one of the 40 leaky-ReLU networks diverged. The rule fixed before the run counts a '
-        'diverged run as the worst value (all units dead), so leaky comes out "more dead". What happened is not '
-        'dying but exploding: a leaky unit never switches off, so at this lr nothing stops the activations from '
-        'growing, while dead ReLU units cap it. The rule conflates two failures; the verdict stands as the rule '
-        'gives it.'
+        'At full settings (an lr high enough that 8 of 40 ReLU networks diverge and the other 32 lose about a '
+        'fifth of their units), every one of the 40 leaky-ReLU networks diverged. The rule fixed before the run '
+        'counts a diverged run as the worst value (all units dead), so leaky comes out "more dead". What happened '
+        'is not dying but exploding: a leaky unit never switches off, so at this lr nothing stops the activations '
+        'from growing, while dead ReLU units cap them. The rule conflates two failures; the verdict stands as the '
+        'rule gives it.'
     ),
     "early-stopping-best-epoch": (
         'Quick (digits) shows the validation loss rising after its best epoch on a significant majority of seeds. '
