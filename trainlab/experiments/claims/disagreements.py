@@ -7,6 +7,13 @@ text beside the two verdicts (page.py); a claim whose verdicts differ without a 
 """
 
 DISAGREEMENTS: dict[str, str] = {
+    "relu-6x-faster": (
+        'Quick (8x8 digits) finds tanh needing 2.07x the steps of ReLU to reach 75% training accuracy; full '
+        '(28x28 Fashion-MNIST, 5,000 images) finds 0.91x (0.74 to 1.11), no difference. 75% training accuracy is '
+        'an easy bar on Fashion-MNIST, passed within the first few dozen steps by both activations, where the '
+        "start of training rather than saturation sets the pace; the paper's 6x was measured to 25% training "
+        'error of a deep convnet on CIFAR-10 with SGD. The threshold was fixed before the run and is kept.'
+    ),
     "adam-beats-rmsprop": (
         'Quick trains on 8x8 digits, where Adam, RMSProp and Nesterov all pass 99% and there is no room for a '
         "difference. Full trains on Fashion-MNIST, where Adam's best validation accuracy is 1.8 points above "
