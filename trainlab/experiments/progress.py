@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..console import fmt_time
 from .optuna import optuna
@@ -46,29 +46,41 @@ def watch(study: Any, s: Any, quiet: bool, every: float = 1.0) -> Iterator[Tally
     if quiet:
         yield tally
         return
+
+    def look() -> None:
+        new = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.number not in seen]
+        for t in sorted(new, key=lambda t: (t.datetime_complete, t.number)):
+            seen.add(t.number)
+            ended.append(t)  # each line's best includes that trial and those that ended before it only
+            done = [x for x in ended if x.state == optuna.trial.TrialState.COMPLETE and x.value is not None]
+            best = (max if s.direction == "maximize" else min)(done, key=lambda x: x.value) if done else None
+            value = f" {s.objective} {t.value:.4f}" if t.value is not None else ""
+            params = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
+            tally.ended(f"trial {t.number}", f"{t.state.name.lower()}{value} ({params})",
+                        f"best {best.value:.4f} (trial {best.number})" if best else "", counts=t.state in counts)
+
+    with polling(look, every):
+        yield tally
+
+
+@contextlib.contextmanager
+def polling(look: Callable[[], None], every: float = 1.0) -> Iterator[None]:
+    """`look()` in a thread every `every` seconds while the block runs, and once more after it ends (for
+    what ended last): how the progress of work on other processes and machines is read from storage."""
     stop = threading.Event()
 
-    def poll() -> None:
+    def loop() -> None:
         while True:
-            last = stop.is_set()  # one more look after the work ended, for the trials that ended last
-            new = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.number not in seen]
-            for t in sorted(new, key=lambda t: (t.datetime_complete, t.number)):
-                seen.add(t.number)
-                ended.append(t)  # each line's best includes that trial and those that ended before it only
-                done = [x for x in ended if x.state == optuna.trial.TrialState.COMPLETE and x.value is not None]
-                best = (max if s.direction == "maximize" else min)(done, key=lambda x: x.value) if done else None
-                value = f" {s.objective} {t.value:.4f}" if t.value is not None else ""
-                params = ", ".join(f"{k}={_fmt(v)}" for k, v in t.params.items())
-                tally.ended(f"trial {t.number}", f"{t.state.name.lower()}{value} ({params})",
-                            f"best {best.value:.4f} (trial {best.number})" if best else "", counts=t.state in counts)
+            last = stop.is_set()
+            look()
             if last:
                 return
             stop.wait(every)
 
-    th = threading.Thread(target=poll, daemon=True)
+    th = threading.Thread(target=loop, daemon=True)
     th.start()
     try:
-        yield tally
+        yield
     finally:
         stop.set()
         th.join()

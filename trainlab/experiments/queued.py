@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from ..errors import TrainlabError
 from .optuna import optuna
 from .pool import processes, run_queued, usable_cores
-from .progress import Tally
+from .progress import Tally, polling
 from .queue import ENDED_STATES, Experiment as QueuedExperiment
 from .queue import Queue, State, masked, serve
 from .spec import Experiment
@@ -61,29 +61,17 @@ def watch(q: Queue, qexp: QueuedExperiment, total: int, quiet: bool, every: floa
     """A line for each run of the experiment that ends, on any worker, while the block runs."""
     seen = {t.number for t in q.trials(qexp) if ended(t)}
     tally = Tally(total, len(seen), quiet)
-    stop = threading.Event()
 
-    def poll() -> None:
-        while True:
-            last = stop.is_set()
-            for t in sorted((t for t in q.trials(qexp) if ended(t) and t.number not in seen),
-                            key=lambda t: (t.datetime_complete, t.number)):
-                seen.add(t.number)
-                run = t.user_attrs.get("run", {})
-                failed = sum(x.state == State.FAIL and "error" in x.user_attrs for x in q.trials(qexp))
-                tally.ended(f"{run.get('arm')} seed {run.get('seed')}", outcome(t),
-                            f"{failed} failed" if failed else "")
-            if last:
-                return
-            stop.wait(every)
+    def look() -> None:
+        for t in sorted((t for t in q.trials(qexp) if ended(t) and t.number not in seen),
+                        key=lambda t: (t.datetime_complete, t.number)):
+            seen.add(t.number)
+            run = t.user_attrs.get("run", {})
+            failed = sum(x.state == State.FAIL and "error" in x.user_attrs for x in q.trials(qexp))
+            tally.ended(f"{run.get('arm')} seed {run.get('seed')}", outcome(t), f"{failed} failed" if failed else "")
 
-    th = threading.Thread(target=poll, daemon=True)
-    th.start()
-    try:
+    with polling(look, every):
         yield tally
-    finally:
-        stop.set()
-        th.join()
 
 
 def work_and_wait(q: Queue, qexp: QueuedExperiment, total: int, url: str, jobs: int | None, runs_dir: str,
