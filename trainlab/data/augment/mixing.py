@@ -42,9 +42,9 @@ def beta(g: torch.Generator, alpha: float, n: int) -> torch.Tensor:
 
 
 def _blend(t: torch.Tensor, partner: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """lam_i t_i + (1 - lam_i) t_partner[i] for targets (B, K); lam (B,) float64 on the CPU; rows with
-    lam = 1 stay exactly t_i."""
-    w = lam.to(device=t.device, dtype=t.dtype).view(-1, 1)
+    """lam_i t_i + (1 - lam_i) t_partner[i] along the first dimension of t (images (B, C, H, W) or targets
+    (B, K)); lam (B,) float64 on the CPU; rows with lam = 1 stay exactly t_i."""
+    w = lam.to(device=t.device, dtype=t.dtype).view(-1, *[1] * (t.dim() - 1))
     return torch.where(w == 1, t, w * t + (1 - w) * t[partner.to(t.device)])
 
 
@@ -60,9 +60,7 @@ class Mixup(MixingOp):
         b = len(x)
         partner = torch.randperm(b, generator=g)
         lam = torch.where(on.cpu(), beta(g, self.magnitude, b), torch.ones(b, dtype=torch.float64))  # own share
-        w = lam.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1)
-        mixed = w * x + (1 - w) * x[partner.to(x.device)]
-        return torch.where(w == 1, x, mixed), _blend(t, partner, lam)
+        return _blend(x, partner, lam), _blend(t, partner, lam)
 
 
 @_register("cutmix", "paste a rectangle of a partner image: sides sqrt(1-lam) x H, W at a uniform centre (clipped), "
