@@ -7,20 +7,24 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+import trainlab
 from trainlab.cli import main
 from trainlab.errors import TrainlabError
 from trainlab.experiments.compare import Comparison, compare, run_experiment
 from trainlab.experiments.optuna import optuna
+from trainlab.experiments.pool import held, run_queued
 from trainlab.experiments.queue import Queue, State
 from trainlab.experiments.search import search
 from trainlab.experiments.spec import Experiment
 from trainlab.experiments.worker import work
+from trainlab.runs import load_run
 
 BASE = {"dataset": "digits", "model": "mlp", "model_options": {"depth": 1, "width": 32}, "batch_size": 32,
         "epochs": 6, "eval_every": 10}
@@ -251,3 +255,30 @@ def test_four_workers_taking_at_once_from_sqlite_are_each_granted_distinct_runs(
     assert all(p.returncode == 0 for p in procs)
     assert len(every) == n and len(set(every)) == n, f"granted {len(every)} runs, {len(set(every))} distinct"
     assert min(len(got) for got in taken) > 0  # all four took part, so they did race
+
+
+def test_a_copy_of_a_run_whose_worker_still_lives_waits_for_it_then_finds_it_done(tmp_path):
+    """A worker taken for dead (no heartbeat for a minute) may still be training: the copy of its run
+    must neither delete nor resume that folder under it. Here the first attempt holds the folder (as
+    `run_queued` does) and trains; the copy, started a second before, waits, then reports the first
+    attempt's run without training. Without the folder's lock the copy trains into the same folder."""
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    run_experiment(experiment(tmp_path, name="alive", seeds=1, arms={"none": {}}), storage=url,
+                   enqueue_only=True, quiet=True)
+    q = Queue(url, say=lambda s: None)
+    exp = q.experiment("alive")
+    trial_id = q.take(exp)
+    spec = q.storage.get_trial(trial_id).user_attrs["run"]
+    path = Path(spec["config"]["runs_dir"]) / spec["folder"]
+    copy = threading.Thread(target=run_queued, args=(q, exp, trial_id, None))
+    with held(path):  # the first attempt, alive
+        copy.start()
+        time.sleep(1.0)
+        first = trainlab.train({**spec["config"], "threads": 1}, quiet=True, report=False)
+        assert copy.is_alive()  # still waiting for the folder
+    copy.join(timeout=120)
+    steps = [r["step"] for r in load_run(path).metrics]
+    assert Path(first.path) == path and steps == sorted(set(steps))
+    done = q.storage.get_trial(trial_id)
+    assert done.state == State.COMPLETE and done.user_attrs["summary"]["resumed"] is False
+    assert load_run(path).summary["status"] == first.summary["status"] == "finished"

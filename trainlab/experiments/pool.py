@@ -7,6 +7,7 @@ and trains only what is missing.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import multiprocessing as mp
 import os
 import shutil
@@ -93,6 +94,22 @@ def plan(jobs: list[Job]) -> list[Job]:
             shutil.rmtree(job.path)
             job.action = "train"
     return jobs
+
+
+@contextmanager
+def held(path: Path) -> Iterator[None]:
+    """Hold run folder `path` while this process plans and trains it (an flock on the sibling file
+    `.NAME.lock`, which the kernel lets go when the process dies). A queued run's copy, made when
+    its worker was taken for dead (no heartbeat for a minute) but still lives, waits here until the
+    first attempt ends, then finds the run done, instead of deleting or resuming a folder that is
+    being written. Runs folders shared between machines need a file system with locks (NFSv4)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def die_with_parent() -> None:
@@ -229,13 +246,14 @@ def run_queued(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: str | N
     config = {**spec["config"], "runs_dir": root, "threads": spec["config"].get("threads") or 1}
     job = Job(spec["arm"], spec["seed"], config, Path(root) / spec["folder"])
     try:
-        plan([job])
-        if job.action == "done":
-            run = load_run(job.path)
-        elif job.action == "resume":
-            run = resume(job.path, quiet=True, report=False)
-        else:
-            run = train(job.config, quiet=True, report=False)
+        with held(job.path):
+            plan([job])
+            if job.action == "done":
+                run = load_run(job.path)
+            elif job.action == "resume":
+                run = resume(job.path, quiet=True, report=False)
+            else:
+                run = train(job.config, quiet=True, report=False)
     except TrainlabError as e:
         q.finish(exp, trial_id, error=str(e))
         return
