@@ -76,9 +76,11 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S) -
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(10):
         try:
-            storage = optuna.storages.RDBStorage(
-                url, engine_kwargs=kw, heartbeat_interval=heartbeat, grace_period=grace,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            with warnings.catch_warnings():  # heartbeats and their retry are "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url, engine_kwargs=kw, heartbeat_interval=heartbeat, grace_period=grace,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
             break
         except Exception as e:  # sqlalchemy's errors, ImportError of a driver, bad URLs
             if attempt < 9 and _made_meanwhile(e):
