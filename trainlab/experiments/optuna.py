@@ -1,6 +1,6 @@
-"""Optuna, the engine behind searches (samplers, pruners, RDB storage on SQLAlchemy): imported here once, with the
-one line that says how to install it when it is missing (it comes with the `search` extra, which
-scripts/setup.sh installs).
+"""Optuna, the engine behind searches (samplers, pruners, RDB storage on SQLAlchemy): imported here
+once, with the one line that says how to install it when it is missing (it comes with the `search`
+extra, which scripts/setup.sh installs).
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from ..errors import TrainlabError
-from ..runs import arm_hash, load_run
+from ..runs import Run, arm_hash, load_run
 from ..training.run import resume, train
 from .queue import Experiment as QueuedExperiment
 from .queue import Queue, worker_id
@@ -110,6 +110,18 @@ def held(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_held(job: Job, **kw: Any) -> Run:
+    """A queued run (or search trial) to its end: its folder held (`held`), planned, then found done,
+    resumed or trained; `kw` go to resume and train (a search's pruner, its test score left out)."""
+    with held(job.path):
+        plan([job])
+        if job.action == "done":
+            return load_run(job.path)
+        if job.action == "resume":
+            return resume(job.path, quiet=True, report=False, **kw)
+        return train(job.config, quiet=True, report=False, **kw)
 
 
 def die_with_parent() -> None:
@@ -246,14 +258,7 @@ def run_queued(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: str | N
     config = {**spec["config"], "runs_dir": root, "threads": spec["config"].get("threads") or 1}
     job = Job(spec["arm"], spec["seed"], config, Path(root) / spec["folder"])
     try:
-        with held(job.path):
-            plan([job])
-            if job.action == "done":
-                run = load_run(job.path)
-            elif job.action == "resume":
-                run = resume(job.path, quiet=True, report=False)
-            else:
-                run = train(job.config, quiet=True, report=False)
+        run = run_held(job)
     except TrainlabError as e:
         q.finish(exp, trial_id, error=str(e))
         return

@@ -6,11 +6,12 @@ one WAITING trial per (arm, seed), carrying the run's config in its user attribu
 enqueues one empty WAITING trial per trial of its budget, whose parameters the study's sampler
 fills when a worker takes it. A worker takes a waiting trial by setting it RUNNING, which the
 storage grants to one worker only (a row lock on PostgreSQL; on SQLite every transaction takes
-the database's write lock when it begins, see `serialize_sqlite`), keeps its heartbeat while it trains, and writes
-the run's summary (status, best and test scores, the validation curve, arm hash, seed, host) into
-the storage before marking the trial COMPLETE, so the analysis needs no shared folder. A worker
-killed mid-run stops beating; the next worker to look fails that trial and enqueues a copy, which
-resumes from the run's last checkpoint when the runs folder is shared. A run that fails for a
+the database's write lock when it begins, see `serialize_sqlite`), keeps its heartbeat while it
+trains, and writes the run's summary (status, best and test scores, the validation curve, arm
+hash, seed, host) into the storage before marking the trial COMPLETE, so the analysis needs no
+shared folder. A worker killed mid-run stops beating; the next worker to look fails that trial and
+enqueues a copy, which resumes from the run's last checkpoint when the runs folder is shared (a
+copy whose first attempt still lives waits for its folder: `pool.held`). A run that fails for a
 reason of its own is marked FAIL with its message and is not taken again.
 
 When the storage cannot be reached for a while (a server restart, the network), every call waits
@@ -76,11 +77,9 @@ def open_storage(url: str, heartbeat: int = HEARTBEAT_S, grace: int = GRACE_S) -
             Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(10):
         try:
-            with warnings.catch_warnings():  # heartbeats and their retry are "experimental" in Optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                storage = optuna.storages.RDBStorage(
-                    url, engine_kwargs=kw, heartbeat_interval=heartbeat, grace_period=grace,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            storage = optuna.storages.RDBStorage(
+                url, engine_kwargs=kw, heartbeat_interval=heartbeat, grace_period=grace,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
             break
         except Exception as e:  # sqlalchemy's errors, ImportError of a driver, bad URLs
             if attempt < 9 and _made_meanwhile(e):

@@ -26,11 +26,9 @@ from typing import Any
 
 from ..config import make_config, read_yaml, set_key
 from ..errors import TrainlabError
-from ..runs import load_run
 from ..training.checks import check_config
-from ..training.run import resume, train
 from .optuna import optuna
-from .pool import Job, held, plan, processes, usable_cores
+from .pool import Job, processes, run_held, usable_cores
 from .progress import watch
 from .queue import Experiment as QueuedExperiment
 from .queue import Queue, masked, serve, worker_id
@@ -171,14 +169,7 @@ def run_search_trial(q: Queue, exp: QueuedExperiment, trial_id: int, runs_dir: s
         return f"pruned at epoch {row['epoch']:g} ({s.pruner} pruner)" if trial.should_prune() else False
 
     try:
-        with held(job.path):  # a copy of a trial whose worker still lives waits for it, see pool.held
-            plan([job])
-            if job.action == "done":
-                run = load_run(job.path)
-            elif job.action == "resume":
-                run = resume(job.path, quiet=True, report=False, score_test=False, on_eval=prune)
-            else:
-                run = train(cfg, quiet=True, report=False, score_test=False, on_eval=prune)
+        run = run_held(job, score_test=False, on_eval=prune)
     except TrainlabError as e:
         q.finish(exp, trial_id, error=str(e))
         return
